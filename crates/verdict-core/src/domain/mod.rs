@@ -1,0 +1,28 @@
+//! Domain types: validating newtypes, the report document, runs, acknowledgements, audit events
+//! and principals. An invalid value of any of these cannot be constructed.
+
+mod ack;
+mod audit;
+mod auth;
+mod check;
+mod connection;
+mod error;
+mod flow;
+mod ids;
+mod reason;
+mod report;
+mod run;
+mod time;
+
+pub use ack::*;
+pub use audit::*;
+pub use auth::*;
+pub use check::*;
+pub use connection::*;
+pub use error::*;
+pub use flow::*;
+pub use ids::*;
+pub use reason::*;
+pub use report::*;
+pub use run::*;
+pub use time::*;

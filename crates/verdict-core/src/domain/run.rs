@@ -1,0 +1,338 @@
+//! Runs: one execution of a flow for one identity, as the store keeps it, and the values the run
+//! lifecycle passes through the store ports (new run, claim, completion, listing).
+
+use std::fmt;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    FlowId, ParseError, ProviderConnectionId, Report, RunId, RunIdentity, RunIdentityHash, TenantId,
+    UserId, WorkspaceId,
+};
+
+/// Where a run is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// Claimed by a worker holding a lease.
+    Running,
+    /// Finished; its report never changes again.
+    Completed,
+}
+
+impl RunStatus {
+    /// The stored name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Completed => "completed",
+        }
+    }
+
+    /// Parses a stored name.
+    ///
+    /// # Errors
+    /// [`ParseError`] for an unknown name.
+    pub fn parse(value: &str) -> Result<Self, ParseError> {
+        match value {
+            "queued" => Ok(Self::Queued),
+            "running" => Ok(Self::Running),
+            "completed" => Ok(Self::Completed),
+            _ => Err(ParseError::new("status", "must be queued, running or completed")),
+        }
+    }
+
+    /// Queued or running: at most one such run exists per identity.
+    #[must_use]
+    pub const fn is_active(self) -> bool {
+        matches!(self, Self::Queued | Self::Running)
+    }
+}
+
+/// How a run ended (SPEC §5.4). `Pending` until it completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Not completed yet.
+    Pending,
+    /// Completed with overall `ready` or `needs_attention`.
+    Succeeded,
+    /// Completed with overall `blocked`, or abandoned.
+    Failed,
+    /// Completed before it could run: prerequisites missing (SPEC §5.3).
+    Blocked,
+}
+
+impl Outcome {
+    /// The stored name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Blocked => "blocked",
+        }
+    }
+
+    /// Parses a stored name.
+    ///
+    /// # Errors
+    /// [`ParseError`] for an unknown name.
+    pub fn parse(value: &str) -> Result<Self, ParseError> {
+        match value {
+            "pending" => Ok(Self::Pending),
+            "succeeded" => Ok(Self::Succeeded),
+            "failed" => Ok(Self::Failed),
+            "blocked" => Ok(Self::Blocked),
+            _ => Err(ParseError::new("outcome", "must be pending, succeeded, failed or blocked")),
+        }
+    }
+}
+
+/// A run as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    /// The run (and report) id.
+    pub id: RunId,
+    /// What it verifies.
+    pub identity: RunIdentity,
+    /// Hash of `identity`.
+    pub identity_hash: RunIdentityHash,
+    /// Lifecycle state.
+    pub status: RunStatus,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Who started it; `None` for system-started runs.
+    pub initiator_user_id: Option<UserId>,
+    /// Counts of the report's summary, once written.
+    pub summary_counts: Option<serde_json::Value>,
+    /// Keys and reason codes of failing checks, once completed.
+    pub failure_summary: Option<serde_json::Value>,
+    /// The live or final report; `None` while queued.
+    pub report: Option<Report>,
+    /// How many times a worker has claimed it.
+    pub attempt: u32,
+    /// The worker holding the lease, while running.
+    pub lease_owner: Option<LeaseOwner>,
+    /// When the lease runs out, while running.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// First claim time.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Completion time.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl Run {
+    /// The keyset position of this run in newest-first listings.
+    #[must_use]
+    pub fn cursor(&self) -> RunCursor {
+        RunCursor { created_at: self.created_at, id: self.id }
+    }
+}
+
+/// A run about to be inserted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    /// A fresh UUIDv7.
+    pub id: RunId,
+    /// What it verifies.
+    pub identity: RunIdentity,
+    /// Who starts it.
+    pub initiator_user_id: Option<UserId>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl NewRun {
+    /// The identity hash the store deduplicates on.
+    #[must_use]
+    pub fn identity_hash(&self) -> RunIdentityHash {
+        self.identity.hash()
+    }
+}
+
+/// A worker's name on a lease: 1–200 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LeaseOwner(String);
+
+impl LeaseOwner {
+    /// Parses a lease owner.
+    ///
+    /// # Errors
+    /// [`ParseError`] when blank, too long or containing control characters.
+    pub fn parse(value: impl Into<String>) -> Result<Self, ParseError> {
+        let value = value.into();
+        let len = value.chars().count();
+        if len == 0 || len > 200 || value.chars().any(char::is_control) {
+            return Err(ParseError::new("lease_owner", "must be 1 to 200 printable characters"));
+        }
+        Ok(Self(value))
+    }
+
+    /// A fresh unique owner name for a worker on this host.
+    #[must_use]
+    pub fn generate(prefix: &str) -> Self {
+        Self(format!("{prefix}-{}", uuid::Uuid::now_v7().simple()))
+    }
+
+    /// The owner as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for LeaseOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a run store needs to finish a run: final report, outcome and the mirrors of the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The final, schema-valid report.
+    pub report: Report,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Mirrors `report.summary.counts`.
+    pub summary_counts: serde_json::Value,
+    /// Keys and reason codes of failing checks.
+    pub failure_summary: serde_json::Value,
+    /// Completion time.
+    pub completed_at: DateTime<Utc>,
+}
+
+/// Filters and page position for listing a tenant's runs, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunListQuery {
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// Only this flow.
+    pub flow: Option<FlowId>,
+    /// Only this status.
+    pub status: Option<RunStatus>,
+    /// Only this provider connection.
+    pub provider_connection_id: Option<ProviderConnectionId>,
+    /// Page size, 1..=100.
+    pub limit: PageLimit,
+    /// Continue after this position.
+    pub after: Option<RunCursor>,
+}
+
+/// A page size between 1 and 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit(u32);
+
+impl PageLimit {
+    /// The largest page.
+    pub const MAX: u32 = 100;
+
+    /// Parses a page size.
+    ///
+    /// # Errors
+    /// [`ParseError`] outside 1..=100.
+    pub fn new(value: u32) -> Result<Self, ParseError> {
+        if (1..=Self::MAX).contains(&value) {
+            Ok(Self(value))
+        } else {
+            Err(ParseError::new("limit", "must be between 1 and 100"))
+        }
+    }
+
+    /// The size.
+    #[must_use]
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl Default for PageLimit {
+    fn default() -> Self {
+        Self(50)
+    }
+}
+
+/// A keyset position: `(created_at, id)`, descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunCursor {
+    /// Creation time of the last run seen.
+    pub created_at: DateTime<Utc>,
+    /// Its id (breaks ties).
+    pub id: RunId,
+}
+
+impl RunCursor {
+    /// The opaque text form handed to API callers.
+    #[must_use]
+    pub fn encode(&self) -> String {
+        let raw = format!("{}|{}", super::format_timestamp(self.created_at), self.id);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// Parses an opaque cursor.
+    ///
+    /// # Errors
+    /// [`ParseError`] when it was not produced by [`RunCursor::encode`].
+    pub fn decode(text: &str) -> Result<Self, ParseError> {
+        let bad = || ParseError::new("cursor", "is not a cursor returned by this API");
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
+        let raw = String::from_utf8(raw).map_err(|_| bad())?;
+        let (at, id) = raw.split_once('|').ok_or_else(bad)?;
+        let created_at = DateTime::parse_from_rfc3339(at).map_err(|_| bad())?.with_timezone(&Utc);
+        Ok(Self { created_at: super::to_micros(created_at), id: id.parse().map_err(|_| bad())? })
+    }
+}
+
+/// One page of runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPage {
+    /// The runs, newest first.
+    pub runs: Vec<Run>,
+    /// Where the next page starts, if there may be one.
+    pub next: Option<RunCursor>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let cursor = RunCursor { created_at: super::super::to_micros(Utc::now()), id: RunId::generate() };
+        assert_eq!(RunCursor::decode(&cursor.encode()), Ok(cursor));
+        for bad in ["", "!!", "bm90IGEgY3Vyc29y", &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("x|y")] {
+            assert!(RunCursor::decode(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn page_limit_is_between_1_and_100() {
+        assert!(PageLimit::new(0).is_err());
+        assert!(PageLimit::new(1).is_ok());
+        assert!(PageLimit::new(100).is_ok());
+        assert!(PageLimit::new(101).is_err());
+    }
+
+    #[test]
+    fn status_and_outcome_names_round_trip() {
+        for s in [RunStatus::Queued, RunStatus::Running, RunStatus::Completed] {
+            assert_eq!(RunStatus::parse(s.as_str()), Ok(s));
+        }
+        for o in [Outcome::Pending, Outcome::Succeeded, Outcome::Failed, Outcome::Blocked] {
+            assert_eq!(Outcome::parse(o.as_str()), Ok(o));
+        }
+        assert!(RunStatus::parse("blocked").is_err());
+    }
+}

@@ -1,0 +1,35 @@
+//! Reading the audit trail. Appends happen only inside the state-changing calls of the other
+//! stores, so an action and its event are committed together; every store that appends must
+//! assign `seq` 1, 2, 3 … per workspace without gaps and link `prev_hash` to the previous
+//! event's hash, under any concurrency (the chain never forks).
+
+use async_trait::async_trait;
+
+use super::StoreError;
+use crate::domain::{AuditAction, AuditEvent, TenantId, WorkspaceId};
+
+/// Which events to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// The workspace's chain.
+    pub workspace: WorkspaceId,
+    /// Only events of this tenant.
+    pub tenant: Option<TenantId>,
+    /// Only this action.
+    pub action: Option<AuditAction>,
+    /// Only events with a greater `seq`.
+    pub after_seq: Option<u64>,
+    /// At most this many (callers bound it; the API allows 100, chain verification more).
+    pub limit: u32,
+}
+
+/// The audit trail, read side.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Events matching `query`, ordered by `seq` ascending.
+    ///
+    /// # Errors
+    /// [`StoreError`] on storage failure.
+    async fn events(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
+}

@@ -1,0 +1,37 @@
+//! The product's rules as pure functions: summary, fingerprint, change, outcome, redaction,
+//! acknowledgement eligibility, the stub and abandoned reports, and access decisions.
+
+mod ack;
+mod authz;
+mod change;
+mod fingerprint;
+mod outcome;
+mod reports;
+mod sanitize;
+mod summary;
+
+pub use ack::*;
+pub use authz::*;
+pub use change::*;
+pub use fingerprint::*;
+pub use outcome::*;
+pub use reports::*;
+pub use sanitize::*;
+pub use summary::*;
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::domain::{CheckKey, CheckResult, CheckStatus, CheckTitle, ReasonCode, Severity};
+
+    /// A check with the given outcome line.
+    pub(crate) fn check(key: &str, status: CheckStatus, blocking: bool, reason: ReasonCode, severity: Severity) -> CheckResult {
+        CheckResult::new(
+            CheckKey::parse(key).unwrap(),
+            CheckTitle::parse(format!("Check {key}")).unwrap(),
+            status,
+            severity,
+            blocking,
+            reason,
+        )
+    }
+}

@@ -1,0 +1,378 @@
+//! Redaction (SPEC §4.6): reports, audit metadata and log lines carry safe pointers only. The
+//! sanitizer runs on every report before it is stored and again before it is returned; it is
+//! idempotent and never panics.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::domain::{
+    CheckResult, CheckTitle, Evidence, EvidenceValue, MAX_EVIDENCE_VALUE_CHARS, MAX_LABEL_CHARS, MAX_MESSAGE_CHARS,
+    MAX_TITLE_CHARS, MAX_URL_BYTES, NextStep,
+};
+
+/// What replaces a secret-looking string.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Most evidence entries per check; more are dropped.
+pub const MAX_EVIDENCE: usize = 32;
+/// Most next steps per check; more are dropped.
+pub const MAX_NEXT_STEPS: usize = 8;
+
+/// Words that make a key (evidence kind, metadata key, query parameter, `key=value` key) name a
+/// secret-like thing.
+const SECRET_WORDS: &[&str] = &[
+    "token", "secret", "password", "passwd", "pwd", "authorization", "cookie", "header", "payload", "body",
+    "claims", "assertion", "key", "credential", "signature",
+];
+
+/// Names that contain a secret word but are known safe pointers.
+const SAFE_NAMES: &[&str] = &["check_key"];
+
+/// Shortest run of opaque characters treated as a secret (base64/hex blobs, client secrets).
+const OPAQUE_RUN_MIN: usize = 32;
+
+fn regex(pattern: &str) -> Regex {
+    Regex::new(pattern).unwrap_or_else(|e| panic!("sanitizer pattern {pattern}: {e}"))
+}
+
+static JWT: LazyLock<Regex> = LazyLock::new(|| regex(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"));
+static AUTH_SCHEME: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"\b(?:(?i:bearer)\s+[A-Za-z0-9._~+/=-]+|Basic\s+[A-Za-z0-9+/=]{8,})"));
+static HOST_PREFIX: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:/|$)"));
+static KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r#"(?i)([a-z0-9_.-]*(?:token|secret|password|passwd|pwd|authorization|cookie|assertion|key|credential|signature)[a-z0-9_.-]*)["']?\s*[=:]\s*(\[REDACTED\]|"[^"]*"|'[^']*'|[^\s&,;"'{}()<>\]]+)"#,
+    )
+});
+
+/// Whether `name` names a secret-like thing (case-insensitive substring match: over-dropping
+/// is safe, under-dropping is a leak).
+#[must_use]
+pub fn is_secret_like_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    if SAFE_NAMES.contains(&lower.as_str()) {
+        return false;
+    }
+    lower == "sig" || SECRET_WORDS.iter().any(|w| lower.contains(w))
+}
+
+/// Replaces secret-looking substrings of free text with [`REDACTED`], replaces control
+/// characters with spaces and truncates to `max_chars` characters.
+#[must_use]
+pub fn sanitize_text(text: &str, max_chars: usize) -> String {
+    // Truncation can cut a redaction marker in half, which the next redaction pass would see as
+    // a new value; iterate to a fixed point so the function is idempotent.
+    let mut current = truncate(&redact(text), max_chars);
+    for _ in 0..8 {
+        let next = truncate(&redact(&current), max_chars);
+        if next == current {
+            break;
+        }
+        current = next;
+    }
+    current
+}
+
+fn redact(text: &str) -> String {
+    let cleaned: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let step = AUTH_SCHEME.replace_all(&cleaned, REDACTED);
+    let step = JWT.replace_all(&step, REDACTED);
+    let step = KEY_VALUE.replace_all(&step, |caps: &regex::Captures<'_>| format!("{}={REDACTED}", &caps[1]));
+    redact_opaque_runs(&step)
+}
+
+fn is_opaque_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '~' | '.' | '-')
+}
+
+/// Long runs of base64-like characters are secrets or tokens; SHA-256 hashes, GUIDs (lowercase
+/// hex) and the host and path of a URL are safe pointers and pass.
+fn redact_opaque_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run_start: Option<usize> = None;
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let flush = |out: &mut String, start: usize, end: usize| {
+        let run = &text[start..end];
+        let url_part = text[..start].ends_with("://") || run.starts_with('/') || HOST_PREFIX.is_match(run);
+        if run.chars().count() >= OPAQUE_RUN_MIN && !url_part && looks_opaque(run) {
+            out.push_str(REDACTED);
+        } else {
+            out.push_str(run);
+        }
+    };
+    for &(i, c) in &chars {
+        if is_opaque_char(c) {
+            run_start.get_or_insert(i);
+        } else {
+            if let Some(start) = run_start.take() {
+                flush(&mut out, start, i);
+            }
+            out.push(c);
+        }
+    }
+    if let Some(start) = run_start {
+        flush(&mut out, start, text.len());
+    }
+    out
+}
+
+/// Mixed-case alphanumerics with digits (base64, client secrets) or hex longer than a SHA-256.
+fn looks_opaque(run: &str) -> bool {
+    let has_digit = run.bytes().any(|b| b.is_ascii_digit());
+    let has_upper = run.bytes().any(|b| b.is_ascii_uppercase());
+    let has_lower = run.bytes().any(|b| b.is_ascii_lowercase());
+    let long_hex = run.len() > 64 && run.bytes().all(|b| b.is_ascii_hexdigit());
+    (has_digit && has_upper && has_lower) || long_hex
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Sanitizes one check result: message, title and evidence values redacted and truncated,
+/// secret-named evidence dropped, unsafe next steps dropped or stripped.
+#[must_use]
+pub fn sanitize_check(mut check: CheckResult) -> CheckResult {
+    let title = sanitize_text(check.title.as_str(), MAX_TITLE_CHARS);
+    if title != check.title.as_str()
+        && let Ok(clean) = CheckTitle::parse(title)
+    {
+        check.title = clean;
+    }
+    check.message = sanitize_text(&check.message, MAX_MESSAGE_CHARS);
+    check.evidence = check
+        .evidence
+        .into_iter()
+        .filter(|e| !is_secret_like_name(e.kind.as_str()))
+        .map(|e| Evidence {
+            value: match e.value {
+                EvidenceValue::Text(text) => EvidenceValue::Text(sanitize_text(&text, MAX_EVIDENCE_VALUE_CHARS)),
+                other => other,
+            },
+            kind: e.kind,
+        })
+        .take(MAX_EVIDENCE)
+        .collect();
+    check.next_steps = check.next_steps.into_iter().filter_map(sanitize_next_step).take(MAX_NEXT_STEPS).collect();
+    check
+}
+
+/// Keeps a next step only if its URL is a relative path (`/…`, not `//…`) or an `https://`
+/// URL; strips userinfo, fragments and secret-named query parameters.
+#[must_use]
+pub fn sanitize_next_step(step: NextStep) -> Option<NextStep> {
+    let label = sanitize_text(step.label.trim(), MAX_LABEL_CHARS);
+    if label.trim().is_empty() || step.url.len() > MAX_URL_BYTES {
+        return None;
+    }
+    if step.url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
+        return None;
+    }
+    let url = if step.url.starts_with('/') && !step.url.starts_with("//") {
+        let base = Url::parse("https://relative.invalid").ok()?;
+        let mut parsed = base.join(&step.url).ok()?;
+        strip_url(&mut parsed);
+        let mut relative = parsed.path().to_owned();
+        if let Some(query) = parsed.query() {
+            relative.push('?');
+            relative.push_str(query);
+        }
+        relative
+    } else {
+        if !step.url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) || step.url[8..].starts_with('/') {
+            return None;
+        }
+        let mut parsed = Url::parse(&step.url).ok()?;
+        if parsed.scheme() != "https" || parsed.host_str().is_none_or(str::is_empty) {
+            return None;
+        }
+        strip_url(&mut parsed);
+        parsed.to_string()
+    };
+    (url.len() <= MAX_URL_BYTES).then_some(NextStep { label, url })
+}
+
+fn strip_url(url: &mut Url) {
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_fragment(None);
+    let kept: Vec<(String, String)> =
+        url.query_pairs().filter(|(k, _)| !is_secret_like_name(k)).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+}
+
+/// Most keys audit metadata may hold.
+pub const MAX_METADATA_KEYS: usize = 32;
+
+/// Audit metadata keeps small, safe facts: secret-like and free-text keys (`reason`,
+/// `message`, …) are dropped, strings are redacted and truncated, nesting is limited to one
+/// object level and arrays to scalars.
+#[must_use]
+pub fn sanitize_metadata(metadata: Map<String, Value>) -> Map<String, Value> {
+    sanitize_map(metadata, 0)
+}
+
+const FREE_TEXT_WORDS: &[&str] = &["reason", "message", "comment", "note", "description", "raw", "response", "request_body"];
+
+fn sanitize_map(map: Map<String, Value>, depth: u8) -> Map<String, Value> {
+    map.into_iter()
+        .filter(|(k, _)| {
+            let lower = k.to_ascii_lowercase();
+            k.len() <= 64 && !is_secret_like_name(k) && !FREE_TEXT_WORDS.iter().any(|w| lower.contains(w))
+        })
+        .filter_map(|(k, v)| sanitize_metadata_value(v, depth).map(|v| (k, v)))
+        .take(MAX_METADATA_KEYS)
+        .collect()
+}
+
+fn sanitize_metadata_value(value: Value, depth: u8) -> Option<Value> {
+    match value {
+        Value::String(s) => Some(Value::String(sanitize_text(&s, MAX_EVIDENCE_VALUE_CHARS))),
+        Value::Object(map) if depth == 0 => Some(Value::Object(sanitize_map(map, 1))),
+        Value::Object(_) => None,
+        Value::Array(items) => Some(Value::Array(
+            items
+                .into_iter()
+                .filter(|v| !matches!(v, Value::Object(_) | Value::Array(_)))
+                .filter_map(|v| sanitize_metadata_value(v, depth + 1))
+                .take(MAX_METADATA_KEYS)
+                .collect(),
+        )),
+        scalar => Some(scalar),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CheckStatus, ReasonCode, Severity};
+    use crate::rules::test_support::check;
+    use serde_json::json;
+
+    const JWT_SAMPLE: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl";
+
+    #[test]
+    fn redaction_table() {
+        let table = [
+            (format!("token {JWT_SAMPLE} expired"), "token [REDACTED] expired".to_owned()),
+            ("Authorization: Bearer abc.def-ghi".to_owned(), "Authorization=[REDACTED]".to_owned()),
+            ("sent Bearer abc123 to graph".to_owned(), "sent [REDACTED] to graph".to_owned()),
+            ("Basic dXNlcjpwYXNz".to_owned(), "[REDACTED]".to_owned()),
+            ("basic checks passed".to_owned(), "basic checks passed".to_owned()),
+            ("password=[REDACTED]}".to_owned(), "password=[REDACTED]}".to_owned()),
+            ("client_secret=hunter2&x=1".to_owned(), "client_secret=[REDACTED]&x=1".to_owned()),
+            (r#"{"client_secret":"hunter2"}"#.to_owned(), r#"{"client_secret=[REDACTED]}"#.to_owned()),
+            ("password: s3cr3t ok".to_owned(), "password=[REDACTED] ok".to_owned()),
+            ("blob Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ubw== end".to_owned(), "blob [REDACTED] end".to_owned()),
+            ("secret A1b~C2d.E3f_G4h-I5j~K6l.M7n_O8p-Q9r~S0t end".to_owned(), "secret [REDACTED] end".to_owned()),
+            ("line\nbreak\u{0}".to_owned(), "line break ".to_owned()),
+        ];
+        for (input, expected) in table {
+            assert_eq!(sanitize_text(&input, 500), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn safe_pointers_survive() {
+        let safe = [
+            "Graph answered 403 for request 6f1c9b6e-3c4a-4c1e-9f5e-0a1b2c3d4e5f",
+            "fingerprint 7f019947e0e90264e9b4f196d9ede0c7d5a9cde543b188c77dc9c952f14051f4",
+            "missing DeviceManagementConfiguration.Read.All",
+            "check ext.provider_connection.prerequisite_failed",
+            "AADSTS7000215: Invalid client secret provided.",
+            "GET graph.microsoft.com/v1.0/deviceManagement/deviceConfigurations answered 503",
+            "permissions.intune_rbac_assignments: 3 roles",
+        ];
+        for text in safe {
+            assert_eq!(sanitize_text(text, 500), text);
+        }
+    }
+
+    #[test]
+    fn truncation_is_bounded_and_idempotent() {
+        let long = "a ".repeat(400);
+        let once = sanitize_text(&long, 500);
+        assert_eq!(once.chars().count(), 500);
+        assert_eq!(sanitize_text(&once, 500), once);
+        let tricky = format!("{}password=x", "y".repeat(495));
+        let once = sanitize_text(&tricky, 500);
+        assert_eq!(sanitize_text(&once, 500), once);
+        assert!(once.chars().count() <= 500);
+    }
+
+    #[test]
+    fn secret_named_evidence_is_dropped_and_values_redacted() {
+        let c = check("a", CheckStatus::Fail, false, ReasonCode::AUTHENTICATION_FAILED, Severity::High)
+            .with_message(format!("got {JWT_SAMPLE}"))
+            .with_evidence(Evidence::new("access_token", "x").unwrap())
+            .with_evidence(Evidence::new("client_secret_hint", "x").unwrap())
+            .with_evidence(Evidence::new("response_body", "x").unwrap())
+            .with_evidence(Evidence::new("aadsts_code", "AADSTS7000215").unwrap())
+            .with_evidence(Evidence::new("correlation_id", format!("Bearer {JWT_SAMPLE}")).unwrap())
+            .with_evidence(Evidence::new("http_status", 401_i64).unwrap());
+        let clean = sanitize_check(c);
+        assert_eq!(clean.message, "got [REDACTED]");
+        let kinds: Vec<&str> = clean.evidence.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["aadsts_code", "correlation_id", "http_status"]);
+        assert_eq!(clean.evidence[1].value, EvidenceValue::Text(REDACTED.to_owned()));
+        assert_eq!(sanitize_check(clean.clone()), clean);
+    }
+
+    #[test]
+    fn next_step_urls_are_relative_or_https_and_stripped() {
+        let keep = |url: &str| sanitize_next_step(NextStep::new("Go", url)).map(|s| s.url);
+        assert_eq!(keep("/v1/runs/1"), Some("/v1/runs/1".to_owned()));
+        assert_eq!(
+            keep("https://login.microsoftonline.com/t/adminconsent?client_id=abc"),
+            Some("https://login.microsoftonline.com/t/adminconsent?client_id=abc".to_owned())
+        );
+        assert_eq!(
+            keep("https://user:pw@example.com/a?access_token=x&page=2#frag"),
+            Some("https://example.com/a?page=2".to_owned())
+        );
+        assert_eq!(keep("/a?code_signature=1&sig=2&b=3"), Some("/a?b=3".to_owned()));
+        for bad in ["http://example.com/", "javascript:alert(1)", "//evil.example/x", "ftp://x/", "", "relative/path", "https:///x", "/a b"] {
+            assert_eq!(keep(bad), None, "{bad}");
+        }
+        assert_eq!(sanitize_next_step(NextStep::new("  ", "/x")), None, "blank label");
+    }
+
+    #[test]
+    fn metadata_drops_reasons_secrets_and_deep_values() {
+        let raw = json!({
+            "flow": "provider.connection.check",
+            "check_key": "permissions.admin_consent",
+            "ack_reason": "vendor ticket",
+            "client_secret": "x",
+            "access_token": "x",
+            "counts": {"total": 2, "fail": 1, "deep": {"x": 1}},
+            "note": "free text",
+            "ids": ["a", {"b": 1}],
+            "outcome": format!("Bearer {JWT_SAMPLE}")
+        });
+        let Value::Object(map) = raw else { unreachable!() };
+        let clean = Value::Object(sanitize_metadata(map));
+        assert_eq!(
+            clean,
+            json!({
+                "flow": "provider.connection.check",
+                "check_key": "permissions.admin_consent",
+                "counts": {"total": 2, "fail": 1},
+                "ids": ["a"],
+                "outcome": "[REDACTED]"
+            })
+        );
+    }
+}
