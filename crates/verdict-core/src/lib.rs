@@ -6,7 +6,7 @@ pub mod domain;
 pub mod flows;
 pub mod ports;
 pub mod rules;
-// pub mod services;
+pub mod services;
 
 // X
 // pub mod fakes;

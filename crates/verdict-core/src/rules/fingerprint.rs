@@ -79,7 +79,7 @@ mod tests {
             check("a", CheckStatus::Fail, true, ReasonCode::PERMISSION_DENIED, Severity::Unknown),
         ];
         for v in variants {
-            assert_ne!(fingerprint(&[base.clone()]), fingerprint(&[v]));
+            assert_ne!(fingerprint(std::slice::from_ref(&base)), fingerprint(&[v]));
         }
     }
 }

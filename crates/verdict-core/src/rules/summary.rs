@@ -48,7 +48,8 @@ mod tests {
 
     #[test]
     fn overall_follows_the_spec_table_first_rule_wins() {
-        let table: &[(&[(CheckStatus, bool)], Overall, &str)] = &[
+        type Row<'a> = (&'a [(CheckStatus, bool)], Overall, &'a str);
+        let table: &[Row<'_>] = &[
             (&[], Overall::Ready, "no checks is ready"),
             (&[(Pass, false), (Skip, true)], Overall::Ready, "pass and skip are ready"),
             (&[(Pass, true)], Overall::Ready, "a passing blocking check is not a blocker"),

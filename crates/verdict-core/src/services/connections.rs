@@ -1,0 +1,202 @@
+//! Managing provider connections: create, read, rotate the secret, disable. The secret is
+//! encrypted before it reaches a store and is never returned.
+
+use super::{Failure, Ports, events};
+use crate::domain::{
+    Actor, AuditAction, Capability, ClientId, ClientSecret, DirectoryId, DisplayName, Principal, ProviderConnection,
+    ProviderConnectionId, TenantId, WorkspaceId,
+};
+use crate::ports::ConnectionUpdateError;
+use crate::rules::{AccessDenied, authorize};
+
+/// A new connection.
+#[derive(Debug, Clone)]
+pub struct CreateConnection {
+    /// Human name.
+    pub display_name: DisplayName,
+    /// The Entra directory.
+    pub entra_tenant_id: DirectoryId,
+    /// The app registration.
+    pub client_id: ClientId,
+    /// The secret (encrypted before storage).
+    pub client_secret: ClientSecret,
+}
+
+/// Why a connection operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// Missing or not visible.
+    #[error("not found")]
+    NotFound,
+    /// Member without `provider_connection.manage`.
+    #[error("forbidden")]
+    Forbidden,
+    /// The connection is disabled.
+    #[error("the provider connection is disabled")]
+    Disabled,
+    /// Storage or encryption failure.
+    #[error(transparent)]
+    Failure(#[from] Failure),
+}
+
+impl From<AccessDenied> for ConnectionError {
+    fn from(denied: AccessDenied) -> Self {
+        match denied {
+            AccessDenied::NotFound => Self::NotFound,
+            AccessDenied::Forbidden => Self::Forbidden,
+        }
+    }
+}
+
+impl From<crate::ports::StoreError> for ConnectionError {
+    fn from(e: crate::ports::StoreError) -> Self {
+        Self::Failure(e.into())
+    }
+}
+
+impl From<ConnectionUpdateError> for ConnectionError {
+    fn from(e: ConnectionUpdateError) -> Self {
+        match e {
+            ConnectionUpdateError::NotFound => Self::NotFound,
+            ConnectionUpdateError::Disabled => Self::Disabled,
+            ConnectionUpdateError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Provider-connection management.
+#[derive(Debug, Clone)]
+pub struct ConnectionService {
+    ports: Ports,
+}
+
+impl ConnectionService {
+    /// Builds the service.
+    #[must_use]
+    pub fn new(ports: Ports) -> Self {
+        Self { ports }
+    }
+
+    fn encrypt(&self, id: ProviderConnectionId, secret: &ClientSecret) -> Result<crate::domain::SecretCiphertext, Failure> {
+        self.ports.cipher.encrypt(id, secret).map_err(|e| Failure::Unexpected(e.into()))
+    }
+
+    /// Creates a connection.
+    ///
+    /// # Errors
+    /// See [`ConnectionError`].
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, tenant_id = %tenant))]
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        workspace: WorkspaceId,
+        tenant: TenantId,
+        request: CreateConnection,
+    ) -> Result<ProviderConnection, ConnectionError> {
+        authorize(principal, workspace, Some(tenant), Some(Capability::ProviderConnectionManage))?;
+        let id = ProviderConnectionId::generate();
+        let now = self.ports.clock.now();
+        let connection = ProviderConnection {
+            id,
+            workspace_id: workspace,
+            tenant_id: tenant,
+            display_name: request.display_name,
+            entra_tenant_id: request.entra_tenant_id,
+            client_id: request.client_id,
+            client_secret_ciphertext: Some(self.encrypt(id, &request.client_secret)?),
+            secret_updated_at: Some(now),
+            created_at: now,
+            updated_at: now,
+            disabled_at: None,
+        };
+        let event = events::connection_event(
+            &connection,
+            Actor::User(principal.user_id.clone()),
+            AuditAction::ProviderConnectionCreated,
+            now,
+        );
+        Ok(self.ports.connections.create(connection, event).await?)
+    }
+
+    /// One connection.
+    ///
+    /// # Errors
+    /// [`ConnectionError::NotFound`] when missing or not visible.
+    pub async fn get(
+        &self,
+        principal: &Principal,
+        workspace: WorkspaceId,
+        tenant: TenantId,
+        id: ProviderConnectionId,
+    ) -> Result<ProviderConnection, ConnectionError> {
+        authorize(principal, workspace, Some(tenant), None).map_err(|_| ConnectionError::NotFound)?;
+        self.ports.connections.get(workspace, tenant, id).await?.ok_or(ConnectionError::NotFound)
+    }
+
+    /// A tenant's connections.
+    ///
+    /// # Errors
+    /// [`ConnectionError::NotFound`] when the tenant is not visible.
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        workspace: WorkspaceId,
+        tenant: TenantId,
+    ) -> Result<Vec<ProviderConnection>, ConnectionError> {
+        authorize(principal, workspace, Some(tenant), None).map_err(|_| ConnectionError::NotFound)?;
+        Ok(self.ports.connections.list(workspace, tenant).await?)
+    }
+
+    /// Replaces a connection's secret.
+    ///
+    /// # Errors
+    /// See [`ConnectionError`].
+    #[tracing::instrument(skip_all, fields(connection_id = %id))]
+    pub async fn rotate_secret(
+        &self,
+        principal: &Principal,
+        workspace: WorkspaceId,
+        tenant: TenantId,
+        id: ProviderConnectionId,
+        secret: ClientSecret,
+    ) -> Result<ProviderConnection, ConnectionError> {
+        authorize(principal, workspace, Some(tenant), Some(Capability::ProviderConnectionManage))?;
+        let current = self.ports.connections.get(workspace, tenant, id).await?.ok_or(ConnectionError::NotFound)?;
+        if current.disabled_at.is_some() {
+            return Err(ConnectionError::Disabled);
+        }
+        let now = self.ports.clock.now();
+        let ciphertext = self.encrypt(id, &secret)?;
+        let event = events::connection_event(
+            &current,
+            Actor::User(principal.user_id.clone()),
+            AuditAction::ProviderConnectionSecretRotated,
+            now,
+        );
+        Ok(self.ports.connections.rotate_secret(workspace, tenant, id, ciphertext, now, event).await?)
+    }
+
+    /// Disables a connection (idempotent).
+    ///
+    /// # Errors
+    /// See [`ConnectionError`].
+    #[tracing::instrument(skip_all, fields(connection_id = %id))]
+    pub async fn disable(
+        &self,
+        principal: &Principal,
+        workspace: WorkspaceId,
+        tenant: TenantId,
+        id: ProviderConnectionId,
+    ) -> Result<ProviderConnection, ConnectionError> {
+        authorize(principal, workspace, Some(tenant), Some(Capability::ProviderConnectionManage))?;
+        let current = self.ports.connections.get(workspace, tenant, id).await?.ok_or(ConnectionError::NotFound)?;
+        let now = self.ports.clock.now();
+        let event = events::connection_event(
+            &current,
+            Actor::User(principal.user_id.clone()),
+            AuditAction::ProviderConnectionDisabled,
+            now,
+        );
+        Ok(self.ports.connections.disable(workspace, tenant, id, now, event).await?)
+    }
+}

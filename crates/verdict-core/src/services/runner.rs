@@ -1,0 +1,275 @@
+//! The run lifecycle as workers drive it (SPEC §5.2–5.4): claim with a lease, write the live
+//! report as checks finish, complete with the final report, outcome and audit event in one
+//! store call; re-check prerequisites at claim time; abandon runs whose workers keep dying.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use super::{Failure, Ports, events};
+use crate::domain::{
+    CheckKey, CheckResult, CheckStatus, CheckTitle, ClientSecret, Completion, FlowDescriptor, LeaseOwner, Outcome,
+    ProviderConnection, ReasonCode, Report, ReportDraft, Run, RunCursor, Severity,
+};
+use crate::ports::{CompleteError, LeaseError};
+use crate::rules::{
+    abandoned_report, blocked_stub_report, failure_summary, live_report, outcome_for, report_identity, summary_counts,
+};
+
+/// Claims after which a run is completed as abandoned instead of run again.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// A run a worker holds, with everything it needs to execute the flow.
+#[derive(Debug)]
+pub struct ClaimedRun {
+    /// The run as claimed.
+    pub run: Run,
+    /// The flow to execute.
+    pub flow: Arc<FlowDescriptor>,
+    /// The provider connection, when the flow needs one.
+    pub connection: Option<ProviderConnection>,
+    /// Its decrypted secret, for the token request only.
+    pub secret: Option<ClientSecret>,
+    /// The lease owner.
+    pub owner: LeaseOwner,
+    draft: ReportDraft,
+}
+
+impl ClaimedRun {
+    /// The live report's checks so far.
+    #[must_use]
+    pub fn checks(&self) -> &[CheckResult] {
+        &self.draft.checks
+    }
+}
+
+/// Why a worker operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// Another worker holds the run now, or it completed: stop working on it.
+    #[error("the lease was lost")]
+    LeaseLost,
+    /// A check reported a key its flow does not declare.
+    #[error("check {0} is not part of the flow")]
+    UnknownCheck(CheckKey),
+    /// Storage failure.
+    #[error(transparent)]
+    Failure(#[from] Failure),
+}
+
+impl From<LeaseError> for RunnerError {
+    fn from(e: LeaseError) -> Self {
+        match e {
+            LeaseError::NotFound | LeaseError::LeaseLost => Self::LeaseLost,
+            LeaseError::Store(e) => Self::Failure(e.into()),
+        }
+    }
+}
+
+impl From<CompleteError> for RunnerError {
+    fn from(e: CompleteError) -> Self {
+        match e {
+            CompleteError::NotFound | CompleteError::AlreadyCompleted | CompleteError::LeaseLost => Self::LeaseLost,
+            CompleteError::Store(e) => Self::Failure(e.into()),
+        }
+    }
+}
+
+/// The worker side of the run lifecycle.
+#[derive(Debug, Clone)]
+pub struct RunnerService {
+    ports: Ports,
+    lease: Duration,
+}
+
+impl RunnerService {
+    /// Builds the service; `lease` is how long a claim or heartbeat holds a run.
+    #[must_use]
+    pub fn new(ports: Ports, lease: Duration) -> Self {
+        Self { ports, lease }
+    }
+
+    /// Claims the next run that needs work. Runs that cannot be executed are completed on the
+    /// way without being handed out: exhausted ones as abandoned, ones whose connection is
+    /// missing, disabled or without a usable secret as blocked.
+    ///
+    /// # Errors
+    /// [`RunnerError::Failure`] on storage failure.
+    pub async fn claim(&self, owner: &LeaseOwner) -> Result<Option<ClaimedRun>, RunnerError> {
+        loop {
+            let now = self.ports.clock.now();
+            let Some(run) = self.ports.runs.claim_next(owner, now, now + self.lease).await.map_err(Failure::from)? else {
+                return Ok(None);
+            };
+            tracing::debug!(run_id = %run.id, attempt = run.attempt, "claimed run");
+            if let Some(claimed) = self.prepare(run, owner).await? {
+                return Ok(Some(claimed));
+            }
+        }
+    }
+
+    async fn prepare(&self, run: Run, owner: &LeaseOwner) -> Result<Option<ClaimedRun>, RunnerError> {
+        let flow = self.ports.flows.get(&run.identity.flow);
+        if run.attempt > MAX_ATTEMPTS {
+            tracing::warn!(run_id = %run.id, attempt = run.attempt, "abandoning run after repeated worker failures");
+            let draft = run.report.as_ref().map(Report::to_draft);
+            let draft = match (draft, &flow) {
+                (Some(draft), _) => draft,
+                (None, Some(flow)) => live_report(run.id, &run.identity, None, flow, self.ports.clock.now())
+                    .map_err(|e| Failure::Unexpected(e.into()))?
+                    .to_draft(),
+                (None, None) => unavailable_flow_draft(&run)?,
+            };
+            self.finish(&run, owner, draft, true).await?;
+            return Ok(None);
+        }
+        let Some(flow) = flow else {
+            tracing::error!(run_id = %run.id, flow = %run.identity.flow, "run of a flow this worker does not know");
+            self.finish(&run, owner, unavailable_flow_draft(&run)?, false).await?;
+            return Ok(None);
+        };
+        let (connection, secret) = if flow.requires_provider_connection {
+            match self.usable_connection(&run).await? {
+                Ok(pair) => (Some(pair.0), Some(pair.1)),
+                Err(why) => {
+                    self.finish_blocked(&run, owner, why).await?;
+                    return Ok(None);
+                }
+            }
+        } else {
+            (None, None)
+        };
+        let entra = connection.as_ref().map(|c| c.entra_tenant_id);
+        let live = live_report(run.id, &run.identity, entra, &flow, self.ports.clock.now())
+            .map_err(|e| Failure::Unexpected(e.into()))?;
+        self.ports.runs.write_live_report(run.id, owner, &live).await?;
+        Ok(Some(ClaimedRun { draft: live.to_draft(), run, flow, connection, secret, owner: owner.clone() }))
+    }
+
+    async fn usable_connection(
+        &self,
+        run: &Run,
+    ) -> Result<Result<(ProviderConnection, ClientSecret), &'static str>, RunnerError> {
+        let Some(id) = run.identity.provider_connection_id else {
+            return Ok(Err("No provider connection was given for this verification."));
+        };
+        let connection = self.ports.connections.get_by_id(id).await.map_err(Failure::from)?;
+        let Some(connection) = connection.filter(|c| {
+            c.workspace_id == run.identity.workspace_id && c.tenant_id == run.identity.tenant_id
+        }) else {
+            return Ok(Err("The provider connection does not exist in this tenant."));
+        };
+        if connection.disabled_at.is_some() {
+            return Ok(Err("The provider connection is disabled."));
+        }
+        let Some(ciphertext) = &connection.client_secret_ciphertext else {
+            return Ok(Err("The provider connection has no client secret."));
+        };
+        match self.ports.cipher.decrypt(connection.id, ciphertext) {
+            Ok(secret) => Ok(Ok((connection, secret))),
+            Err(_) => {
+                tracing::error!(connection_id = %connection.id, "stored client secret cannot be decrypted with the configured key");
+                Ok(Err("The provider connection's client secret cannot be decrypted; set it again."))
+            }
+        }
+    }
+
+    /// Extends the lease.
+    ///
+    /// # Errors
+    /// [`RunnerError::LeaseLost`] when the run is no longer ours.
+    pub async fn heartbeat(&self, claimed: &ClaimedRun) -> Result<(), RunnerError> {
+        let until = self.ports.clock.now() + self.lease;
+        Ok(self.ports.runs.heartbeat(claimed.run.id, &claimed.owner, until).await?)
+    }
+
+    /// Records a finished check in the live report, so viewers see progress.
+    ///
+    /// # Errors
+    /// [`RunnerError::UnknownCheck`] for a key the flow does not declare,
+    /// [`RunnerError::LeaseLost`] when the run is no longer ours.
+    pub async fn record(&self, claimed: &mut ClaimedRun, result: CheckResult) -> Result<(), RunnerError> {
+        let slot = claimed
+            .draft
+            .checks
+            .iter_mut()
+            .find(|c| c.key == result.key)
+            .ok_or_else(|| RunnerError::UnknownCheck(result.key.clone()))?;
+        *slot = result;
+        let live = Report::assemble(claimed.draft.clone()).map_err(|e| Failure::Unexpected(e.into()))?;
+        Ok(self.ports.runs.write_live_report(claimed.run.id, &claimed.owner, &live).await?)
+    }
+
+    /// Completes the run with its recorded checks. A check that never finished is recorded as
+    /// aborted and the run fails.
+    ///
+    /// # Errors
+    /// [`RunnerError::LeaseLost`] when the run is no longer ours.
+    pub async fn complete(&self, claimed: ClaimedRun) -> Result<Run, RunnerError> {
+        let unfinished = claimed.draft.checks.iter().any(|c| c.status == CheckStatus::Running);
+        self.finish(&claimed.run, &claimed.owner, claimed.draft, unfinished).await
+    }
+
+    /// Hands the lease back early (shutdown); another worker will pick the run up.
+    ///
+    /// # Errors
+    /// [`RunnerError::LeaseLost`] when the run is no longer ours.
+    pub async fn release(&self, claimed: &ClaimedRun) -> Result<(), RunnerError> {
+        Ok(self.ports.runs.release(claimed.run.id, &claimed.owner, self.ports.clock.now()).await?)
+    }
+
+    async fn previous_report_id(&self, run: &Run) -> Result<Option<crate::domain::RunId>, Failure> {
+        let cursor = RunCursor { created_at: run.created_at, id: run.id };
+        Ok(self.ports.runs.previous_completed_report(&run.identity_hash, cursor).await?.map(|r| r.report_id()))
+    }
+
+    async fn finish(&self, run: &Run, owner: &LeaseOwner, draft: ReportDraft, abandoned: bool) -> Result<Run, RunnerError> {
+        let now = self.ports.clock.now();
+        let previous = self.previous_report_id(run).await?;
+        let report = abandoned_report(draft, now, previous).map_err(|e| Failure::Unexpected(e.into()))?;
+        let outcome = if abandoned { Outcome::Failed } else { outcome_for(report.summary().overall) };
+        self.store_completion(run, owner, report, outcome).await
+    }
+
+    async fn finish_blocked(&self, run: &Run, owner: &LeaseOwner, why: &str) -> Result<Run, RunnerError> {
+        let now = self.ports.clock.now();
+        let previous = self.previous_report_id(run).await?;
+        let report = blocked_stub_report(run.id, &run.identity, None, why, now, previous)
+            .map_err(|e| Failure::Unexpected(e.into()))?;
+        self.store_completion(run, owner, report, Outcome::Blocked).await
+    }
+
+    async fn store_completion(&self, run: &Run, owner: &LeaseOwner, report: Report, outcome: Outcome) -> Result<Run, RunnerError> {
+        let now = self.ports.clock.now();
+        let event = events::claimed_run_completed(run, &report, outcome, now);
+        let completion = Completion {
+            summary_counts: summary_counts(&report.summary().counts),
+            failure_summary: failure_summary(report.checks()),
+            outcome,
+            completed_at: now,
+            report,
+        };
+        tracing::info!(run_id = %run.id, outcome = outcome.as_str(), "run completed");
+        Ok(self.ports.runs.complete(run.id, owner, completion, event).await?)
+    }
+}
+
+fn unavailable_flow_draft(run: &Run) -> Result<ReportDraft, Failure> {
+    let check = CheckResult::new(
+        CheckKey::parse("runner.flow_available").map_err(|e| Failure::Unexpected(e.into()))?,
+        CheckTitle::parse("The flow is available to the worker").map_err(|e| Failure::Unexpected(e.into()))?,
+        CheckStatus::Fail,
+        Severity::Critical,
+        true,
+        ReasonCode::UNKNOWN_ERROR,
+    )
+    .with_message("This deployment does not know the run's flow.");
+    Ok(ReportDraft {
+        report_id: run.id,
+        flow: run.identity.flow.clone(),
+        generated_at: run.created_at,
+        identity: report_identity(&run.identity, None),
+        previous_report_id: None,
+        checks: vec![check],
+    })
+}
