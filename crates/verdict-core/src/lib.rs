@@ -8,8 +8,8 @@ pub mod ports;
 pub mod rules;
 pub mod services;
 
-// X
-// pub mod fakes;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fakes;
 
-// Y
-// pub mod conformance;
+#[cfg(feature = "conformance")]
+pub mod conformance;

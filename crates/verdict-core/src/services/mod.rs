@@ -4,7 +4,7 @@
 mod acknowledgements;
 mod audit;
 mod connections;
-mod events;
+pub(crate) mod events;
 mod runner;
 mod verifications;
 
