@@ -44,7 +44,11 @@ impl fmt::Debug for Aes256GcmCipher {
 }
 
 impl SecretCipher for Aes256GcmCipher {
-    fn encrypt(&self, connection: ProviderConnectionId, secret: &ClientSecret) -> Result<SecretCiphertext, CipherError> {
+    fn encrypt(
+        &self,
+        connection: ProviderConnectionId,
+        secret: &ClientSecret,
+    ) -> Result<SecretCiphertext, CipherError> {
         let nonce = Aes256Gcm::generate_nonce(OsRng);
         let aad = connection.as_uuid().as_bytes();
         let sealed = self
@@ -57,7 +61,11 @@ impl SecretCipher for Aes256GcmCipher {
         Ok(SecretCiphertext::from_bytes(bytes))
     }
 
-    fn decrypt(&self, connection: ProviderConnectionId, ciphertext: &SecretCiphertext) -> Result<ClientSecret, CipherError> {
+    fn decrypt(
+        &self,
+        connection: ProviderConnectionId,
+        ciphertext: &SecretCiphertext,
+    ) -> Result<ClientSecret, CipherError> {
         let bytes = ciphertext.as_bytes();
         if bytes.len() <= NONCE_LEN {
             return Err(CipherError::Failed);

@@ -295,7 +295,11 @@ fn scoped(
 
 #[async_trait]
 impl ProviderConnectionStore for InMemoryStore {
-    async fn create(&self, connection: ProviderConnection, event: PendingAuditEvent) -> Result<ProviderConnection, StoreError> {
+    async fn create(
+        &self,
+        connection: ProviderConnection,
+        event: PendingAuditEvent,
+    ) -> Result<ProviderConnection, StoreError> {
         let mut state = self.lock();
         state.connections.insert(connection.id, connection.clone());
         state.append(event);

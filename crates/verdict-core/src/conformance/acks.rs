@@ -46,7 +46,8 @@ pub async fn acknowledgement_is_unique_per_run_and_check(stores: &Stores) {
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0], stored);
     assert_eq!(ack_events(stores).await, 2);
-    let other_run = run_to_completion(stores, &identity(1, 10, Some(ProviderConnectionId::generate())), mixed_checks()).await;
+    let other_run =
+        run_to_completion(stores, &identity(1, 10, Some(ProviderConnectionId::generate())), mixed_checks()).await;
     assert!(stores.acknowledgements.list_for_run(other_run.id).await.unwrap().is_empty());
 }
 

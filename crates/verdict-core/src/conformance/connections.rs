@@ -46,11 +46,8 @@ pub async fn rotate_and_disable_follow_the_rules(stores: &Stores) {
     let later = now() + Duration::seconds(5);
     let new_secret = SecretCiphertext::from_bytes(vec![9; 40]);
     let event = connection_event(&conn, AuditAction::ProviderConnectionSecretRotated);
-    let rotated = stores
-        .connections
-        .rotate_secret(ws(1), tenant(10), conn.id, new_secret.clone(), later, event)
-        .await
-        .unwrap();
+    let rotated =
+        stores.connections.rotate_secret(ws(1), tenant(10), conn.id, new_secret.clone(), later, event).await.unwrap();
     assert_eq!(rotated.client_secret_ciphertext, Some(new_secret.clone()));
     assert_eq!((rotated.secret_updated_at, rotated.updated_at), (Some(later), later));
     assert_eq!(rotated.created_at, conn.created_at);

@@ -7,8 +7,7 @@ use chrono::Duration;
 use super::Stores;
 use super::fixtures::*;
 use crate::domain::{
-    AuditAction, CheckStatus, FlowId, PageLimit, ProviderConnectionId, ReasonCode, RunCursor, RunListQuery,
-    RunStatus,
+    AuditAction, CheckStatus, FlowId, PageLimit, ProviderConnectionId, ReasonCode, RunCursor, RunListQuery, RunStatus,
 };
 use crate::ports::{AuditQuery, CompleteError, LeaseError, StartOutcome};
 use crate::rules::{live_report, summary_counts};
@@ -16,7 +15,13 @@ use crate::rules::{live_report, summary_counts};
 async fn events_of(stores: &Stores, workspace: i64, action: AuditAction) -> usize {
     stores
         .audit
-        .events(AuditQuery { workspace: ws(workspace), tenant: None, action: Some(action), after_seq: None, limit: 10_000 })
+        .events(AuditQuery {
+            workspace: ws(workspace),
+            tenant: None,
+            action: Some(action),
+            after_seq: None,
+            limit: 10_000,
+        })
         .await
         .unwrap()
         .len()
@@ -96,7 +101,8 @@ pub async fn insert_completed_writes_both_events(stores: &Stores) {
     let started_event = started(&new);
     let stub = crate::rules::blocked_stub_report(new.id, &identity, None, "No connection.", now(), None).unwrap();
     let completion = completion(stub.clone());
-    let completed_event = crate::services::events::new_run_completed(&new, &stub, crate::domain::Outcome::Blocked, now());
+    let completed_event =
+        crate::services::events::new_run_completed(&new, &stub, crate::domain::Outcome::Blocked, now());
     let mut completion = completion;
     completion.outcome = crate::domain::Outcome::Blocked;
     let run = stores.runs.insert_completed(new, completion, started_event, completed_event).await.unwrap();
@@ -173,7 +179,10 @@ pub async fn completed_report_cannot_be_changed(stores: &Stores) {
     assert_eq!(events_of(stores, 1, AuditAction::VerificationCompleted).await, 1);
     let missing = crate::domain::RunId::generate();
     let event = completed(&done, &other);
-    assert!(matches!(stores.runs.complete(missing, &worker, completion(other), event).await, Err(CompleteError::NotFound)));
+    assert!(matches!(
+        stores.runs.complete(missing, &worker, completion(other), event).await,
+        Err(CompleteError::NotFound)
+    ));
 }
 
 /// What is written is what is read: the live report, counts and timestamps survive exactly.
@@ -353,18 +362,26 @@ pub async fn lease_expiry_allows_reclaim_and_fences_the_old_owner(stores: &Store
     let (a, b) = (owner("worker-a"), owner("worker-b"));
     let t0 = now();
     let first = stores.runs.claim_next(&a, t0, t0 + Duration::seconds(30)).await.unwrap().unwrap();
-    assert!(stores.runs.claim_next(&b, t0 + Duration::seconds(29), t0 + Duration::seconds(59)).await.unwrap().is_none());
+    assert!(
+        stores.runs.claim_next(&b, t0 + Duration::seconds(29), t0 + Duration::seconds(59)).await.unwrap().is_none()
+    );
     let t1 = t0 + Duration::seconds(31);
     let second = stores.runs.claim_next(&b, t1, t1 + Duration::seconds(30)).await.unwrap().unwrap();
     assert_eq!(second.id, first.id);
     assert_eq!(second.attempt, 2);
     assert_eq!(second.started_at, first.started_at, "started_at is the first claim's");
     assert_eq!(second.lease_owner.as_ref(), Some(&b));
-    assert!(matches!(stores.runs.heartbeat(first.id, &a, t1 + Duration::seconds(60)).await, Err(LeaseError::LeaseLost)));
+    assert!(matches!(
+        stores.runs.heartbeat(first.id, &a, t1 + Duration::seconds(60)).await,
+        Err(LeaseError::LeaseLost)
+    ));
     let r = report(&first, mixed_checks(), None);
     assert!(matches!(stores.runs.write_live_report(first.id, &a, &r).await, Err(LeaseError::LeaseLost)));
     let event = completed(&first, &r);
-    assert!(matches!(stores.runs.complete(first.id, &a, completion(r.clone()), event).await, Err(CompleteError::LeaseLost)));
+    assert!(matches!(
+        stores.runs.complete(first.id, &a, completion(r.clone()), event).await,
+        Err(CompleteError::LeaseLost)
+    ));
     let event = completed(&second, &r);
     let done = stores.runs.complete(second.id, &b, completion(r), event).await.unwrap();
     assert_eq!(done.status, RunStatus::Completed);
@@ -382,12 +399,15 @@ pub async fn heartbeat_extends_and_release_hands_back_the_lease(stores: &Stores)
     let t0 = now();
     let run = stores.runs.claim_next(&a, t0, t0 + Duration::seconds(30)).await.unwrap().unwrap();
     stores.runs.heartbeat(run.id, &a, t0 + Duration::seconds(90)).await.unwrap();
-    assert!(stores.runs.claim_next(&b, t0 + Duration::seconds(60), t0 + Duration::seconds(90)).await.unwrap().is_none());
+    assert!(
+        stores.runs.claim_next(&b, t0 + Duration::seconds(60), t0 + Duration::seconds(90)).await.unwrap().is_none()
+    );
     let stored = stores.runs.get(run.id).await.unwrap().unwrap();
     assert_eq!(stored.lease_expires_at, Some(t0 + Duration::seconds(90)));
     assert!(matches!(stores.runs.release(run.id, &b, t0).await, Err(LeaseError::LeaseLost)), "only the owner releases");
     stores.runs.release(run.id, &a, t0 + Duration::seconds(61)).await.unwrap();
-    let again = stores.runs.claim_next(&b, t0 + Duration::seconds(62), t0 + Duration::seconds(92)).await.unwrap().unwrap();
+    let again =
+        stores.runs.claim_next(&b, t0 + Duration::seconds(62), t0 + Duration::seconds(92)).await.unwrap().unwrap();
     assert_eq!((again.id, again.attempt), (run.id, 2));
     assert!(matches!(stores.runs.heartbeat(crate::domain::RunId::generate(), &b, t0).await, Err(LeaseError::NotFound)));
 }

@@ -477,11 +477,7 @@ impl ChainVerifier {
     /// The verdict so far.
     #[must_use]
     pub fn finish(&self) -> ChainVerification {
-        ChainVerification {
-            valid: self.broken.is_none(),
-            events_checked: self.checked,
-            first_broken_seq: self.broken,
-        }
+        ChainVerification { valid: self.broken.is_none(), events_checked: self.checked, first_broken_seq: self.broken }
     }
 
     /// The hash the next event must link to.
@@ -547,7 +543,19 @@ mod tests {
         keys.sort_unstable();
         assert_eq!(
             keys,
-            ["action", "actor", "hash", "id", "metadata", "occurred_at", "prev_hash", "seq", "subject", "tenant_id", "workspace_id"]
+            [
+                "action",
+                "actor",
+                "hash",
+                "id",
+                "metadata",
+                "occurred_at",
+                "prev_hash",
+                "seq",
+                "subject",
+                "tenant_id",
+                "workspace_id"
+            ]
         );
         assert_eq!(json["actor"], json!({"type": "system", "id": "verdict-runner"}));
     }

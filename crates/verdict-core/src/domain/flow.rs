@@ -172,9 +172,7 @@ mod tests {
 
     #[test]
     fn identity_hash_matches_its_documented_recipe() {
-        let expected = hex::encode(Sha256::digest(
-            b"verdict.run_identity.v1\nprovider.connection.check\n1\n10\n",
-        ));
+        let expected = hex::encode(Sha256::digest(b"verdict.run_identity.v1\nprovider.connection.check\n1\n10\n"));
         assert_eq!(identity(None).hash().as_str(), expected);
     }
 }

@@ -22,15 +22,30 @@ pub static REASON_CATALOG: &[ReasonEntry] = &[
     ReasonEntry { code: "ok", meaning: "The check passed." },
     ReasonEntry { code: "not_applicable", meaning: "The check does not apply to this scope." },
     ReasonEntry { code: "missing_configuration", meaning: "Required configuration is absent or points at nothing." },
-    ReasonEntry { code: "permission_denied", meaning: "The provider refused access, or a required permission is not granted." },
+    ReasonEntry {
+        code: "permission_denied",
+        meaning: "The provider refused access, or a required permission is not granted.",
+    },
     ReasonEntry { code: "authentication_failed", meaning: "The provider rejected the connection's credentials." },
     ReasonEntry { code: "throttled", meaning: "The provider asked us to slow down (HTTP 429)." },
-    ReasonEntry { code: "dependency_unreachable", meaning: "The provider could not be reached or answered with a server error." },
-    ReasonEntry { code: "invalid_state", meaning: "The provider answered, but with something inconsistent with the connection." },
+    ReasonEntry {
+        code: "dependency_unreachable",
+        meaning: "The provider could not be reached or answered with a server error.",
+    },
+    ReasonEntry {
+        code: "invalid_state",
+        meaning: "The provider answered, but with something inconsistent with the connection.",
+    },
     ReasonEntry { code: "unknown_error", meaning: "The check failed in an unexpected way." },
-    ReasonEntry { code: "ext.provider_connection.prerequisite_failed", meaning: "A check this one depends on did not pass, so it was skipped." },
+    ReasonEntry {
+        code: "ext.provider_connection.prerequisite_failed",
+        meaning: "A check this one depends on did not pass, so it was skipped.",
+    },
     ReasonEntry { code: "ext.runner.timeout", meaning: "The check did not finish within the configured timeout." },
-    ReasonEntry { code: "ext.runner.aborted", meaning: "The run was abandoned after repeated worker failures; the check never finished." },
+    ReasonEntry {
+        code: "ext.runner.aborted",
+        meaning: "The run was abandoned after repeated worker failures; the check never finished.",
+    },
     ReasonEntry { code: "ext.runner.in_progress", meaning: "The check has not finished yet (live reports only)." },
 ];
 

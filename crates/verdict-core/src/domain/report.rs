@@ -122,7 +122,8 @@ pub struct ReportIdentity {
     pub workspace_id: WorkspaceId,
     /// The tenant.
     pub tenant_id: TenantId,
-    /// The provider connection, or null.
+    /// The provider connection, or null (required, may be null).
+    #[serde(deserialize_with = "Option::deserialize")]
     pub provider_connection_id: Option<ProviderConnectionId>,
     /// The Entra directory the connection points at, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -270,6 +271,8 @@ struct ReportWire {
     generated_at: DateTime<Utc>,
     identity: ReportIdentity,
     fingerprint: Fingerprint,
+    // Required, may be null: a missing field is an error, not `None`.
+    #[serde(deserialize_with = "Option::deserialize")]
     previous_report_id: Option<RunId>,
     summary: Summary,
     checks: Vec<CheckResult>,
@@ -359,7 +362,8 @@ mod tests {
 
         let mut wrong_fp = json.clone();
         wrong_fp["checks"][0]["status"] = "pass".into();
-        wrong_fp["summary"] = serde_json::json!({"overall":"ready","counts":{"total":1,"pass":1,"fail":0,"warn":0,"skip":0,"running":0}});
+        wrong_fp["summary"] =
+            serde_json::json!({"overall":"ready","counts":{"total":1,"pass":1,"fail":0,"warn":0,"skip":0,"running":0}});
         assert!(serde_json::from_value::<Report>(wrong_fp).is_err(), "fingerprint no longer matches");
 
         let mut extra = json.clone();
@@ -373,7 +377,9 @@ mod tests {
 
     #[test]
     fn schema_versions_of_major_one_are_accepted() {
-        for (v, ok) in [("1.5.0", true), ("1.0.12", true), ("2.0.0", false), ("1.5", false), ("1.a.0", false), ("1..0", false)] {
+        for (v, ok) in
+            [("1.5.0", true), ("1.0.12", true), ("2.0.0", false), ("1.5", false), ("1.a.0", false), ("1..0", false)]
+        {
             assert_eq!(is_v1_schema_version(v), ok, "{v}");
         }
     }

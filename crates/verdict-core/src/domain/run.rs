@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    FlowId, ParseError, ProviderConnectionId, Report, RunId, RunIdentity, RunIdentityHash, TenantId,
-    UserId, WorkspaceId,
+    FlowId, ParseError, ProviderConnectionId, Report, RunId, RunIdentity, RunIdentityHash, TenantId, UserId,
+    WorkspaceId,
 };
 
 /// Where a run is in its lifecycle.

@@ -21,12 +21,17 @@ pub trait SecretCipher: Send + Sync {
     ///
     /// # Errors
     /// [`CipherError::Failed`] if the cipher fails.
-    fn encrypt(&self, connection: ProviderConnectionId, secret: &ClientSecret) -> Result<SecretCiphertext, CipherError>;
+    fn encrypt(&self, connection: ProviderConnectionId, secret: &ClientSecret)
+    -> Result<SecretCiphertext, CipherError>;
 
     /// Decrypts a ciphertext produced by [`SecretCipher::encrypt`] for the same connection.
     ///
     /// # Errors
     /// [`CipherError::Failed`] when the ciphertext was tampered with, belongs to another
     /// connection or was made with another key.
-    fn decrypt(&self, connection: ProviderConnectionId, ciphertext: &SecretCiphertext) -> Result<ClientSecret, CipherError>;
+    fn decrypt(
+        &self,
+        connection: ProviderConnectionId,
+        ciphertext: &SecretCiphertext,
+    ) -> Result<ClientSecret, CipherError>;
 }

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use crate::domain::{PendingAuditEvent, ProviderConnection, ProviderConnectionId, SecretCiphertext, TenantId, WorkspaceId};
+use crate::domain::{
+    PendingAuditEvent, ProviderConnection, ProviderConnectionId, SecretCiphertext, TenantId, WorkspaceId,
+};
 
 /// Why a connection change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +30,11 @@ pub trait ProviderConnectionStore: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError`] on storage failure; nothing is written then.
-    async fn create(&self, connection: ProviderConnection, event: PendingAuditEvent) -> Result<ProviderConnection, StoreError>;
+    async fn create(
+        &self,
+        connection: ProviderConnection,
+        event: PendingAuditEvent,
+    ) -> Result<ProviderConnection, StoreError>;
 
     /// One connection of a workspace and tenant; a connection of another tenant is `None`.
     ///

@@ -2,11 +2,11 @@
 //! store traits; every state-changing call receives the audit event recording the change and
 //! must commit both together or neither.
 
-mod audit;
-mod clock;
-mod cipher;
-mod connections;
 mod acks;
+mod audit;
+mod cipher;
+mod clock;
+mod connections;
 mod runs;
 
 pub use acks::*;

@@ -65,7 +65,12 @@ mod tests {
             tenant_id: TenantId::new(1).unwrap(),
             provider_connection_id: None,
         };
-        let new = NewRun { id: RunId::generate(), identity: identity.clone(), initiator_user_id: UserId::parse("u").ok(), created_at: Utc::now() };
+        let new = NewRun {
+            id: RunId::generate(),
+            identity: identity.clone(),
+            initiator_user_id: UserId::parse("u").ok(),
+            created_at: Utc::now(),
+        };
         let report = Report::assemble(ReportDraft {
             report_id: new.id,
             flow: identity.flow.clone(),

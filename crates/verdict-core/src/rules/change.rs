@@ -91,11 +91,8 @@ pub fn compare_reports(current: &Report, previous: Option<&Report>) -> ReportCha
     let Some(previous) = previous else {
         return ReportChange { state: ChangeState::None, previous_report_id: None, checks: Vec::new() };
     };
-    let state = if current.fingerprint() == previous.fingerprint() {
-        ChangeState::Unchanged
-    } else {
-        ChangeState::Changed
-    };
+    let state =
+        if current.fingerprint() == previous.fingerprint() { ChangeState::Unchanged } else { ChangeState::Changed };
     let before: HashMap<&CheckKey, &CheckResult> = previous.checks().iter().map(|c| (&c.key, c)).collect();
     let mut checks: Vec<CheckChange> = current
         .checks()

@@ -43,18 +43,18 @@ mod tests {
             fingerprint(&[a.clone(), b.clone()]).as_str(),
             "7f019947e0e90264e9b4f196d9ede0c7d5a9cde543b188c77dc9c952f14051f4"
         );
-        assert_eq!(fingerprint(&[b, a]), fingerprint(&[
-            check("a", CheckStatus::Pass, false, ReasonCode::OK, Severity::Unknown),
-            check("b", CheckStatus::Fail, true, ReasonCode::PERMISSION_DENIED, Severity::High),
-        ]));
+        assert_eq!(
+            fingerprint(&[b, a]),
+            fingerprint(&[
+                check("a", CheckStatus::Pass, false, ReasonCode::OK, Severity::Unknown),
+                check("b", CheckStatus::Fail, true, ReasonCode::PERMISSION_DENIED, Severity::High),
+            ])
+        );
     }
 
     #[test]
     fn no_checks_is_the_hash_of_the_empty_string() {
-        assert_eq!(
-            fingerprint(&[]).as_str(),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(fingerprint(&[]).as_str(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 
     #[test]

@@ -24,7 +24,13 @@ pub(crate) mod test_support {
     use crate::domain::{CheckKey, CheckResult, CheckStatus, CheckTitle, ReasonCode, Severity};
 
     /// A check with the given outcome line.
-    pub(crate) fn check(key: &str, status: CheckStatus, blocking: bool, reason: ReasonCode, severity: Severity) -> CheckResult {
+    pub(crate) fn check(
+        key: &str,
+        status: CheckStatus,
+        blocking: bool,
+        reason: ReasonCode,
+        severity: Severity,
+    ) -> CheckResult {
         CheckResult::new(
             CheckKey::parse(key).unwrap(),
             CheckTitle::parse(format!("Check {key}")).unwrap(),

@@ -24,10 +24,8 @@ pub fn blocked_stub_report(
     generated_at: DateTime<Utc>,
     previous_report_id: Option<RunId>,
 ) -> Result<Report, ParseError> {
-    let configure = format!(
-        "/v1/workspaces/{}/tenants/{}/provider-connections",
-        identity.workspace_id, identity.tenant_id
-    );
+    let configure =
+        format!("/v1/workspaces/{}/tenants/{}/provider-connections", identity.workspace_id, identity.tenant_id);
     let check = CheckResult::new(
         CheckKey::parse(CONFIGURED_CHECK_KEY)?,
         CheckTitle::parse("Provider connection is configured")?,
@@ -113,7 +111,8 @@ pub fn abandoned_report(
             check.status = CheckStatus::Fail;
             check.blocking = false;
             check.reason_code = ReasonCode::RUNNER_ABORTED;
-            check.message = "The run was abandoned after repeated worker failures; this check never finished.".to_owned();
+            check.message =
+                "The run was abandoned after repeated worker failures; this check never finished.".to_owned();
         }
     }
     draft.generated_at = generated_at;
@@ -168,7 +167,8 @@ mod tests {
     #[test]
     fn blocked_stub_has_one_blocking_missing_configuration_check() {
         let report =
-            blocked_stub_report(RunId::generate(), &identity(), None, "No provider connection.", Utc::now(), None).unwrap();
+            blocked_stub_report(RunId::generate(), &identity(), None, "No provider connection.", Utc::now(), None)
+                .unwrap();
         assert_eq!(report.checks().len(), 1);
         let check = &report.checks()[0];
         assert_eq!(check.key.as_str(), "provider_connection.configured");

@@ -24,8 +24,21 @@ pub const MAX_NEXT_STEPS: usize = 8;
 /// Words that make a key (evidence kind, metadata key, query parameter, `key=value` key) name a
 /// secret-like thing.
 const SECRET_WORDS: &[&str] = &[
-    "token", "secret", "password", "passwd", "pwd", "authorization", "cookie", "header", "payload", "body",
-    "claims", "assertion", "key", "credential", "signature",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "authorization",
+    "cookie",
+    "header",
+    "payload",
+    "body",
+    "claims",
+    "assertion",
+    "key",
+    "credential",
+    "signature",
 ];
 
 /// Names that contain a secret word but are known safe pointers.
@@ -204,8 +217,11 @@ fn strip_url(url: &mut Url) {
     let _ = url.set_username("");
     let _ = url.set_password(None);
     url.set_fragment(None);
-    let kept: Vec<(String, String)> =
-        url.query_pairs().filter(|(k, _)| !is_secret_like_name(k)).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !is_secret_like_name(k))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     if kept.is_empty() {
         url.set_query(None);
     } else {
@@ -224,7 +240,8 @@ pub fn sanitize_metadata(metadata: Map<String, Value>) -> Map<String, Value> {
     sanitize_map(metadata, 0)
 }
 
-const FREE_TEXT_WORDS: &[&str] = &["reason", "message", "comment", "note", "description", "raw", "response", "request_body"];
+const FREE_TEXT_WORDS: &[&str] =
+    &["reason", "message", "comment", "note", "description", "raw", "response", "request_body"];
 
 fn sanitize_map(map: Map<String, Value>, depth: u8) -> Map<String, Value> {
     map.into_iter()
@@ -275,7 +292,10 @@ mod tests {
             ("client_secret=hunter2&x=1".to_owned(), "client_secret=[REDACTED]&x=1".to_owned()),
             (r#"{"client_secret":"hunter2"}"#.to_owned(), r#"{"client_secret=[REDACTED]}"#.to_owned()),
             ("password: s3cr3t ok".to_owned(), "password=[REDACTED] ok".to_owned()),
-            ("blob Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ubw== end".to_owned(), "blob [REDACTED] end".to_owned()),
+            (
+                "blob Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ubw== end".to_owned(),
+                "blob [REDACTED] end".to_owned(),
+            ),
             ("secret A1b~C2d.E3f_G4h-I5j~K6l.M7n_O8p-Q9r~S0t end".to_owned(), "secret [REDACTED] end".to_owned()),
             ("line\nbreak\u{0}".to_owned(), "line break ".to_owned()),
         ];
@@ -343,7 +363,16 @@ mod tests {
             Some("https://example.com/a?page=2".to_owned())
         );
         assert_eq!(keep("/a?code_signature=1&sig=2&b=3"), Some("/a?b=3".to_owned()));
-        for bad in ["http://example.com/", "javascript:alert(1)", "//evil.example/x", "ftp://x/", "", "relative/path", "https:///x", "/a b"] {
+        for bad in [
+            "http://example.com/",
+            "javascript:alert(1)",
+            "//evil.example/x",
+            "ftp://x/",
+            "",
+            "relative/path",
+            "https:///x",
+            "/a b",
+        ] {
             assert_eq!(keep(bad), None, "{bad}");
         }
         assert_eq!(sanitize_next_step(NextStep::new("  ", "/x")), None, "blank label");

@@ -4,7 +4,10 @@
 use chrono::{DateTime, Utc};
 
 use super::{Failure, Ports, events};
-use crate::domain::{AckReason, Acknowledgement, AcknowledgementId, Capability, CheckKey, CheckStatus, NewAcknowledgement, Principal, RunId};
+use crate::domain::{
+    AckReason, Acknowledgement, AcknowledgementId, Capability, CheckKey, CheckStatus, NewAcknowledgement, Principal,
+    RunId,
+};
 use crate::ports::AcknowledgeError;
 use crate::rules::{AccessDenied, AckRejection, authorize, check_acknowledgeable};
 
@@ -81,13 +84,8 @@ impl AcknowledgementService {
         principal: &Principal,
         request: Acknowledge,
     ) -> Result<Acknowledgement, AcknowledgeCheckError> {
-        let run = self
-            .ports
-            .runs
-            .get(request.run_id)
-            .await
-            .map_err(Failure::from)?
-            .ok_or(AcknowledgeCheckError::NotFound)?;
+        let run =
+            self.ports.runs.get(request.run_id).await.map_err(Failure::from)?.ok_or(AcknowledgeCheckError::NotFound)?;
         authorize(
             principal,
             run.identity.workspace_id,
@@ -102,12 +100,14 @@ impl AcknowledgementService {
             return Err(AcknowledgeCheckError::ReportMismatch);
         }
         let now = self.ports.clock.now();
-        check_acknowledgeable(&run, &request.check_key, request.expires_at, now).map_err(|rejection| match rejection {
-            AckRejection::RunNotCompleted => AcknowledgeCheckError::RunNotCompleted,
-            AckRejection::CheckNotFound => AcknowledgeCheckError::CheckNotFound,
-            AckRejection::NotAcknowledgeable { status } => AcknowledgeCheckError::NotAcknowledgeable { status },
-            AckRejection::ExpiresInPast => AcknowledgeCheckError::ExpiresInPast,
-        })?;
+        check_acknowledgeable(&run, &request.check_key, request.expires_at, now).map_err(
+            |rejection| match rejection {
+                AckRejection::RunNotCompleted => AcknowledgeCheckError::RunNotCompleted,
+                AckRejection::CheckNotFound => AcknowledgeCheckError::CheckNotFound,
+                AckRejection::NotAcknowledgeable { status } => AcknowledgeCheckError::NotAcknowledgeable { status },
+                AckRejection::ExpiresInPast => AcknowledgeCheckError::ExpiresInPast,
+            },
+        )?;
         let new = NewAcknowledgement {
             id: AcknowledgementId::generate(),
             workspace_id: run.identity.workspace_id,

@@ -1,7 +1,9 @@
 //! Reading and verifying a workspace's audit trail.
 
 use super::{Failure, Ports};
-use crate::domain::{AuditAction, AuditEvent, Capability, ChainVerification, ChainVerifier, Principal, TenantId, WorkspaceId};
+use crate::domain::{
+    AuditAction, AuditEvent, Capability, ChainVerification, ChainVerifier, Principal, TenantId, WorkspaceId,
+};
 use crate::ports::{AuditLog, AuditQuery};
 use crate::rules::{AccessDenied, authorize};
 
@@ -50,7 +52,12 @@ impl AuditService {
         Self { ports }
     }
 
-    fn authorize(&self, principal: &Principal, workspace: WorkspaceId, tenant: Option<TenantId>) -> Result<(), AuditReadError> {
+    fn authorize(
+        &self,
+        principal: &Principal,
+        workspace: WorkspaceId,
+        tenant: Option<TenantId>,
+    ) -> Result<(), AuditReadError> {
         authorize(principal, workspace, tenant, Some(Capability::AuditRead)).map_err(|d| match d {
             AccessDenied::NotFound => AuditReadError::NotFound,
             AccessDenied::Forbidden => AuditReadError::Forbidden,
@@ -61,7 +68,11 @@ impl AuditService {
     ///
     /// # Errors
     /// See [`AuditReadError`].
-    pub async fn events(&self, principal: &Principal, request: ReadAuditEvents) -> Result<Vec<AuditEvent>, AuditReadError> {
+    pub async fn events(
+        &self,
+        principal: &Principal,
+        request: ReadAuditEvents,
+    ) -> Result<Vec<AuditEvent>, AuditReadError> {
         self.authorize(principal, request.workspace, request.tenant)?;
         Ok(self
             .ports
@@ -81,7 +92,11 @@ impl AuditService {
     ///
     /// # Errors
     /// See [`AuditReadError`].
-    pub async fn verify(&self, principal: &Principal, workspace: WorkspaceId) -> Result<ChainVerification, AuditReadError> {
+    pub async fn verify(
+        &self,
+        principal: &Principal,
+        workspace: WorkspaceId,
+    ) -> Result<ChainVerification, AuditReadError> {
         self.authorize(principal, workspace, None)?;
         Ok(verify_chain(self.ports.audit.as_ref(), workspace).await?)
     }
@@ -96,9 +111,8 @@ pub async fn verify_chain(log: &dyn AuditLog, workspace: WorkspaceId) -> Result<
     let mut verifier = ChainVerifier::new();
     let mut after_seq = None;
     loop {
-        let page = log
-            .events(AuditQuery { workspace, tenant: None, action: None, after_seq, limit: VERIFY_PAGE })
-            .await?;
+        let page =
+            log.events(AuditQuery { workspace, tenant: None, action: None, after_seq, limit: VERIFY_PAGE }).await?;
         let Some(last) = page.last() else { break };
         after_seq = Some(last.seq());
         let full = page.len() == VERIFY_PAGE as usize;

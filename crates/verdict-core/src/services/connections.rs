@@ -77,7 +77,11 @@ impl ConnectionService {
         Self { ports }
     }
 
-    fn encrypt(&self, id: ProviderConnectionId, secret: &ClientSecret) -> Result<crate::domain::SecretCiphertext, Failure> {
+    fn encrypt(
+        &self,
+        id: ProviderConnectionId,
+        secret: &ClientSecret,
+    ) -> Result<crate::domain::SecretCiphertext, Failure> {
         self.ports.cipher.encrypt(id, secret).map_err(|e| Failure::Unexpected(e.into()))
     }
 

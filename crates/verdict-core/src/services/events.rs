@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::domain::{
-    Actor, AuditAction, NewAcknowledgement, NewRun, PendingAuditEvent, ProviderConnection, Report,
-    Run, Subject, SubjectType,
+    Actor, AuditAction, NewAcknowledgement, NewRun, PendingAuditEvent, ProviderConnection, Report, Run, Subject,
+    SubjectType,
 };
 
 fn object(value: Value) -> Map<String, Value> {
@@ -62,28 +62,22 @@ pub(crate) fn run_completed(
     )
 }
 
-pub(crate) fn new_run_completed(run: &NewRun, report: &Report, outcome: crate::domain::Outcome, at: DateTime<Utc>) -> PendingAuditEvent {
-    run_completed(
-        &run.id.to_string(),
-        &run.identity,
-        actor_of(run),
-        report,
-        outcome,
-        0,
-        at,
-    )
+pub(crate) fn new_run_completed(
+    run: &NewRun,
+    report: &Report,
+    outcome: crate::domain::Outcome,
+    at: DateTime<Utc>,
+) -> PendingAuditEvent {
+    run_completed(&run.id.to_string(), &run.identity, actor_of(run), report, outcome, 0, at)
 }
 
-pub(crate) fn claimed_run_completed(run: &Run, report: &Report, outcome: crate::domain::Outcome, at: DateTime<Utc>) -> PendingAuditEvent {
-    run_completed(
-        &run.id.to_string(),
-        &run.identity,
-        Actor::runner(),
-        report,
-        outcome,
-        run.attempt,
-        at,
-    )
+pub(crate) fn claimed_run_completed(
+    run: &Run,
+    report: &Report,
+    outcome: crate::domain::Outcome,
+    at: DateTime<Utc>,
+) -> PendingAuditEvent {
+    run_completed(&run.id.to_string(), &run.identity, Actor::runner(), report, outcome, run.attempt, at)
 }
 
 pub(crate) fn check_acknowledged(ack: &NewAcknowledgement) -> PendingAuditEvent {

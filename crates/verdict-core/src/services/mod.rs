@@ -17,7 +17,9 @@ pub use runner::*;
 pub use verifications::*;
 
 use crate::flows::FlowCatalog;
-use crate::ports::{AcknowledgementStore, AuditLog, Clock, ProviderConnectionStore, RunStore, SecretCipher, StoreError};
+use crate::ports::{
+    AcknowledgementStore, AuditLog, Clock, ProviderConnectionStore, RunStore, SecretCipher, StoreError,
+};
 
 /// Everything the services need from the outside world.
 #[derive(Clone)]

@@ -98,7 +98,8 @@ impl RunnerService {
     pub async fn claim(&self, owner: &LeaseOwner) -> Result<Option<ClaimedRun>, RunnerError> {
         loop {
             let now = self.ports.clock.now();
-            let Some(run) = self.ports.runs.claim_next(owner, now, now + self.lease).await.map_err(Failure::from)? else {
+            let Some(run) = self.ports.runs.claim_next(owner, now, now + self.lease).await.map_err(Failure::from)?
+            else {
                 return Ok(None);
             };
             tracing::debug!(run_id = %run.id, attempt = run.attempt, "claimed run");
@@ -154,9 +155,9 @@ impl RunnerService {
             return Ok(Err("No provider connection was given for this verification."));
         };
         let connection = self.ports.connections.get_by_id(id).await.map_err(Failure::from)?;
-        let Some(connection) = connection.filter(|c| {
-            c.workspace_id == run.identity.workspace_id && c.tenant_id == run.identity.tenant_id
-        }) else {
+        let Some(connection) =
+            connection.filter(|c| c.workspace_id == run.identity.workspace_id && c.tenant_id == run.identity.tenant_id)
+        else {
             return Ok(Err("The provider connection does not exist in this tenant."));
         };
         if connection.disabled_at.is_some() {
@@ -223,7 +224,13 @@ impl RunnerService {
         Ok(self.ports.runs.previous_completed_report(&run.identity_hash, cursor).await?.map(|r| r.report_id()))
     }
 
-    async fn finish(&self, run: &Run, owner: &LeaseOwner, draft: ReportDraft, abandoned: bool) -> Result<Run, RunnerError> {
+    async fn finish(
+        &self,
+        run: &Run,
+        owner: &LeaseOwner,
+        draft: ReportDraft,
+        abandoned: bool,
+    ) -> Result<Run, RunnerError> {
         let now = self.ports.clock.now();
         let previous = self.previous_report_id(run).await?;
         let report = abandoned_report(draft, now, previous).map_err(|e| Failure::Unexpected(e.into()))?;
@@ -239,7 +246,13 @@ impl RunnerService {
         self.store_completion(run, owner, report, Outcome::Blocked).await
     }
 
-    async fn store_completion(&self, run: &Run, owner: &LeaseOwner, report: Report, outcome: Outcome) -> Result<Run, RunnerError> {
+    async fn store_completion(
+        &self,
+        run: &Run,
+        owner: &LeaseOwner,
+        report: Report,
+        outcome: Outcome,
+    ) -> Result<Run, RunnerError> {
         let now = self.ports.clock.now();
         let event = events::claimed_run_completed(run, &report, outcome, now);
         let completion = Completion {

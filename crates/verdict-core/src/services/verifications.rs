@@ -192,15 +192,9 @@ impl VerificationService {
         }
         let cursor = RunCursor { created_at: new_run.created_at, id: new_run.id };
         let previous = self.ports.runs.previous_completed_report(&hash, cursor).await.map_err(Failure::from)?;
-        let report = blocked_stub_report(
-            new_run.id,
-            &new_run.identity,
-            None,
-            why,
-            now,
-            previous.map(|r| r.report_id()),
-        )
-        .map_err(|e| Failure::Unexpected(e.into()))?;
+        let report =
+            blocked_stub_report(new_run.id, &new_run.identity, None, why, now, previous.map(|r| r.report_id()))
+                .map_err(|e| Failure::Unexpected(e.into()))?;
         let outcome = crate::domain::Outcome::Blocked;
         let completion = Completion {
             summary_counts: summary_counts(&report.summary().counts),
@@ -211,12 +205,8 @@ impl VerificationService {
         };
         let started = events::run_started(&new_run, now);
         let completed = events::new_run_completed(&new_run, &completion.report, outcome, now);
-        let run = self
-            .ports
-            .runs
-            .insert_completed(new_run, completion, started, completed)
-            .await
-            .map_err(Failure::from)?;
+        let run =
+            self.ports.runs.insert_completed(new_run, completion, started, completed).await.map_err(Failure::from)?;
         Ok(StartOutcome::Created(run))
     }
 
