@@ -1,1 +1,86 @@
-fn main(){}
+//! Project automation, the only entry point for checks: `cargo xtask ci` is exactly what CI
+//! runs; `cargo xtask bench` runs the throughput benchmarks.
+
+mod tidy;
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("bench") => bench(),
+        Some("tidy") => tidy::check_workspace().map(|()| eprintln!("tidy: ok")),
+        _ => {
+            eprintln!("usage: cargo xtask <ci|bench|tidy>");
+            eprintln!("  ci     fmt check, clippy -D warnings, every test (PostgreSQL included), cargo-deny");
+            eprintln!("  bench  throughput benchmarks of the storage adapters");
+            eprintln!("  tidy   dependency-direction checks only");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+}
+
+fn run(step: &str, command: &mut Command) -> Result<()> {
+    eprintln!("\n==> {step}: {command:?}");
+    let status = command.status().with_context(|| format!("could not start {step}"))?;
+    if !status.success() {
+        bail!("{step} failed ({status})");
+    }
+    Ok(())
+}
+
+fn ci() -> Result<()> {
+    run("format", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    tidy::check_workspace().context("tidy")?;
+    eprintln!("tidy: ok");
+    run(
+        "clippy",
+        cargo().args(["clippy", "--workspace", "--all-targets", "--all-features", "--locked", "--", "-D", "warnings"]),
+    )?;
+    run("tests", cargo().args(["test", "--workspace", "--all-features", "--locked"]))?;
+    deny()?;
+    eprintln!("\nci: all checks passed");
+    Ok(())
+}
+
+/// cargo-deny's licenses, bans and sources checks. Advisories need the advisory database from
+/// the network, which CI does not have, so that check is reported as skipped.
+fn deny() -> Result<()> {
+    let installed = cargo().args(["deny", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !installed {
+        run("install cargo-deny", cargo().args(["install", "cargo-deny", "--locked"]))?;
+    }
+    run("cargo-deny", cargo().args(["deny", "--all-features", "check", "licenses", "bans", "sources"]))?;
+    eprintln!("cargo-deny advisories: skipped (needs the advisory database from the network)");
+    Ok(())
+}
+
+fn bench() -> Result<()> {
+    let metadata = tidy::metadata()?;
+    let mut ran = 0;
+    for (package, bench) in tidy::benches(&metadata) {
+        run(
+            &format!("bench {package}/{bench}"),
+            cargo().args(["bench", "--locked", "-p", &package, "--bench", &bench]),
+        )?;
+        ran += 1;
+    }
+    if ran == 0 {
+        bail!("no benchmarks found");
+    }
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! Tidy checks on the dependency graph, read from `cargo metadata`: the arrows of the hexagon
+//! point inwards. Core depends on no adapter library, and no adapter depends on another.
+
+use std::collections::{BTreeSet, HashMap};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// Libraries that belong to adapters and must never reach `verdict-core`.
+pub const ADAPTER_LIBRARIES: &[&str] = &["sqlx", "axum", "hyper", "tower", "reqwest"];
+
+/// Crates that are adapters: each may depend on core, none on another adapter.
+pub const ADAPTERS: &[&str] =
+    &["verdict-postgres", "verdict-sqlite", "verdict-http", "verdict-audit", "verdict-runner"];
+
+/// `cargo metadata` of the workspace, all features on.
+pub fn metadata() -> Result<Value> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--all-features", "--locked"])
+        .output()
+        .context("could not run cargo metadata")?;
+    if !output.status.success() {
+        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    serde_json::from_slice(&output.stdout).context("cargo metadata printed invalid JSON")
+}
+
+/// Package names reachable from `root` through normal (non-dev, non-build) dependencies.
+pub fn normal_closure(metadata: &Value, root: &str) -> Result<BTreeSet<String>> {
+    let packages: HashMap<&str, &str> = metadata["packages"]
+        .as_array()
+        .context("metadata has no packages")?
+        .iter()
+        .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
+        .collect();
+    let nodes: HashMap<&str, &Value> = metadata["resolve"]["nodes"]
+        .as_array()
+        .context("metadata has no resolve graph")?
+        .iter()
+        .filter_map(|n| Some((n["id"].as_str()?, n)))
+        .collect();
+    let root_id = packages
+        .iter()
+        .find(|(_, name)| **name == root)
+        .map(|(id, _)| *id)
+        .with_context(|| format!("package {root} not in the workspace"))?;
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![root_id];
+    while let Some(id) = stack.pop() {
+        let Some(node) = nodes.get(id) else { continue };
+        for dep in node["deps"].as_array().into_iter().flatten() {
+            let normal = dep["dep_kinds"].as_array().into_iter().flatten().any(|k| k["kind"].is_null());
+            let Some(dep_id) = dep["pkg"].as_str() else { continue };
+            if normal && seen.insert(packages.get(dep_id).copied().unwrap_or(dep_id).to_owned()) {
+                stack.push(dep_id);
+            }
+        }
+    }
+    Ok(seen)
+}
+
+/// Workspace member names.
+pub fn members(metadata: &Value) -> BTreeSet<String> {
+    let ids: BTreeSet<&str> =
+        metadata["workspace_members"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["id"].as_str().is_some_and(|id| ids.contains(id)))
+        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Every `(package, bench)` with a bench target in the workspace.
+pub fn benches(metadata: &Value) -> Vec<(String, String)> {
+    let ids: BTreeSet<&str> =
+        metadata["workspace_members"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let mut out = Vec::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        if !package["id"].as_str().is_some_and(|id| ids.contains(id)) {
+            continue;
+        }
+        for target in package["targets"].as_array().into_iter().flatten() {
+            let is_bench = target["kind"].as_array().into_iter().flatten().any(|k| k == "bench");
+            if let (true, Some(p), Some(t)) = (is_bench, package["name"].as_str(), target["name"].as_str()) {
+                out.push((p.to_owned(), t.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// The violations of the dependency rules in `metadata`.
+pub fn violations(metadata: &Value) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let core = normal_closure(metadata, "verdict-core")?;
+    for library in ADAPTER_LIBRARIES {
+        if core.contains(*library) {
+            problems.push(format!("verdict-core depends on {library}: core must know no adapter"));
+        }
+    }
+    let members = members(metadata);
+    for adapter in ADAPTERS.iter().filter(|a| members.contains(**a)) {
+        let closure = normal_closure(metadata, adapter)?;
+        for other in ADAPTERS.iter().filter(|o| *o != adapter) {
+            if closure.contains(*other) {
+                problems.push(format!("{adapter} depends on {other}: adapters meet only in verdict-app"));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// Fails with every violation of the dependency rules.
+pub fn check_workspace() -> Result<()> {
+    let problems = violations(&metadata()?)?;
+    if problems.is_empty() { Ok(()) } else { bail!("dependency rules broken:\n  {}", problems.join("\n  ")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn workspace_dependency_arrows_point_inwards() {
+        let metadata = metadata().unwrap();
+        assert_eq!(violations(&metadata).unwrap(), Vec::<String>::new());
+        let core = normal_closure(&metadata, "verdict-core").unwrap();
+        assert!(core.contains("serde"), "the closure walk finds core's real dependencies");
+    }
+
+    fn fake_metadata(core_deps: &[&str]) -> Value {
+        let mut packages = vec![json!({"id": "core", "name": "verdict-core", "targets": []})];
+        let mut deps = Vec::new();
+        for name in core_deps {
+            packages.push(json!({"id": name, "name": name, "targets": []}));
+            deps.push(json!({"pkg": name, "dep_kinds": [{"kind": null}]}));
+        }
+        packages.push(json!({"id": "mockall", "name": "mockall", "targets": []}));
+        deps.push(json!({"pkg": "mockall", "dep_kinds": [{"kind": "dev"}]}));
+        let mut nodes = vec![json!({"id": "core", "deps": deps})];
+        nodes.extend(core_deps.iter().map(|n| json!({"id": n, "deps": []})));
+        json!({"packages": packages, "workspace_members": ["core"], "resolve": {"nodes": nodes}})
+    }
+
+    #[test]
+    fn an_adapter_library_in_core_is_reported() {
+        let bad = fake_metadata(&["serde", "sqlx"]);
+        let problems = violations(&bad).unwrap();
+        assert_eq!(problems, ["verdict-core depends on sqlx: core must know no adapter"]);
+        assert!(violations(&fake_metadata(&["serde"])).unwrap().is_empty());
+        assert!(!normal_closure(&bad, "verdict-core").unwrap().contains("mockall"), "dev-dependencies do not count");
+    }
+}
