@@ -14,7 +14,7 @@ use verdict_core::domain::{
 };
 use verdict_core::fakes::InMemoryStore;
 use verdict_core::flows::{FlowCatalog, PROVIDER_CONNECTION_CHECK};
-use verdict_core::ports::{AuditLog, AuditQuery, ManualClock, SecretCipher, StartOutcome};
+use verdict_core::ports::{AuditLog, AuditQuery, ManualClock, NoQueueNotifier, SecretCipher, StartOutcome};
 use verdict_core::rules::{ChangeState, CheckChangeKind};
 use verdict_core::services::{
     Acknowledge, AcknowledgeCheckError, AcknowledgementService, AuditReadError, AuditService, ConnectionError,
@@ -41,6 +41,7 @@ fn world() -> World {
         cipher: cipher.clone(),
         clock: clock.clone(),
         flows: Arc::new(FlowCatalog::builtin().unwrap()),
+        queue: Arc::new(NoQueueNotifier),
     };
     World { store, clock, cipher, ports }
 }
@@ -119,6 +120,19 @@ async fn start_requires_membership_entitlement_and_capability() {
     unknown.flow = FlowId::parse("no.such.flow").unwrap();
     assert!(matches!(verifications.start(&admin(), unknown).await, Err(StartVerificationError::UnknownFlow)));
     assert!(audit_actions(&w).await.is_empty(), "refused starts write nothing");
+}
+
+#[tokio::test]
+async fn a_queued_start_wakes_workers_once() {
+    let mut w = world();
+    let connection = create_connection(&w).await;
+    let mut notifier = verdict_core::ports::MockQueueNotifier::new();
+    notifier.expect_run_queued().times(1).return_const(());
+    w.ports.queue = Arc::new(notifier);
+    let verifications = VerificationService::new(w.ports.clone());
+    verifications.start(&admin(), start_request(Some(connection))).await.unwrap();
+    verifications.start(&admin(), start_request(Some(connection))).await.unwrap();
+    verifications.start(&admin(), start_request(None)).await.unwrap();
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod audit;
 mod cipher;
 mod clock;
 mod connections;
+mod queue;
 mod runs;
 
 pub use acks::*;
@@ -14,6 +15,7 @@ pub use audit::*;
 pub use cipher::*;
 pub use clock::*;
 pub use connections::*;
+pub use queue::*;
 pub use runs::*;
 
 /// A storage failure that is not a business outcome.

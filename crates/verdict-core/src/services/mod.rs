@@ -18,7 +18,7 @@ pub use verifications::*;
 
 use crate::flows::FlowCatalog;
 use crate::ports::{
-    AcknowledgementStore, AuditLog, Clock, ProviderConnectionStore, RunStore, SecretCipher, StoreError,
+    AcknowledgementStore, AuditLog, Clock, ProviderConnectionStore, QueueNotifier, RunStore, SecretCipher, StoreError,
 };
 
 /// Everything the services need from the outside world.
@@ -38,6 +38,8 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// Known flows.
     pub flows: Arc<FlowCatalog>,
+    /// Wakes workers when a run is queued.
+    pub queue: Arc<dyn QueueNotifier>,
 }
 
 impl std::fmt::Debug for Ports {

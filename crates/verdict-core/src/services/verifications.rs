@@ -160,7 +160,11 @@ impl VerificationService {
             return self.start_blocked(new_run, why, now).await;
         }
         let started = events::run_started(&new_run, now);
-        Ok(self.ports.runs.start_or_deduplicate(new_run, started).await.map_err(Failure::from)?)
+        let outcome = self.ports.runs.start_or_deduplicate(new_run, started).await.map_err(Failure::from)?;
+        if let StartOutcome::Created(run) = &outcome {
+            self.ports.queue.run_queued(run.id);
+        }
+        Ok(outcome)
     }
 
     async fn missing_prerequisite(&self, identity: &RunIdentity) -> Result<Option<&'static str>, Failure> {
