@@ -1,0 +1,266 @@
+//! Bearer-JWT authentication (SPEC §7.1): the signature (HS256 with a secret of at least 32
+//! bytes, or RS256/ES256 with a public key), `exp`, `nbf`, `aud` (default `verdict`) and, when
+//! configured, `iss`. Anything else — `alg: none`, another algorithm, a bad signature, an
+//! expired or malformed token — is a 401 with `WWW-Authenticate: Bearer`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use verdict_core::domain::{Membership, Principal, UserId};
+
+use crate::error::ApiError;
+
+/// Shortest accepted HS256 secret, in bytes.
+pub const MIN_HS256_SECRET_BYTES: usize = 32;
+
+/// The default audience.
+pub const DEFAULT_AUDIENCE: &str = "verdict";
+
+/// How tokens are verified.
+pub enum VerificationKey {
+    /// A shared HS256 secret.
+    Hs256(Vec<u8>),
+    /// An RS256 public key in PEM.
+    Rs256Pem(Vec<u8>),
+    /// An ES256 public key in PEM.
+    Es256Pem(Vec<u8>),
+}
+
+impl fmt::Debug for VerificationKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Hs256(_) => "Hs256([REDACTED])",
+            Self::Rs256Pem(_) => "Rs256Pem(..)",
+            Self::Es256Pem(_) => "Es256Pem(..)",
+        })
+    }
+}
+
+/// Why an authenticator could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthConfigError {
+    /// The HS256 secret is too short.
+    #[error("the HS256 secret must be at least {MIN_HS256_SECRET_BYTES} bytes")]
+    SecretTooShort,
+    /// The public key is not a valid PEM key of the expected kind.
+    #[error("the JWT public key could not be read: {0}")]
+    InvalidKey(String),
+}
+
+/// Verifies bearer tokens and turns their claims into a [`Principal`].
+#[derive(Clone)]
+pub struct Authenticator {
+    key: Arc<DecodingKey>,
+    validation: Arc<Validation>,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator").field("algorithms", &self.validation.algorithms).finish_non_exhaustive()
+    }
+}
+
+/// The claims Verdict reads.
+#[derive(Debug, Deserialize)]
+struct Claims {
+    sub: String,
+    #[serde(default)]
+    memberships: Vec<Membership>,
+}
+
+impl Authenticator {
+    /// Builds an authenticator for one key; `audience` defaults to `verdict`.
+    ///
+    /// # Errors
+    /// [`AuthConfigError`] for a short secret or an unreadable key.
+    pub fn new(key: &VerificationKey, issuer: Option<&str>, audience: Option<&str>) -> Result<Self, AuthConfigError> {
+        let (decoding, algorithm) = match key {
+            VerificationKey::Hs256(secret) if secret.len() < MIN_HS256_SECRET_BYTES => {
+                return Err(AuthConfigError::SecretTooShort);
+            }
+            VerificationKey::Hs256(secret) => (DecodingKey::from_secret(secret), Algorithm::HS256),
+            VerificationKey::Rs256Pem(pem) => (
+                DecodingKey::from_rsa_pem(pem).map_err(|e| AuthConfigError::InvalidKey(e.to_string()))?,
+                Algorithm::RS256,
+            ),
+            VerificationKey::Es256Pem(pem) => (
+                DecodingKey::from_ec_pem(pem).map_err(|e| AuthConfigError::InvalidKey(e.to_string()))?,
+                Algorithm::ES256,
+            ),
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.algorithms = vec![algorithm];
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.leeway = 5;
+        validation.set_audience(&[audience.unwrap_or(DEFAULT_AUDIENCE)]);
+        if let Some(issuer) = issuer {
+            validation.set_issuer(&[issuer]);
+            validation.set_required_spec_claims(&["exp", "aud", "sub", "iss"]);
+        } else {
+            validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+        }
+        Ok(Self { key: Arc::new(decoding), validation: Arc::new(validation) })
+    }
+
+    /// Verifies a token and returns its principal.
+    ///
+    /// # Errors
+    /// [`ApiError::Unauthenticated`] for any invalid token; the reason is logged at debug level
+    /// without the token.
+    pub fn authenticate(&self, token: &str) -> Result<Principal, ApiError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
+            tracing::debug!(reason = %e.kind_name(), "rejected bearer token");
+            ApiError::Unauthenticated
+        })?;
+        let user_id = UserId::parse(data.claims.sub).map_err(|_| ApiError::Unauthenticated)?;
+        Ok(Principal { user_id, memberships: data.claims.memberships })
+    }
+}
+
+trait KindName {
+    fn kind_name(&self) -> &'static str;
+}
+
+impl KindName for jsonwebtoken::errors::Error {
+    fn kind_name(&self) -> &'static str {
+        use jsonwebtoken::errors::ErrorKind;
+        match self.kind() {
+            ErrorKind::InvalidToken => "malformed",
+            ErrorKind::InvalidSignature => "bad signature",
+            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "unexpected algorithm",
+            ErrorKind::ExpiredSignature => "expired",
+            ErrorKind::ImmatureSignature => "not yet valid",
+            ErrorKind::InvalidAudience => "wrong audience",
+            ErrorKind::InvalidIssuer => "wrong issuer",
+            ErrorKind::MissingRequiredClaim(_) => "missing claim",
+            _ => "invalid",
+        }
+    }
+}
+
+/// Claims of a token Verdict issues itself (`verdict token issue`, tests).
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedClaims {
+    /// The user.
+    pub sub: String,
+    /// Expiry (seconds since the epoch).
+    pub exp: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Audience.
+    pub aud: String,
+    /// Issuer, if configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Memberships in the claim shape of SPEC §7.1.
+    pub memberships: serde_json::Value,
+}
+
+/// Signs claims with an HS256 secret.
+///
+/// # Errors
+/// [`AuthConfigError::SecretTooShort`], or [`AuthConfigError::InvalidKey`] if signing fails.
+pub fn issue_hs256(secret: &[u8], claims: &IssuedClaims) -> Result<String, AuthConfigError> {
+    if secret.len() < MIN_HS256_SECRET_BYTES {
+        return Err(AuthConfigError::SecretTooShort);
+    }
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret))
+        .map_err(|e| AuthConfigError::InvalidKey(e.to_string()))
+}
+
+/// The authenticated caller, extracted from `Authorization: Bearer …`.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+/// Gives extractors access to the authenticator in the router state.
+pub trait HasAuthenticator {
+    /// The authenticator.
+    fn authenticator(&self) -> &Authenticator;
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    S: HasAuthenticator + Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthenticated)?;
+        let (scheme, token) = header.split_once(' ').ok_or(ApiError::Unauthenticated)?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(ApiError::Unauthenticated);
+        }
+        state.authenticator().authenticate(token.trim()).map(Caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn claims(exp_offset: i64, aud: &str) -> IssuedClaims {
+        let now = chrono::Utc::now().timestamp();
+        IssuedClaims {
+            sub: "user-42".into(),
+            exp: now + exp_offset,
+            nbf: now - 10,
+            aud: aud.into(),
+            iss: None,
+            memberships: json!([{"workspace_id": 1, "tenant_ids": "*", "capabilities": ["audit.read"]}]),
+        }
+    }
+
+    fn auth() -> Authenticator {
+        Authenticator::new(&VerificationKey::Hs256(SECRET.to_vec()), None, None).unwrap()
+    }
+
+    #[test]
+    fn a_valid_token_yields_its_principal() {
+        let token = issue_hs256(SECRET, &claims(60, "verdict")).unwrap();
+        let principal = auth().authenticate(&token).unwrap();
+        assert_eq!(principal.user_id.as_str(), "user-42");
+        assert_eq!(principal.memberships.len(), 1);
+    }
+
+    #[test]
+    fn invalid_tokens_are_rejected() {
+        let expired = issue_hs256(SECRET, &claims(-120, "verdict")).unwrap();
+        let wrong_aud = issue_hs256(SECRET, &claims(60, "other")).unwrap();
+        let other_key = issue_hs256(b"ffffffffffffffffffffffffffffffff", &claims(60, "verdict")).unwrap();
+        let mut parts: Vec<&str> = expired.split('.').collect();
+        let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
+        parts[0] = none_header;
+        let alg_none = format!("{}.{}.", parts[0], parts[1]);
+        for token in [expired.as_str(), &wrong_aud, &other_key, &alg_none, "garbage", ""] {
+            assert!(matches!(auth().authenticate(token), Err(ApiError::Unauthenticated)), "{token}");
+        }
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert!(matches!(
+            Authenticator::new(&VerificationKey::Hs256(vec![1; 31]), None, None),
+            Err(AuthConfigError::SecretTooShort)
+        ));
+    }
+
+    #[test]
+    fn issuer_is_checked_when_configured() {
+        let auth = Authenticator::new(&VerificationKey::Hs256(SECRET.to_vec()), Some("host"), None).unwrap();
+        let mut c = claims(60, "verdict");
+        assert!(auth.authenticate(&issue_hs256(SECRET, &c).unwrap()).is_err(), "missing iss");
+        c.iss = Some("host".into());
+        assert!(auth.authenticate(&issue_hs256(SECRET, &c).unwrap()).is_ok());
+        c.iss = Some("evil".into());
+        assert!(auth.authenticate(&issue_hs256(SECRET, &c).unwrap()).is_err());
+    }
+}

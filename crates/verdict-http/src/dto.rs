@@ -1,0 +1,282 @@
+//! Request and response bodies. Requests parse straight into domain types (an invalid value
+//! cannot get past deserialization) and reject unknown fields; responses never carry a secret.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use verdict_core::domain::{
+    AckReason, CheckKey, ClientId, ClientSecret, DirectoryId, DisplayName, FlowId, ProviderConnection,
+    ProviderConnectionId, Run, RunId, timestamp_serde,
+};
+use verdict_core::services::{AcknowledgementView, RunView};
+
+/// `POST …/verifications`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartVerificationRequest {
+    /// The flow to run, e.g. `provider.connection.check`.
+    #[schema(value_type = String, example = "provider.connection.check")]
+    pub flow: FlowId,
+    /// The provider connection to verify, or null.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub provider_connection_id: Option<ProviderConnectionId>,
+}
+
+/// `POST /v1/runs/{id}/acknowledgements`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeRequest {
+    /// The check to acknowledge.
+    #[schema(value_type = String)]
+    pub check_key: CheckKey,
+    /// Why: 1–160 characters after trimming, no control characters.
+    #[schema(value_type = String, min_length = 1, max_length = 160)]
+    pub ack_reason: AckReason,
+    /// Informational expiry, not earlier than now.
+    #[serde(default, with = "timestamp_serde::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// If present, must equal the run id of the path.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub report_id: Option<RunId>,
+}
+
+/// `POST …/provider-connections`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnectionRequest {
+    /// Human name, 1–120 characters.
+    #[schema(value_type = String, min_length = 1, max_length = 120)]
+    pub display_name: DisplayName,
+    /// The Entra directory (tenant) id, a GUID.
+    #[schema(value_type = String, format = Uuid)]
+    pub entra_tenant_id: DirectoryId,
+    /// The app registration's client id, a GUID.
+    #[schema(value_type = String, format = Uuid)]
+    pub client_id: ClientId,
+    /// The client secret; write-only, never returned.
+    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024)]
+    pub client_secret: ClientSecret,
+}
+
+/// `PUT …/provider-connections/{id}/secret`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecretRequest {
+    /// The new client secret; write-only.
+    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024)]
+    pub client_secret: ClientSecret,
+}
+
+/// A provider connection, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionDto {
+    #[schema(value_type = String, format = Uuid)]
+    id: ProviderConnectionId,
+    workspace_id: i64,
+    tenant_id: i64,
+    display_name: String,
+    #[schema(value_type = String, format = Uuid)]
+    entra_tenant_id: DirectoryId,
+    #[schema(value_type = String, format = Uuid)]
+    client_id: ClientId,
+    /// Whether a secret is set (the secret itself is never returned).
+    has_secret: bool,
+    #[serde(with = "timestamp_serde::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    secret_updated_at: Option<DateTime<Utc>>,
+    #[serde(with = "timestamp_serde")]
+    #[schema(value_type = String, format = DateTime)]
+    created_at: DateTime<Utc>,
+    #[serde(with = "timestamp_serde")]
+    #[schema(value_type = String, format = DateTime)]
+    updated_at: DateTime<Utc>,
+    #[serde(with = "timestamp_serde::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    disabled_at: Option<DateTime<Utc>>,
+}
+
+impl From<ProviderConnection> for ConnectionDto {
+    fn from(c: ProviderConnection) -> Self {
+        Self {
+            id: c.id,
+            workspace_id: c.workspace_id.get(),
+            tenant_id: c.tenant_id.get(),
+            display_name: c.display_name.as_str().to_owned(),
+            entra_tenant_id: c.entra_tenant_id,
+            client_id: c.client_id,
+            has_secret: c.client_secret_ciphertext.is_some(),
+            secret_updated_at: c.secret_updated_at,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            disabled_at: c.disabled_at,
+        }
+    }
+}
+
+/// A run's row (without the report).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunDto {
+    #[schema(value_type = String, format = Uuid)]
+    id: RunId,
+    workspace_id: i64,
+    tenant_id: i64,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    provider_connection_id: Option<ProviderConnectionId>,
+    #[schema(value_type = String)]
+    flow: FlowId,
+    /// `queued`, `running` or `completed`.
+    #[schema(value_type = String)]
+    status: &'static str,
+    /// `pending`, `succeeded`, `failed` or `blocked`.
+    #[schema(value_type = String)]
+    outcome: &'static str,
+    attempt: u32,
+    initiator_user_id: Option<String>,
+    #[serde(with = "timestamp_serde")]
+    #[schema(value_type = String, format = DateTime)]
+    created_at: DateTime<Utc>,
+    #[serde(with = "timestamp_serde::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    started_at: Option<DateTime<Utc>>,
+    #[serde(with = "timestamp_serde::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Run> for RunDto {
+    fn from(run: &Run) -> Self {
+        Self {
+            id: run.id,
+            workspace_id: run.identity.workspace_id.get(),
+            tenant_id: run.identity.tenant_id.get(),
+            provider_connection_id: run.identity.provider_connection_id,
+            flow: run.identity.flow.clone(),
+            status: run.status.as_str(),
+            outcome: run.outcome.as_str(),
+            attempt: run.attempt,
+            initiator_user_id: run.initiator_user_id.as_ref().map(|u| u.as_str().to_owned()),
+            created_at: run.created_at,
+            started_at: run.started_at,
+            completed_at: run.completed_at,
+        }
+    }
+}
+
+/// The answer to a start.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StartResponse {
+    /// The run, new or existing.
+    pub run: RunDto,
+    /// True when an active run of the same identity was returned instead of a new one.
+    pub deduplicated: bool,
+}
+
+/// An acknowledgement as shown beside its check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcknowledgementDto {
+    #[schema(value_type = String, format = Uuid)]
+    id: verdict_core::domain::AcknowledgementId,
+    #[schema(value_type = String, format = Uuid)]
+    run_id: RunId,
+    #[schema(value_type = String)]
+    check_key: CheckKey,
+    #[schema(value_type = String)]
+    ack_reason: AckReason,
+    #[serde(with = "timestamp_serde::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    expires_at: Option<DateTime<Utc>>,
+    /// Whether `expires_at` has passed, computed at read time (informational).
+    expired: bool,
+    #[serde(with = "timestamp_serde")]
+    #[schema(value_type = String, format = DateTime)]
+    acknowledged_at: DateTime<Utc>,
+    acknowledged_by_user_id: String,
+}
+
+impl From<AcknowledgementView> for AcknowledgementDto {
+    fn from(view: AcknowledgementView) -> Self {
+        let a = view.acknowledgement;
+        Self {
+            id: a.id,
+            run_id: a.run_id,
+            check_key: a.check_key,
+            ack_reason: a.reason,
+            expires_at: a.expires_at,
+            expired: view.expired,
+            acknowledged_at: a.acknowledged_at,
+            acknowledged_by_user_id: a.acknowledged_by.as_str().to_owned(),
+        }
+    }
+}
+
+/// What changed since the previous report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeDto {
+    /// `none`, `unchanged` or `changed`.
+    #[schema(value_type = String)]
+    state: verdict_core::rules::ChangeState,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    previous_report_id: Option<RunId>,
+    /// Per-check changes: `added`, `removed`, `unchanged`, `regressed`, `improved`, `changed`.
+    #[schema(value_type = Vec<Object>)]
+    checks: Vec<verdict_core::rules::CheckChange>,
+}
+
+/// `GET /v1/runs/{id}`: run, report, acknowledgements and change, from stored rows only.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunViewDto {
+    run: RunDto,
+    /// The stored report (schema `verification-report.v1_5`), or null while queued.
+    #[schema(value_type = Option<Object>)]
+    report: Option<serde_json::Value>,
+    acknowledgements: Vec<AcknowledgementDto>,
+    change: ChangeDto,
+}
+
+impl From<RunView> for RunViewDto {
+    fn from(view: RunView) -> Self {
+        Self {
+            run: RunDto::from(&view.run),
+            report: view.run.report.as_ref().map(verdict_core::domain::Report::to_json),
+            acknowledgements: view.acknowledgements.into_iter().map(AcknowledgementDto::from).collect(),
+            change: ChangeDto {
+                state: view.change.state,
+                previous_report_id: view.change.previous_report_id,
+                checks: view.change.checks,
+            },
+        }
+    }
+}
+
+/// A page of runs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunPageDto {
+    /// The runs.
+    pub runs: Vec<RunDto>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of audit events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPageDto {
+    /// Events in `seq` order, exactly as hashed (schema `audit-event`).
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<serde_json::Value>,
+    /// Pass as `after_seq` for the next page; null when the page was not full.
+    pub next_after_seq: Option<u64>,
+}
+
+/// The result of recomputing a workspace's chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainVerificationDto {
+    /// Whether every event checked out.
+    pub valid: bool,
+    /// How many events were examined.
+    pub events_checked: u64,
+    /// The first broken `seq`, if any.
+    pub first_broken_seq: Option<u64>,
+}

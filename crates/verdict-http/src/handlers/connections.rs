@@ -1,0 +1,87 @@
+//! Provider connections: create, list, read, rotate the secret, disable.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use verdict_core::services::CreateConnection;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::dto::{ConnectionDto, CreateConnectionRequest, RotateSecretRequest};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ConnectionPath, TenantPath, ValidJson};
+
+/// Creates a provider connection; the secret is encrypted and never returned.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/tenants/{t}/provider-connections", tag = "provider connections",
+    request_body = CreateConnectionRequest,
+    responses((status = 201, body = ConnectionDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    path: TenantPath,
+    ValidJson(body): ValidJson<CreateConnectionRequest>,
+) -> Result<(StatusCode, Json<ConnectionDto>), ApiError> {
+    let request = CreateConnection {
+        display_name: body.display_name,
+        entra_tenant_id: body.entra_tenant_id,
+        client_id: body.client_id,
+        client_secret: body.client_secret,
+    };
+    let connection = state.connections.create(&principal, path.workspace, path.tenant, request).await?;
+    Ok((StatusCode::CREATED, Json(connection.into())))
+}
+
+/// A tenant's provider connections.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/tenants/{t}/provider-connections", tag = "provider connections",
+    responses((status = 200, body = Vec<ConnectionDto>), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    path: TenantPath,
+) -> Result<Json<Vec<ConnectionDto>>, ApiError> {
+    let connections = state.connections.list(&principal, path.workspace, path.tenant).await?;
+    Ok(Json(connections.into_iter().map(ConnectionDto::from).collect()))
+}
+
+/// One provider connection.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/tenants/{t}/provider-connections/{id}", tag = "provider connections",
+    responses((status = 200, body = ConnectionDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    path: ConnectionPath,
+) -> Result<Json<ConnectionDto>, ApiError> {
+    let connection = state.connections.get(&principal, path.scope.workspace, path.scope.tenant, path.id).await?;
+    Ok(Json(connection.into()))
+}
+
+/// Replaces the client secret.
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/tenants/{t}/provider-connections/{id}/secret",
+    tag = "provider connections", request_body = RotateSecretRequest,
+    responses((status = 204), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    path: ConnectionPath,
+    ValidJson(body): ValidJson<RotateSecretRequest>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .connections
+        .rotate_secret(&principal, path.scope.workspace, path.scope.tenant, path.id, body.client_secret)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Disables the connection (idempotent).
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/tenants/{t}/provider-connections/{id}/disable",
+    tag = "provider connections",
+    responses((status = 200, body = ConnectionDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+pub async fn disable(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    path: ConnectionPath,
+) -> Result<Json<ConnectionDto>, ApiError> {
+    let connection = state.connections.disable(&principal, path.scope.workspace, path.scope.tenant, path.id).await?;
+    Ok(Json(connection.into()))
+}

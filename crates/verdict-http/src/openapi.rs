@@ -1,0 +1,47 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::dto;
+use crate::error;
+use crate::handlers::{audit, connections, health, runs, verifications};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            );
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Verdict", description = "Tenant verification for multi-tenant governance products."),
+    paths(
+        health::healthz, health::readyz, health::metrics, health::openapi,
+        connections::create, connections::list, connections::get, connections::rotate_secret, connections::disable,
+        verifications::start, verifications::list, verifications::latest,
+        runs::view, runs::report, runs::acknowledge, runs::acknowledgements,
+        audit::events, audit::verify,
+    ),
+    components(schemas(
+        dto::StartVerificationRequest, dto::AcknowledgeRequest, dto::CreateConnectionRequest, dto::RotateSecretRequest,
+        dto::ConnectionDto, dto::RunDto, dto::StartResponse, dto::AcknowledgementDto, dto::ChangeDto, dto::RunViewDto,
+        dto::RunPageDto, dto::AuditPageDto, dto::ChainVerificationDto,
+        error::ErrorBody, error::ErrorDetail, error::FieldProblem,
+    )),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+/// The document as JSON.
+#[must_use]
+pub fn document() -> serde_json::Value {
+    serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+}
