@@ -254,7 +254,13 @@ impl AcknowledgementStore for InMemoryStore {
         event: PendingAuditEvent,
     ) -> Result<Acknowledgement, AcknowledgeError> {
         let mut state = self.lock();
-        if !state.runs.contains_key(&ack.run_id) {
+        // The acknowledgement must name its run's own scope, as a database foreign key on
+        // (run, workspace, tenant) would enforce.
+        let in_scope = state
+            .runs
+            .get(&ack.run_id)
+            .is_some_and(|r| r.identity.workspace_id == ack.workspace_id && r.identity.tenant_id == ack.tenant_id);
+        if !in_scope {
             return Err(AcknowledgeError::RunNotFound);
         }
         if let Some(existing) =

@@ -84,5 +84,12 @@ pub async fn acknowledgement_of_a_missing_run_writes_nothing(stores: &Stores) {
     let ack = acknowledgement(&run, "b");
     let event = acknowledged(&ack);
     assert!(matches!(stores.acknowledgements.acknowledge(ack, event).await, Err(AcknowledgeError::RunNotFound)));
+    // A real run named under another tenant's scope is just as missing.
+    run.id =
+        run_to_completion(stores, &identity(1, 10, Some(ProviderConnectionId::generate())), mixed_checks()).await.id;
+    let mut foreign = acknowledgement(&run, "b");
+    foreign.tenant_id = tenant(11);
+    let event = acknowledged(&foreign);
+    assert!(matches!(stores.acknowledgements.acknowledge(foreign, event).await, Err(AcknowledgeError::RunNotFound)));
     assert_eq!(ack_events(stores).await, 0);
 }

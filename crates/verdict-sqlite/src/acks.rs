@@ -1,0 +1,93 @@
+//! The [`AcknowledgementStore`] port: one immutable row per (run, check), decided by the unique
+//! constraint `verification_check_acknowledgements_run_check_key` and by the foreign key
+//! `verification_check_acknowledgements_run_fkey` to the run in the same workspace and tenant.
+
+use async_trait::async_trait;
+use sqlx::SqliteConnection;
+use verdict_core::domain::{Acknowledgement, NewAcknowledgement, PendingAuditEvent, RunId};
+use verdict_core::ports::{AcknowledgeError, AcknowledgementStore, StoreError};
+
+use crate::SqliteStore;
+use crate::audit::append;
+use crate::errors::{invariant, is_foreign_key_violation, store_error};
+use crate::rows::{AckRow, ack_columns, convert_all, optional_timestamp, timestamp};
+
+/// Inserts `ack` unless its (run, check) is taken; `None` when it is. A run that does not exist
+/// in the acknowledgement's workspace and tenant violates the table's only foreign key (SQLite
+/// names no constraint in its errors, so the kind identifies it) and becomes
+/// [`AcknowledgeError::RunNotFound`].
+async fn insert(
+    tx: &mut SqliteConnection,
+    ack: &NewAcknowledgement,
+) -> Result<Option<Acknowledgement>, AcknowledgeError> {
+    let at = timestamp(ack.acknowledged_at);
+    let row: Option<AckRow> = sqlx::query_as(concat!(
+        "INSERT INTO verification_check_acknowledgements (",
+        ack_columns!(),
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (operation_run_id, check_key) DO NOTHING RETURNING ",
+        ack_columns!()
+    ))
+    .bind(ack.id.to_string())
+    .bind(ack.workspace_id.get())
+    .bind(ack.tenant_id.get())
+    .bind(ack.run_id.to_string())
+    .bind(ack.check_key.as_str())
+    .bind(ack.reason.as_str())
+    .bind(optional_timestamp(ack.expires_at))
+    .bind(at.as_str())
+    .bind(ack.acknowledged_by.as_str())
+    .bind(at.as_str())
+    .bind(at.as_str())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|e| if is_foreign_key_violation(&e) { AcknowledgeError::RunNotFound } else { store_error(e).into() })?;
+    Ok(row.map(AckRow::into_acknowledgement).transpose()?)
+}
+
+async fn existing(tx: &mut SqliteConnection, ack: &NewAcknowledgement) -> Result<Acknowledgement, StoreError> {
+    let row: Option<AckRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        ack_columns!(),
+        " FROM verification_check_acknowledgements WHERE operation_run_id = ? AND check_key = ?"
+    ))
+    .bind(ack.run_id.to_string())
+    .bind(ack.check_key.as_str())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(store_error)?;
+    row.ok_or_else(|| invariant("an acknowledgement conflicted with one that does not exist"))?.into_acknowledgement()
+}
+
+#[async_trait]
+impl AcknowledgementStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %ack.run_id, check_key = %ack.check_key))]
+    async fn acknowledge(
+        &self,
+        ack: NewAcknowledgement,
+        event: PendingAuditEvent,
+    ) -> Result<Acknowledgement, AcknowledgeError> {
+        let mut tx = self.begin_write().await?;
+        let Some(stored) = insert(&mut tx, &ack).await? else {
+            let winner = existing(&mut tx, &ack).await?;
+            tx.rollback().await.map_err(store_error)?;
+            return Err(AcknowledgeError::AlreadyAcknowledged(Box::new(winner)));
+        };
+        append(&mut tx, event).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(stored)
+    }
+
+    async fn list_for_run(&self, run: RunId) -> Result<Vec<Acknowledgement>, StoreError> {
+        let rows: Vec<AckRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            ack_columns!(),
+            " FROM verification_check_acknowledgements WHERE operation_run_id = ? ORDER BY acknowledged_at, id"
+        ))
+        .bind(run.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(store_error)?;
+        convert_all(rows, AckRow::into_acknowledgement)
+    }
+}

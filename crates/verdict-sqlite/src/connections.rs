@@ -1,0 +1,201 @@
+//! The [`ProviderConnectionStore`] port. Every lookup and change is scoped to the connection's
+//! workspace and tenant in SQL, so a connection of another tenant is simply not found.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+use verdict_core::domain::{
+    PendingAuditEvent, ProviderConnection, ProviderConnectionId, SecretCiphertext, TenantId, WorkspaceId,
+};
+use verdict_core::ports::{ConnectionUpdateError, ProviderConnectionStore, StoreError};
+
+use crate::SqliteStore;
+use crate::audit::append;
+use crate::errors::store_error;
+use crate::rows::{ConnectionRow, connection_columns, convert_all, optional_timestamp, timestamp};
+
+/// Which connection, within which workspace and tenant.
+#[derive(Clone, Copy)]
+struct Scope {
+    workspace: WorkspaceId,
+    tenant: TenantId,
+    id: ProviderConnectionId,
+}
+
+const SELECT_SCOPED: &str = concat!(
+    "SELECT ",
+    connection_columns!(),
+    " FROM provider_connections WHERE id = ? AND workspace_id = ? AND tenant_id = ?"
+);
+
+async fn scoped(tx: &mut SqliteConnection, scope: Scope) -> Result<Option<ProviderConnection>, StoreError> {
+    let row: Option<ConnectionRow> = sqlx::query_as(SELECT_SCOPED)
+        .bind(scope.id.to_string())
+        .bind(scope.workspace.get())
+        .bind(scope.tenant.get())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    row.map(ConnectionRow::into_connection).transpose()
+}
+
+async fn insert(tx: &mut SqliteConnection, c: &ProviderConnection) -> Result<ProviderConnection, StoreError> {
+    let row: ConnectionRow = sqlx::query_as(concat!(
+        "INSERT INTO provider_connections (",
+        connection_columns!(),
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+        connection_columns!()
+    ))
+    .bind(c.id.to_string())
+    .bind(c.workspace_id.get())
+    .bind(c.tenant_id.get())
+    .bind(c.display_name.as_str())
+    .bind(c.entra_tenant_id.to_string())
+    .bind(c.client_id.to_string())
+    .bind(c.client_secret_ciphertext.as_ref().map(|s| s.as_bytes().to_vec()))
+    .bind(optional_timestamp(c.secret_updated_at))
+    .bind(timestamp(c.created_at))
+    .bind(timestamp(c.updated_at))
+    .bind(optional_timestamp(c.disabled_at))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(store_error)?;
+    row.into_connection()
+}
+
+/// Replaces the secret of an enabled connection; `None` when no enabled connection matched.
+async fn update_secret(
+    tx: &mut SqliteConnection,
+    scope: Scope,
+    ciphertext: &SecretCiphertext,
+    at: DateTime<Utc>,
+) -> Result<Option<ProviderConnection>, StoreError> {
+    let row: Option<ConnectionRow> = sqlx::query_as(concat!(
+        "UPDATE provider_connections SET client_secret_ciphertext = ?1, secret_updated_at = ?2, updated_at = ?2 \
+         WHERE id = ?3 AND workspace_id = ?4 AND tenant_id = ?5 AND disabled_at IS NULL RETURNING ",
+        connection_columns!()
+    ))
+    .bind(ciphertext.as_bytes().to_vec())
+    .bind(timestamp(at))
+    .bind(scope.id.to_string())
+    .bind(scope.workspace.get())
+    .bind(scope.tenant.get())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(store_error)?;
+    row.map(ConnectionRow::into_connection).transpose()
+}
+
+/// Disables an enabled connection; `None` when no enabled connection matched.
+async fn mark_disabled(
+    tx: &mut SqliteConnection,
+    scope: Scope,
+    at: DateTime<Utc>,
+) -> Result<Option<ProviderConnection>, StoreError> {
+    let row: Option<ConnectionRow> = sqlx::query_as(concat!(
+        "UPDATE provider_connections SET disabled_at = ?1, updated_at = ?1 \
+         WHERE id = ?2 AND workspace_id = ?3 AND tenant_id = ?4 AND disabled_at IS NULL RETURNING ",
+        connection_columns!()
+    ))
+    .bind(timestamp(at))
+    .bind(scope.id.to_string())
+    .bind(scope.workspace.get())
+    .bind(scope.tenant.get())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(store_error)?;
+    row.map(ConnectionRow::into_connection).transpose()
+}
+
+#[async_trait]
+impl ProviderConnectionStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(connection_id = %connection.id))]
+    async fn create(
+        &self,
+        connection: ProviderConnection,
+        event: PendingAuditEvent,
+    ) -> Result<ProviderConnection, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let stored = insert(&mut tx, &connection).await?;
+        append(&mut tx, event).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(stored)
+    }
+
+    async fn get(
+        &self,
+        workspace: WorkspaceId,
+        tenant: TenantId,
+        id: ProviderConnectionId,
+    ) -> Result<Option<ProviderConnection>, StoreError> {
+        let mut conn = self.reader.acquire().await.map_err(store_error)?;
+        scoped(&mut conn, Scope { workspace, tenant, id }).await
+    }
+
+    async fn get_by_id(&self, id: ProviderConnectionId) -> Result<Option<ProviderConnection>, StoreError> {
+        let row: Option<ConnectionRow> =
+            sqlx::query_as(concat!("SELECT ", connection_columns!(), " FROM provider_connections WHERE id = ?"))
+                .bind(id.to_string())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(store_error)?;
+        row.map(ConnectionRow::into_connection).transpose()
+    }
+
+    async fn list(&self, workspace: WorkspaceId, tenant: TenantId) -> Result<Vec<ProviderConnection>, StoreError> {
+        let rows: Vec<ConnectionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            connection_columns!(),
+            " FROM provider_connections WHERE workspace_id = ? AND tenant_id = ? ORDER BY created_at, id"
+        ))
+        .bind(workspace.get())
+        .bind(tenant.get())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(store_error)?;
+        convert_all(rows, ConnectionRow::into_connection)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(connection_id = %id))]
+    async fn rotate_secret(
+        &self,
+        workspace: WorkspaceId,
+        tenant: TenantId,
+        id: ProviderConnectionId,
+        ciphertext: SecretCiphertext,
+        at: DateTime<Utc>,
+        event: PendingAuditEvent,
+    ) -> Result<ProviderConnection, ConnectionUpdateError> {
+        let scope = Scope { workspace, tenant, id };
+        let mut tx = self.begin_write().await?;
+        let Some(rotated) = update_secret(&mut tx, scope, &ciphertext, at).await? else {
+            let exists = scoped(&mut tx, scope).await?.is_some();
+            return Err(if exists { ConnectionUpdateError::Disabled } else { ConnectionUpdateError::NotFound });
+        };
+        append(&mut tx, event).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(rotated)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(connection_id = %id))]
+    async fn disable(
+        &self,
+        workspace: WorkspaceId,
+        tenant: TenantId,
+        id: ProviderConnectionId,
+        at: DateTime<Utc>,
+        event: PendingAuditEvent,
+    ) -> Result<ProviderConnection, ConnectionUpdateError> {
+        let scope = Scope { workspace, tenant, id };
+        let mut tx = self.begin_write().await?;
+        let Some(disabled) = mark_disabled(&mut tx, scope, at).await? else {
+            // Already disabled: returned unchanged, nothing written.
+            let unchanged = scoped(&mut tx, scope).await?.ok_or(ConnectionUpdateError::NotFound)?;
+            tx.rollback().await.map_err(store_error)?;
+            return Ok(unchanged);
+        };
+        append(&mut tx, event).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(disabled)
+    }
+}
