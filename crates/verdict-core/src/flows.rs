@@ -66,6 +66,11 @@ impl FlowCatalog {
         self
     }
 
+    /// Every flow, by id.
+    pub fn iter(&self) -> impl Iterator<Item = &FlowDescriptor> {
+        self.flows.values().map(AsRef::as_ref)
+    }
+
     /// The flow with this id.
     #[must_use]
     pub fn get(&self, id: &FlowId) -> Option<Arc<FlowDescriptor>> {

@@ -201,7 +201,7 @@ async fn run_once(w: &World, connection: ProviderConnectionId, fail_key: Option<
         runner.record(&mut claimed, result).await.unwrap();
     }
     runner.heartbeat(&claimed).await.unwrap();
-    let done = runner.complete(claimed).await.unwrap();
+    let done = runner.complete(&claimed).await.unwrap();
     assert_eq!(done.status, RunStatus::Completed);
     done.id
 }

@@ -163,7 +163,7 @@ impl Api {
             };
             runner.record(&mut claimed, check).await.unwrap();
         }
-        runner.complete(claimed).await.unwrap().id.to_string()
+        runner.complete(&claimed).await.unwrap().id.to_string()
     }
 }
 

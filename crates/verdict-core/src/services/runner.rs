@@ -184,7 +184,9 @@ impl RunnerService {
         Ok(self.ports.runs.heartbeat(claimed.run.id, &claimed.owner, until).await?)
     }
 
-    /// Records a finished check in the live report, so viewers see progress.
+    /// Records a finished check in the live report, so viewers see progress. The result is kept
+    /// in the claimed run before the live report is written, so it reaches the final report even
+    /// when this write fails.
     ///
     /// # Errors
     /// [`RunnerError::UnknownCheck`] for a key the flow does not declare,
@@ -206,9 +208,10 @@ impl RunnerService {
     ///
     /// # Errors
     /// [`RunnerError::LeaseLost`] when the run is no longer ours.
-    pub async fn complete(&self, claimed: ClaimedRun) -> Result<Run, RunnerError> {
+    /// Borrows the claimed run, so a caller may retry after a transient store failure.
+    pub async fn complete(&self, claimed: &ClaimedRun) -> Result<Run, RunnerError> {
         let unfinished = claimed.draft.checks.iter().any(|c| c.status == CheckStatus::Running);
-        self.finish(&claimed.run, &claimed.owner, claimed.draft, unfinished).await
+        self.finish(&claimed.run, &claimed.owner, claimed.draft.clone(), unfinished).await
     }
 
     /// Hands the lease back early (shutdown); another worker will pick the run up.

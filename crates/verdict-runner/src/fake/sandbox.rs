@@ -1,0 +1,133 @@
+//! A complete runner on core's in-memory stores, pointed at a [`FakeProvider`]: for the example's
+//! `--verify-once` and the benchmark, so neither re-assembles the ports by hand.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use verdict_core::crypto::Aes256GcmCipher;
+use verdict_core::domain::{
+    Capability, ClientId, ClientSecret, DirectoryId, DisplayName, FlowId, Membership, Principal, ProviderConnectionId,
+    Run, RunId, RunStatus, TenantId, TenantScope, UserId, WorkspaceId,
+};
+use verdict_core::fakes::InMemoryStore;
+use verdict_core::flows::{FlowCatalog, PROVIDER_CONNECTION_CHECK};
+use verdict_core::ports::{RunStore, SystemClock};
+use verdict_core::services::{ConnectionService, CreateConnection, Ports, StartVerification, VerificationService};
+
+use super::FakeProvider;
+use crate::{EntraClient, EntraConfig, FlowEngine, LocalWake, WorkerConfig, WorkerPool, builtin_registry};
+
+/// In-memory stores, the built-in flows and an operator allowed everything in workspace 1.
+#[derive(Debug)]
+pub struct Sandbox {
+    /// The stores.
+    pub store: InMemoryStore,
+    /// The ports over them; `queue` wakes the sandbox's workers.
+    pub ports: Ports,
+    /// The wake source of the workers.
+    pub wake: Arc<LocalWake>,
+    /// The engine, talking to the fake provider.
+    pub engine: Arc<FlowEngine>,
+    /// An operator with every capability in workspace 1, for tenants 1 to 1000.
+    pub operator: Principal,
+}
+
+impl Sandbox {
+    /// A sandbox whose Entra authority and Graph are `provider`.
+    ///
+    /// # Errors
+    /// When the cipher, the catalog or the Entra client cannot be built.
+    pub fn new(provider: &FakeProvider, check_timeout: Duration) -> anyhow::Result<Self> {
+        let store = InMemoryStore::new();
+        let wake = Arc::new(LocalWake::new());
+        let ports = Ports {
+            runs: Arc::new(store.clone()),
+            acknowledgements: Arc::new(store.clone()),
+            connections: Arc::new(store.clone()),
+            audit: Arc::new(store.clone()),
+            cipher: Arc::new(Aes256GcmCipher::new(&Aes256GcmCipher::generate_key())?),
+            clock: Arc::new(SystemClock),
+            flows: Arc::new(FlowCatalog::builtin()?),
+            queue: wake.clone(),
+        };
+        let entra = EntraClient::new(EntraConfig {
+            authority: provider.url(),
+            graph: provider.url(),
+            ..EntraConfig::default()
+        })?;
+        let engine = Arc::new(FlowEngine::new(builtin_registry(&ports.flows, Arc::new(entra))?, check_timeout));
+        let tenants = (1..=1000).map(TenantId::new).collect::<Result<_, _>>()?;
+        let operator = Principal {
+            user_id: UserId::parse("sandbox-operator")?,
+            memberships: vec![Membership {
+                workspace_id: Self::workspace(),
+                tenant_ids: TenantScope::Only(tenants),
+                capabilities: Capability::ALL.into_iter().collect(),
+            }],
+        };
+        Ok(Self { store, ports, wake, engine, operator })
+    }
+
+    fn workspace() -> WorkspaceId {
+        WorkspaceId::new(1).unwrap_or_else(|e| unreachable!("constant workspace id: {e}"))
+    }
+
+    /// Workers over the sandbox's stores.
+    #[must_use]
+    pub fn pool(&self, config: WorkerConfig) -> WorkerPool {
+        WorkerPool::start(self.ports.clone(), Arc::clone(&self.engine), self.wake.clone(), config)
+    }
+
+    /// A provider connection of `tenant` (1–1000) to the fake provider's app registration.
+    ///
+    /// # Errors
+    /// When the tenant is out of range or the connection cannot be stored.
+    pub async fn connect(&self, provider: &FakeProvider, tenant: i64) -> anyhow::Result<ProviderConnectionId> {
+        let fake = provider.tenant();
+        let connection = ConnectionService::new(self.ports.clone())
+            .create(
+                &self.operator,
+                Self::workspace(),
+                TenantId::new(tenant)?,
+                CreateConnection {
+                    display_name: DisplayName::parse("Simulated Contoso")?,
+                    entra_tenant_id: DirectoryId::parse(&fake.directory_id)?,
+                    client_id: ClientId::parse(&fake.client_id)?,
+                    client_secret: ClientSecret::parse(fake.client_secret.clone())?,
+                },
+            )
+            .await?;
+        Ok(connection.id)
+    }
+
+    /// Starts `provider.connection.check` for a connection of `tenant`.
+    ///
+    /// # Errors
+    /// When the start is refused or cannot be stored.
+    pub async fn start(&self, tenant: i64, connection: ProviderConnectionId) -> anyhow::Result<RunId> {
+        let request = StartVerification {
+            workspace_id: Self::workspace(),
+            tenant_id: TenantId::new(tenant)?,
+            flow: FlowId::parse(PROVIDER_CONNECTION_CHECK)?,
+            provider_connection_id: Some(connection),
+        };
+        Ok(VerificationService::new(self.ports.clone()).start(&self.operator, request).await?.run().id)
+    }
+
+    /// Waits until the run has completed.
+    ///
+    /// # Errors
+    /// When it has not completed `within`, or the store fails.
+    pub async fn completed(&self, id: RunId, within: Duration) -> anyhow::Result<Run> {
+        let started = Instant::now();
+        loop {
+            let run = self.store.get(id).await?.context("the run exists")?;
+            if run.status == RunStatus::Completed {
+                return Ok(run);
+            }
+            anyhow::ensure!(started.elapsed() < within, "run {id} did not complete within {within:?}");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The provider-connection flow against the simulated tenant, one SPEC §10 scenario each.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use verdict_core::domain::{CheckStatus, Outcome, Overall, ReasonCode};
+use verdict_runner::checks::{
+    ADMIN_CONSENT, CONFIGURED, GRAPH_INTUNE_REACHABLE, GRAPH_ORGANIZATION, TOKEN_ACQUISITION,
+};
+use verdict_runner::fake::Reply;
+
+use crate::support::{Options, check, closed_port_url, evidence, report, world, world_with};
+
+const AFTER_TOKEN: [&str; 8] = [
+    ADMIN_CONSENT,
+    "permissions.directory_groups",
+    "permissions.intune_configuration",
+    "permissions.intune_apps",
+    "permissions.intune_rbac_assignments",
+    "permissions.scripts_remediations",
+    GRAPH_ORGANIZATION,
+    GRAPH_INTUNE_REACHABLE,
+];
+
+fn assert_dependents_skipped(report: &verdict_core::domain::Report) {
+    for key in AFTER_TOKEN {
+        let skipped = check(report, key);
+        assert_eq!(
+            (skipped.status, skipped.reason_code),
+            (CheckStatus::Skip, ReasonCode::PREREQUISITE_FAILED),
+            "{key}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn everything_granted_makes_the_report_ready_in_three_provider_calls() {
+    let w = world().await;
+    let run = w.run_once().await;
+    let report = report(&run);
+    assert_eq!(run.outcome, Outcome::Succeeded);
+    assert_eq!(report.summary().overall, Overall::Ready, "{:#?}", report.checks());
+    assert_eq!(report.summary().counts.pass, 10);
+    let configured = check(report, CONFIGURED);
+    assert_eq!(evidence(configured, "provider_connection_id"), Some(json!(w.connection.to_string())));
+    let organization = check(report, GRAPH_ORGANIZATION);
+    assert_eq!(evidence(organization, "http_status"), Some(json!(200)));
+    assert!(evidence(organization, "graph_request_id").is_some());
+    assert_eq!(
+        evidence(check(report, "permissions.intune_apps"), "granted_permission"),
+        Some(json!("DeviceManagementApps.Read.All"))
+    );
+    assert_eq!(w.provider.requests(), 3, "one token request and two Graph reads");
+}
+
+#[tokio::test]
+async fn an_invalid_client_secret_fails_authentication_and_skips_the_rest() {
+    let w =
+        world_with(Options { client_secret: Some("Wrong~secret-value-0000".to_owned()), ..Options::default() }).await;
+    let run = w.run_once().await;
+    let report = report(&run);
+    let token = check(report, TOKEN_ACQUISITION);
+    assert_eq!((token.status, token.reason_code), (CheckStatus::Fail, ReasonCode::AUTHENTICATION_FAILED));
+    assert!(token.is_blocker());
+    assert_eq!(evidence(token, "aadsts_code"), Some(json!("AADSTS7000215")));
+    assert!(evidence(token, "correlation_id").is_some());
+    assert_eq!(evidence(token, "http_status"), Some(json!(401)));
+    assert_dependents_skipped(report);
+    assert_eq!((report.summary().overall, run.outcome), (Overall::Blocked, Outcome::Failed));
+}
+
+#[tokio::test]
+async fn an_unknown_directory_is_missing_configuration() {
+    let other_directory = "11111111-2222-4333-8444-555555555555".to_owned();
+    let w = world_with(Options { directory_id: Some(other_directory), ..Options::default() }).await;
+    let report = w.run_once().await.report.unwrap();
+    let token = check(&report, TOKEN_ACQUISITION);
+    assert_eq!((token.status, token.reason_code), (CheckStatus::Fail, ReasonCode::MISSING_CONFIGURATION));
+    assert_eq!(evidence(token, "aadsts_code"), Some(json!("AADSTS90002")));
+    assert_dependents_skipped(&report);
+}
+
+#[tokio::test]
+async fn token_endpoint_throttling_and_outages_warn_without_blocking() {
+    for (status, reason) in [(429, ReasonCode::THROTTLED), (503, ReasonCode::DEPENDENCY_UNREACHABLE)] {
+        let w = world().await;
+        w.provider.update(|b| b.token = Reply::Status(status));
+        let run = w.run_once().await;
+        let report = report(&run);
+        let token = check(report, TOKEN_ACQUISITION);
+        assert_eq!((token.status, token.reason_code, token.blocking), (CheckStatus::Warn, reason, false), "{status}");
+        assert_eq!(evidence(token, "http_status"), Some(json!(status)));
+        assert_dependents_skipped(report);
+        assert_eq!((report.summary().overall, run.outcome), (Overall::NeedsAttention, Outcome::Succeeded), "{status}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_an_unreachable_dependency() {
+    let w = world_with(Options { authority: Some(closed_port_url().await), ..Options::default() }).await;
+    let report = w.run_once().await.report.unwrap();
+    let token = check(&report, TOKEN_ACQUISITION);
+    assert_eq!((token.status, token.reason_code), (CheckStatus::Warn, ReasonCode::DEPENDENCY_UNREACHABLE));
+    assert_eq!(evidence(token, "network_failure"), Some(json!("connection failed")));
+    assert_ne!(report.summary().overall, Overall::Blocked);
+}
+
+#[tokio::test]
+async fn a_hanging_endpoint_times_out_as_a_runner_timeout() {
+    let timeout = Duration::from_millis(300);
+    let w = world_with(Options { check_timeout: timeout, ..Options::default() }).await;
+    w.provider.update(|b| b.organization = Reply::Hang);
+    let started = Instant::now();
+    let run = w.run_once().await;
+    assert!(started.elapsed() < Duration::from_secs(10), "the run must not wait for the hang");
+    let report = report(&run);
+    let organization = check(report, GRAPH_ORGANIZATION);
+    assert_eq!(
+        (organization.status, organization.reason_code, organization.blocking),
+        (CheckStatus::Warn, ReasonCode::RUNNER_TIMEOUT, false)
+    );
+    assert_eq!(check(report, GRAPH_INTUNE_REACHABLE).status, CheckStatus::Pass, "its neighbours are unaffected");
+    assert_eq!((report.summary().overall, run.outcome), (Overall::NeedsAttention, Outcome::Succeeded));
+}
+
+#[tokio::test]
+async fn a_hanging_token_endpoint_skips_the_dependents() {
+    let w = world_with(Options { check_timeout: Duration::from_millis(300), ..Options::default() }).await;
+    w.provider.update(|b| b.token = Reply::Hang);
+    let report = w.run_once().await.report.unwrap();
+    let token = check(&report, TOKEN_ACQUISITION);
+    assert_eq!((token.status, token.reason_code), (CheckStatus::Warn, ReasonCode::RUNNER_TIMEOUT));
+    assert_dependents_skipped(&report);
+}
+
+#[tokio::test]
+async fn an_organization_of_another_directory_is_an_invalid_state() {
+    let w = world().await;
+    w.provider.update(|b| b.organization_id = Some("99999999-8888-4777-8666-555555555555".to_owned()));
+    let report = w.run_once().await.report.unwrap();
+    let organization = check(&report, GRAPH_ORGANIZATION);
+    assert_eq!((organization.status, organization.reason_code), (CheckStatus::Fail, ReasonCode::INVALID_STATE));
+    assert!(organization.is_blocker());
+    assert_eq!(report.summary().overall, Overall::Blocked);
+}
+
+#[tokio::test]
+async fn a_token_for_another_directory_is_an_invalid_state() {
+    let w = world().await;
+    w.provider.update(|b| b.token_tenant_id = Some("99999999-8888-4777-8666-555555555555".to_owned()));
+    let report = w.run_once().await.report.unwrap();
+    let token = check(&report, TOKEN_ACQUISITION);
+    assert_eq!((token.status, token.reason_code), (CheckStatus::Fail, ReasonCode::INVALID_STATE));
+    assert_dependents_skipped(&report);
+}
+
+#[tokio::test]
+async fn graph_refusals_are_permission_findings_and_outages_are_warnings() {
+    let w = world().await;
+    w.provider.update(|b| {
+        b.device_configurations = Reply::Status(403);
+        b.organization = Reply::Status(503);
+    });
+    let report = w.run_once().await.report.unwrap();
+    let intune = check(&report, GRAPH_INTUNE_REACHABLE);
+    assert_eq!((intune.status, intune.reason_code), (CheckStatus::Fail, ReasonCode::PERMISSION_DENIED));
+    assert_eq!(evidence(intune, "http_status"), Some(json!(403)));
+    assert!(evidence(intune, "graph_request_id").is_some());
+    assert!(intune.next_steps.iter().any(|s| s.url.contains("/adminconsent?client_id=")));
+    let organization = check(&report, GRAPH_ORGANIZATION);
+    assert_eq!(
+        (organization.status, organization.reason_code, organization.blocking),
+        (CheckStatus::Warn, ReasonCode::DEPENDENCY_UNREACHABLE, false)
+    );
+    assert_eq!(w.provider.requests(), 4, "the 503 of an idempotent GET is retried once, the 403 never");
+}
+
+#[tokio::test]
+async fn graph_throttling_warns() {
+    let w = world().await;
+    w.provider.update(|b| b.organization = Reply::Status(429));
+    let report = w.run_once().await.report.unwrap();
+    let organization = check(&report, GRAPH_ORGANIZATION);
+    assert_eq!((organization.status, organization.reason_code), (CheckStatus::Warn, ReasonCode::THROTTLED));
+    assert_eq!(report.summary().overall, Overall::NeedsAttention);
+}

@@ -1,0 +1,59 @@
+//! No client secret, access token or provider error text in anything a test can observe: the
+//! final reports, the audit events, and every log line any test wrote (captured at TRACE level).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use verdict_core::domain::ClientSecret;
+use verdict_core::services::ConnectionService;
+use verdict_runner::fake::{ERROR_DETAIL_MARKER, Reply, SIMULATED_TOKEN_HEADER};
+
+use crate::support::{admin, logs, tenant, world, ws};
+
+/// Every secret any test in this binary hands out.
+const TEST_SECRETS: &[&str] = &["Wrong~secret-value-0000", "Wrong~secret-7Hq9xPz2LmN4vB8kR"];
+
+#[tokio::test]
+async fn no_secret_or_token_appears_in_reports_audit_events_or_logs() {
+    let w = world().await;
+    let accepted_secret = w.provider.tenant().client_secret.clone();
+    let mut runs = vec![w.run_once().await];
+    w.provider.update(|b| b.device_configurations = Reply::Status(403));
+    runs.push(w.run_once().await);
+    let rejected_secret = TEST_SECRETS[1].to_owned();
+    ConnectionService::new(w.ports.clone())
+        .rotate_secret(&admin(), ws(), tenant(), w.connection, ClientSecret::parse(rejected_secret).unwrap())
+        .await
+        .unwrap();
+    runs.push(w.run_once().await);
+
+    let mut observed: Vec<(String, String)> = Vec::new();
+    for run in &runs {
+        observed.push((format!("report {}", run.id), serde_json::to_string(run.report.as_ref().unwrap()).unwrap()));
+    }
+    for (i, event) in w.audit_json().await.into_iter().enumerate() {
+        observed.push((format!("audit event {i}"), event));
+    }
+    let logs = logs().text();
+    assert!(logs.contains(&runs[0].id.to_string()), "the capture works: log lines name the run");
+    assert!(logs.contains("token request failed"), "the capture includes the failure path");
+    assert!(logs.contains("client_request_id"), "the capture includes the HTTP client's lines");
+    observed.push(("logs".to_owned(), logs));
+
+    let tokens = w.provider.issued_tokens();
+    assert_eq!(tokens.len(), 2, "two runs got a token, the third was refused");
+    let mut forbidden: Vec<String> = vec![accepted_secret, ERROR_DETAIL_MARKER.to_owned()];
+    forbidden.extend(TEST_SECRETS.iter().map(|s| (*s).to_owned()));
+    // Each token, its payload and its signature; and the header every simulated token of every
+    // test starts with, which catches any token of any test.
+    forbidden.extend(tokens.iter().flat_map(|t| {
+        let mut parts: Vec<String> = t.split('.').skip(1).map(str::to_owned).collect();
+        parts.push(t.clone());
+        parts
+    }));
+    forbidden.push(URL_SAFE_NO_PAD.encode(SIMULATED_TOKEN_HEADER));
+    for (what, text) in &observed {
+        for secret in &forbidden {
+            assert!(!text.contains(secret.as_str()), "{what} contains a secret-like value");
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The test world: core's in-memory stores, a simulated Entra/Graph tenant on port 0, a
+//! provider connection to it, and helpers to start runs, run workers and read reports.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use url::Url;
+use verdict_core::crypto::Aes256GcmCipher;
+use verdict_core::domain::{
+    Capability, CheckResult, ClientId, ClientSecret, DirectoryId, DisplayName, FlowId, Membership,
+    ProviderConnectionId, Report, Run, RunId, RunStatus, TenantId, TenantScope, UserId, WorkspaceId,
+};
+use verdict_core::fakes::InMemoryStore;
+use verdict_core::flows::{FlowCatalog, PROVIDER_CONNECTION_CHECK};
+use verdict_core::ports::{AuditLog, AuditQuery, Clock, ManualClock, RunStore, SystemClock};
+use verdict_core::services::{ConnectionService, CreateConnection, Ports, StartVerification, VerificationService};
+use verdict_runner::fake::{FakeProvider, FakeTenant};
+use verdict_runner::{
+    EntraClient, EntraConfig, FlowEngine, FlowRegistry, LocalWake, WorkerConfig, WorkerPool, builtin_registry,
+};
+
+pub const CONSENT_AUTHORITY: &str = "https://login.microsoftonline.com";
+
+/// Builds the run store from the in-memory one (e.g. a flaky wrapper).
+pub type WrapRuns = Box<dyn FnOnce(InMemoryStore) -> Arc<dyn RunStore>>;
+
+/// A test-only flow and its implementation.
+pub type ExtraFlow = (verdict_core::domain::FlowDescriptor, Vec<Arc<dyn verdict_runner::Check>>);
+
+/// How a world differs from the everything-granted default.
+pub struct Options {
+    pub check_timeout: Duration,
+    /// The secret the connection holds (default: the one the tenant accepts).
+    pub client_secret: Option<String>,
+    /// The directory the connection points at (default: the tenant's).
+    pub directory_id: Option<String>,
+    /// Send token requests here instead of to the fake provider.
+    pub authority: Option<Url>,
+    /// A clock the test moves by hand instead of the system clock.
+    pub manual_clock: bool,
+    /// Extra flows and their implementations.
+    pub extra_flows: Vec<ExtraFlow>,
+    /// Flows the catalog declares but the engine does not implement.
+    pub unimplemented_flows: Vec<verdict_core::domain::FlowDescriptor>,
+    /// Replaces the run store (e.g. with a flaky wrapper around `store`).
+    pub runs: Option<WrapRuns>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            check_timeout: Duration::from_secs(10),
+            client_secret: None,
+            directory_id: None,
+            authority: None,
+            manual_clock: false,
+            extra_flows: Vec::new(),
+            unimplemented_flows: Vec::new(),
+            runs: None,
+        }
+    }
+}
+
+pub struct World {
+    pub store: InMemoryStore,
+    pub ports: Ports,
+    pub provider: FakeProvider,
+    pub wake: Arc<LocalWake>,
+    pub engine: Arc<FlowEngine>,
+    pub connection: ProviderConnectionId,
+    pub manual_clock: Option<Arc<ManualClock>>,
+}
+
+pub fn ws() -> WorkspaceId {
+    WorkspaceId::new(1).unwrap()
+}
+
+pub fn tenant() -> TenantId {
+    TenantId::new(10).unwrap()
+}
+
+pub fn admin() -> verdict_core::domain::Principal {
+    verdict_core::domain::Principal {
+        user_id: UserId::parse("operator-1").unwrap(),
+        memberships: vec![Membership {
+            workspace_id: ws(),
+            tenant_ids: TenantScope::Only(BTreeSet::from([tenant()])),
+            capabilities: Capability::ALL.iter().copied().collect(),
+        }],
+    }
+}
+
+/// Worker settings for tests: one worker, quick polls and back-offs.
+pub fn quick_workers() -> WorkerConfig {
+    WorkerConfig {
+        workers: 1,
+        lease: Duration::from_secs(30),
+        fallback_poll: Duration::from_millis(50),
+        shutdown_grace: Duration::from_secs(2),
+        max_store_backoff: Duration::from_millis(100),
+    }
+}
+
+pub async fn world() -> World {
+    world_with(Options::default()).await
+}
+
+/// Everything every test logged, at TRACE level. The subscriber is global and installed before
+/// the first world exists, so no event of any thread can miss it (a thread-local default would
+/// race with other threads over tracing's per-callsite interest cache).
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub fn logs() -> &'static Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+        captured
+    })
+}
+
+pub async fn world_with(options: Options) -> World {
+    logs();
+    let provider = FakeProvider::start(FakeTenant::contoso()).await.unwrap();
+    let store = InMemoryStore::new();
+    let wake = Arc::new(LocalWake::new());
+    let manual_clock = options.manual_clock.then(|| Arc::new(ManualClock::new(Utc::now())));
+    let clock: Arc<dyn Clock> = match &manual_clock {
+        Some(clock) => clock.clone(),
+        None => Arc::new(SystemClock),
+    };
+    let mut catalog = FlowCatalog::builtin().unwrap();
+    for (flow, _) in &options.extra_flows {
+        catalog = catalog.with(flow.clone());
+    }
+    for flow in &options.unimplemented_flows {
+        catalog = catalog.with(flow.clone());
+    }
+    let runs: Arc<dyn RunStore> = match options.runs {
+        Some(make) => make(store.clone()),
+        None => Arc::new(store.clone()),
+    };
+    let ports = Ports {
+        runs,
+        acknowledgements: Arc::new(store.clone()),
+        connections: Arc::new(store.clone()),
+        audit: Arc::new(store.clone()),
+        cipher: Arc::new(Aes256GcmCipher::new(&Aes256GcmCipher::generate_key()).unwrap()),
+        clock,
+        flows: Arc::new(catalog),
+        queue: wake.clone(),
+    };
+    let entra = EntraClient::new(EntraConfig {
+        authority: options.authority.unwrap_or_else(|| provider.url()),
+        graph: provider.url(),
+        consent_authority: Some(Url::parse(CONSENT_AUTHORITY).unwrap()),
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(5),
+        retry_delay: Duration::from_millis(20),
+    })
+    .unwrap();
+    let mut registry: FlowRegistry = builtin_registry(&ports.flows, Arc::new(entra)).unwrap();
+    for (flow, checks) in options.extra_flows {
+        registry = registry.register(&flow, checks).unwrap();
+    }
+    let engine = Arc::new(FlowEngine::new(registry, options.check_timeout));
+    let fake = provider.tenant().clone();
+    let connection = ConnectionService::new(ports.clone())
+        .create(
+            &admin(),
+            ws(),
+            tenant(),
+            CreateConnection {
+                display_name: DisplayName::parse("Contoso").unwrap(),
+                entra_tenant_id: DirectoryId::parse(options.directory_id.as_deref().unwrap_or(&fake.directory_id))
+                    .unwrap(),
+                client_id: ClientId::parse(&fake.client_id).unwrap(),
+                client_secret: ClientSecret::parse(options.client_secret.unwrap_or(fake.client_secret)).unwrap(),
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    World { store, ports, provider, wake, engine, connection, manual_clock }
+}
+
+impl World {
+    pub fn verifications(&self) -> VerificationService {
+        VerificationService::new(self.ports.clone())
+    }
+
+    /// Starts a verification of the provider connection.
+    pub async fn start(&self) -> RunId {
+        self.start_flow(PROVIDER_CONNECTION_CHECK, Some(self.connection)).await
+    }
+
+    pub async fn start_flow(&self, flow: &str, connection: Option<ProviderConnectionId>) -> RunId {
+        let request = StartVerification {
+            workspace_id: ws(),
+            tenant_id: tenant(),
+            flow: FlowId::parse(flow).unwrap(),
+            provider_connection_id: connection,
+        };
+        self.verifications().start(&admin(), request).await.unwrap().run().id
+    }
+
+    pub fn pool(&self, config: WorkerConfig) -> WorkerPool {
+        WorkerPool::start(self.ports.clone(), self.engine.clone(), self.wake.clone(), config)
+    }
+
+    /// A single worker, spawned as its own task so a test can abort it.
+    pub fn spawn_worker(&self, config: WorkerConfig) -> tokio::task::JoinHandle<()> {
+        let (trigger, signal) = verdict_runner::stop_channel();
+        let worker = verdict_runner::Worker::new(self.ports.clone(), self.engine.clone(), self.wake.clone(), config);
+        tokio::spawn(async move {
+            let _keep_running = trigger;
+            worker.run(signal).await;
+        })
+    }
+
+    /// Starts a run, lets one quick worker complete it, and returns it.
+    pub async fn run_once(&self) -> Run {
+        let pool = self.pool(quick_workers());
+        let id = self.start().await;
+        let run = self.wait_completed(id, Duration::from_secs(20)).await;
+        pool.shutdown().await;
+        run
+    }
+
+    pub async fn get(&self, id: RunId) -> Run {
+        self.store.get(id).await.unwrap().unwrap()
+    }
+
+    /// Waits until the run is completed; fails the test after `within`.
+    pub async fn wait_completed(&self, id: RunId, within: Duration) -> Run {
+        self.wait_for(id, within, "completion", |run| run.status == RunStatus::Completed).await
+    }
+
+    /// Waits until `condition` holds for the stored run; fails the test after `within`.
+    pub async fn wait_for(&self, id: RunId, within: Duration, what: &str, condition: impl Fn(&Run) -> bool) -> Run {
+        let started = Instant::now();
+        loop {
+            let run = self.get(id).await;
+            if condition(&run) {
+                return run;
+            }
+            assert!(started.elapsed() < within, "no {what} of run {id} within {within:?}: {run:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    pub async fn audit_json(&self) -> Vec<String> {
+        let query = AuditQuery { workspace: ws(), tenant: None, action: None, after_seq: None, limit: 1000 };
+        self.store.events(query).await.unwrap().iter().map(|e| serde_json::to_string(&e.to_json()).unwrap()).collect()
+    }
+}
+
+/// The check with `key` in the report.
+pub fn check<'a>(report: &'a Report, key: &str) -> &'a CheckResult {
+    report.checks().iter().find(|c| c.key.as_str() == key).unwrap_or_else(|| panic!("no check {key}"))
+}
+
+/// The evidence value of `kind`, as JSON.
+pub fn evidence(check: &CheckResult, kind: &str) -> Option<serde_json::Value> {
+    check.evidence.iter().find(|e| e.kind.as_str() == kind).map(|e| serde_json::to_value(&e.value).unwrap())
+}
+
+pub fn report(run: &Run) -> &Report {
+    run.report.as_ref().expect("a completed run has a report")
+}
+
+/// A port nothing listens on: connecting to it is refused.
+pub async fn closed_port_url() -> Url {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    Url::parse(&format!("http://{addr}")).unwrap()
+}
