@@ -1,0 +1,169 @@
+//! The running service: binds the listener first (so tests can pass port 0), wires the store,
+//! the HTTP router and the workers, and stops gracefully on SIGTERM or Ctrl-C — draining
+//! requests and handing worker leases back.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+use verdict_core::flows::FlowCatalog;
+use verdict_core::ports::{NoQueueNotifier, QueueNotifier};
+use verdict_http::auth::Authenticator;
+use verdict_http::telemetry::Metrics;
+use verdict_http::{AppState, HttpLimits, router};
+
+use crate::cli::{ServeArgs, Settings};
+use crate::config::{Database, Keys, resolve_keys};
+use crate::shutdown::Shutdown;
+use crate::store::Store;
+use crate::workers::Workers;
+
+/// A built service, ready to run.
+pub struct App {
+    listener: Option<TcpListener>,
+    address: Option<SocketAddr>,
+    router: Option<axum::Router>,
+    workers: Option<Workers>,
+    store: Store,
+    shutdown: Shutdown,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+/// Opens the store named by the settings and migrates it unless told not to.
+///
+/// # Errors
+/// When the database cannot be opened or migrated.
+pub async fn open_store(settings: &Settings) -> Result<(Database, Store)> {
+    let database = Database::from_url(&settings.database_url)?;
+    let store = Store::open(&database).await?;
+    if !settings.no_migrate {
+        store.migrate().await?;
+    }
+    Ok((database, store))
+}
+
+impl App {
+    /// Builds the service: API (unless `api` is false) and workers (unless `workers` is zero).
+    ///
+    /// # Errors
+    /// Configuration errors, an unusable database, a listener that cannot be bound.
+    pub async fn build(settings: &Settings, serve: &ServeArgs, api: bool) -> Result<Self> {
+        let (database, store) = open_store(settings).await?;
+        let keys = resolve_keys(settings, &database)?;
+        if keys.development {
+            tracing::warn!(
+                "DEVELOPMENT MODE: no JWT or encryption key configured; using generated keys from the data folder. \
+                 Issue tokens with `verdict token issue`. Never run like this in production."
+            );
+        }
+        let flows = Arc::new(FlowCatalog::builtin().context("flow catalog")?);
+        let cipher = Arc::new(keys.cipher()?);
+        let run_workers = !serve.no_workers && serve.workers.count > 0;
+        let workers =
+            if run_workers { Some(Workers::new(&serve.workers, &store, cipher.clone(), flows.clone())?) } else { None };
+        let queue: Arc<dyn QueueNotifier> = match &workers {
+            Some(w) => w.notifier(),
+            None => Arc::new(NoQueueNotifier),
+        };
+        let shutdown = Shutdown::default();
+        let (listener, address, router) = if api {
+            let ports = store.ports(cipher, queue, flows);
+            let router = build_router(ports, &keys, settings, Arc::new(store.clone()))?;
+            let listener =
+                TcpListener::bind(serve.listen).await.with_context(|| format!("cannot listen on {}", serve.listen))?;
+            let address = listener.local_addr()?;
+            (Some(listener), Some(address), Some(router))
+        } else {
+            (None, None, None)
+        };
+        Ok(Self { listener, address, router, workers, store, shutdown })
+    }
+
+    /// The bound address, when serving the API.
+    #[must_use]
+    pub fn address(&self) -> Option<SocketAddr> {
+        self.address
+    }
+
+    /// Runs until SIGTERM or Ctrl-C, then drains requests and stops workers.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self) -> Result<()> {
+        self.run_until(async {
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+        })
+        .await
+    }
+
+    /// Runs until `stop` resolves (the end-to-end tests stop the service this way).
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
+        let shutdown = self.shutdown.clone();
+        let trigger = shutdown.clone();
+        tokio::spawn(async move {
+            stop.await;
+            trigger.trigger();
+        });
+        let workers = self.workers.map(|w| w.start(shutdown.clone()));
+        if let (Some(listener), Some(router), Some(address)) = (self.listener, self.router, self.address) {
+            tracing::info!(%address, "serving the Verdict API");
+            let graceful = shutdown.clone();
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { graceful.wait().await })
+                .await
+                .context("HTTP server")?;
+        } else {
+            shutdown.wait().await;
+        }
+        if let Some(workers) = workers {
+            workers.stopped().await;
+        }
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+fn build_router(
+    ports: verdict_core::services::Ports,
+    keys: &Keys,
+    settings: &Settings,
+    readiness: Arc<dyn verdict_http::Readiness>,
+) -> Result<axum::Router> {
+    let authenticator = Authenticator::new(&keys.jwt, settings.jwt_issuer.as_deref(), Some(&settings.jwt_audience))
+        .context("JWT configuration")?;
+    let state = AppState::new(ports, authenticator, readiness, Arc::new(Metrics::default()), HttpLimits::default());
+    Ok(router(state))
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

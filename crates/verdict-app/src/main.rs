@@ -1,0 +1,59 @@
+//! `verdict`: parse the command line, set up logging, run the subcommand.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use verdict_app::cli::{self, AuditCommand, Cli, Command, TokenCommand};
+use verdict_app::{app, commands, config, store, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.settings.log_format);
+    match run(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "verdict stopped");
+            eprintln!("verdict: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = cli.settings;
+    match cli.command {
+        None => app::App::build(&settings, &cli.serve, true).await?.run_until_stopped().await?,
+        Some(Command::Serve(serve)) => app::App::build(&settings, &serve, true).await?.run_until_stopped().await?,
+        Some(Command::Worker(workers)) => {
+            let serve = cli::ServeArgs { workers, ..cli.serve };
+            app::App::build(&settings, &serve, false).await?.run_until_stopped().await?;
+        }
+        Some(Command::Migrate) => {
+            let database = config::Database::from_url(&settings.database_url)?;
+            store::Store::open(&database).await?.migrate().await?;
+            tracing::info!("migrations applied");
+        }
+        Some(Command::Token(TokenCommand::Issue(args))) => {
+            let database = config::Database::from_url(&settings.database_url)?;
+            let keys = config::resolve_keys(&settings, &database)?;
+            let token = commands::token_issue(&keys, &settings.jwt_audience, settings.jwt_issuer.as_deref(), &args)?;
+            println!("{token}");
+        }
+        Some(Command::Audit(command)) => {
+            let (_, store) = app::open_store(&settings).await?;
+            let mut out = std::io::stdout().lock();
+            match command {
+                AuditCommand::Verify { workspace } => {
+                    if !commands::audit_verify(&store, workspace, &mut out).await? {
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+                AuditCommand::Export { workspace } => {
+                    commands::audit_export(&store, workspace, &mut out).await?;
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,109 @@
+//! The storage adapter chosen by the database URL, and the core ports built on it.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use verdict_core::flows::FlowCatalog;
+use verdict_core::ports::{QueueNotifier, SecretCipher, SystemClock};
+use verdict_core::services::Ports;
+use verdict_http::Readiness;
+use verdict_postgres::{PgConfig, PgStore};
+use verdict_sqlite::SqliteStore;
+
+use crate::config::Database;
+
+/// The store in use.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// Embedded SQLite.
+    Sqlite(SqliteStore),
+    /// PostgreSQL.
+    Postgres(PgStore),
+}
+
+impl Store {
+    /// Opens the database (creating a SQLite file and its folder on first start).
+    ///
+    /// # Errors
+    /// When the database cannot be opened or reached.
+    pub async fn open(database: &Database) -> Result<Self> {
+        Ok(match database {
+            Database::Sqlite(url) => {
+                Self::Sqlite(SqliteStore::connect(url).await.context("opening the SQLite database")?)
+            }
+            Database::Postgres(url) => {
+                // Lazy: the service starts (and answers 503) while PostgreSQL is still down.
+                Self::Postgres(PgStore::connect_lazy(url, PgConfig::default()).context("configuring PostgreSQL")?)
+            }
+        })
+    }
+
+    /// Applies pending migrations.
+    ///
+    /// # Errors
+    /// When a migration fails.
+    pub async fn migrate(&self) -> Result<()> {
+        match self {
+            Self::Sqlite(store) => store.migrate().await.context("migrating the SQLite database"),
+            Self::Postgres(store) => store.migrate().await.context("migrating the PostgreSQL database"),
+        }
+    }
+
+    /// Core's ports on this store.
+    pub fn ports(
+        &self,
+        cipher: Arc<dyn SecretCipher>,
+        queue: Arc<dyn QueueNotifier>,
+        flows: Arc<FlowCatalog>,
+    ) -> Ports {
+        fn build<S>(
+            store: &S,
+            cipher: Arc<dyn SecretCipher>,
+            queue: Arc<dyn QueueNotifier>,
+            flows: Arc<FlowCatalog>,
+        ) -> Ports
+        where
+            S: verdict_core::ports::RunStore
+                + verdict_core::ports::AcknowledgementStore
+                + verdict_core::ports::ProviderConnectionStore
+                + verdict_core::ports::AuditLog
+                + Clone
+                + 'static,
+        {
+            Ports {
+                runs: Arc::new(store.clone()),
+                acknowledgements: Arc::new(store.clone()),
+                connections: Arc::new(store.clone()),
+                audit: Arc::new(store.clone()),
+                cipher,
+                clock: Arc::new(SystemClock),
+                flows,
+                queue,
+            }
+        }
+        match self {
+            Self::Sqlite(store) => build(store, cipher, queue, flows),
+            Self::Postgres(store) => build(store, cipher, queue, flows),
+        }
+    }
+
+    /// Closes the pools.
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(store) => store.close().await,
+            Self::Postgres(store) => store.close().await,
+        }
+    }
+}
+
+#[async_trait]
+impl Readiness for Store {
+    async fn check(&self) -> Result<(), String> {
+        let result = match self {
+            Self::Sqlite(store) => store.ping().await,
+            Self::Postgres(store) => store.ping().await,
+        };
+        result.map_err(|e| format!("{e:#}"))
+    }
+}

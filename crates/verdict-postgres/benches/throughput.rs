@@ -1,0 +1,269 @@
+//! Throughput of the adapter against the database's own limit on the same server: start with a
+//! new identity, deduplicated start, and claim, each by 8 concurrent clients for a few seconds,
+//! first through `PgStore`, then the same statements through `pgbench`; each line reports the
+//! adapter/pgbench ratio. Run with `cargo bench -p verdict-postgres --bench throughput`; uses
+//! `DATABASE_URL` when set, else the harness's own server (see `verdict-pg-harness`).
+//!
+//! pgbench can only make integers, so its scripts compute the values the adapter binds —
+//! UUIDs (`gen_random_uuid()`), identity hashes (`lpad(n, 64, '0')`), timestamps (`now()`) — in
+//! SQL; the statements, indexes, constraints and triggers they exercise are the adapter's own.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use verdict_core::conformance::{identity, new_run, now, started};
+use verdict_core::domain::LeaseOwner;
+use verdict_core::ports::{RunStore, StartOutcome};
+use verdict_postgres::{MIGRATOR, PgConfig, PgStore, queries};
+
+const CLIENTS: usize = 8;
+const SECONDS: u64 = 5;
+/// Active identities the deduplicated starts hit.
+const ACTIVE_IDENTITIES: i64 = 1_000;
+/// Queued runs seeded before each claim measurement (more than 5 s of claims can take).
+const QUEUED: i64 = 150_000;
+
+/// What the adapter binds, as pgbench computes it: `(placeholder, SQL expression)`.
+type Params<'a> = &'a [(&'a str, &'a str)];
+
+const START_PARAMS: Params<'static> = &[
+    ("$1", "gen_random_uuid()"),
+    ("$2", ":ws"),
+    ("$3", ":tenant"),
+    ("$4", "NULL"),
+    ("$5", "'provider.connection.check'"),
+    ("$6", "lpad(CAST(:ident AS text), 64, '0')"),
+    ("$7", "'user-42'"),
+    ("$8", "now()"),
+];
+
+const APPEND_PARAMS: Params<'static> = &[
+    ("$1", "gen_random_uuid()"),
+    ("$2", ":ws"),
+    ("$3", "(:head_seq + 1)"),
+    ("$4", "now()"),
+    ("$5", ":tenant"),
+    ("$6", "'user'"),
+    ("$7", "'user-42'"),
+    ("$8", "'verification.started'"),
+    ("$9", "'operation_run'"),
+    ("$10", "'bench'"),
+    ("$11", "'{\"flow\": \"provider.connection.check\", \"provider_connection_id\": null}'"),
+    ("$12", ":head_hash"),
+    ("$13", "'5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592'"),
+];
+
+/// Replaces `$n` placeholders (longest first, so `$1` does not eat `$13`) with expressions.
+fn substitute(sql: &str, params: Params<'_>) -> String {
+    let mut ordered = params.to_vec();
+    ordered.sort_by_key(|(placeholder, _)| std::cmp::Reverse(placeholder.len()));
+    ordered.iter().fold(sql.to_owned(), |sql, (placeholder, expr)| sql.replace(placeholder, expr))
+}
+
+fn start_script(new_identity: bool) -> String {
+    let mut script = String::new();
+    if new_identity {
+        let _ = writeln!(script, "\\set ws random(1, 64)\n\\set tenant random(1, 1000000)");
+        let _ = writeln!(script, "\\set ident random(1000000000, 999999999999)");
+    } else {
+        let _ = writeln!(script, "\\set ws 1\n\\set tenant random(1, {ACTIVE_IDENTITIES})\n\\set ident :tenant");
+    }
+    let _ = writeln!(script, "BEGIN;\n{};", substitute(queries::INSERT_QUEUED, START_PARAMS));
+    if new_identity {
+        let lock = substitute(queries::LOCK_CHAIN_HEAD, &[("$1", ":ws"), ("$2", "repeat('0', 64)")]);
+        let _ = writeln!(script, "{lock} \\gset head_");
+        let _ = writeln!(script, "{};\nCOMMIT;", substitute(queries::APPEND_AUDIT_EVENT, APPEND_PARAMS));
+    } else {
+        let active =
+            substitute(queries::ACTIVE_RUN, &[("$1", ":tenant"), ("$2", "lpad(CAST(:ident AS text), 64, '0')")]);
+        let _ = writeln!(script, "{active};\nROLLBACK;");
+    }
+    script
+}
+
+fn claim_script() -> String {
+    let claim = substitute(
+        queries::CLAIM_NEXT,
+        &[("$1", "'pgbench'"), ("$2", "now()"), ("$3", "now() + interval '60 seconds'")],
+    );
+    format!("{claim};\n")
+}
+
+/// Runs `op` from `CLIENTS` tasks for `SECONDS`; operations per second.
+async fn drive<F, Fut>(op: F) -> anyhow::Result<f64>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let op = Arc::new(op);
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(SECONDS);
+    let mut tasks = tokio::task::JoinSet::new();
+    for client in 0..CLIENTS {
+        let (op, done) = (op.clone(), done.clone());
+        tasks.spawn(async move {
+            let mut i = 0;
+            while Instant::now() < deadline {
+                op(client * 1_000_000_000 + i).await?;
+                done.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result??;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Runs `script` with pgbench like the adapter runs it (8 clients, prepared statements).
+fn pgbench(pgbench: &Path, url: &str, dir: &Path, name: &str, script: &str) -> anyhow::Result<f64> {
+    let file = dir.join(format!("{name}.sql"));
+    std::fs::write(&file, script)?;
+    let output = Command::new(pgbench)
+        .args(["-n", "-M", "prepared", "-c", &CLIENTS.to_string(), "-j", "2", "-T", &SECONDS.to_string(), "-f"])
+        .arg(&file)
+        .arg(url)
+        .output()
+        .context("run pgbench")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!("pgbench failed: {stdout}{}", String::from_utf8_lossy(&output.stderr));
+    }
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("tps = ")?.split_whitespace().next()?.parse().ok())
+        .with_context(|| format!("no tps in pgbench output: {stdout}"))
+}
+
+async fn reset(store: &PgStore) -> anyhow::Result<()> {
+    sqlx::raw_sql("TRUNCATE operation_runs, verification_check_acknowledgements, audit_logs, audit_chain_heads")
+        .execute(store.pool())
+        .await?;
+    analyze(store).await
+}
+
+/// `QUEUED` queued runs with UUIDv7-shaped ids (the adapter reads only v7), oldest first.
+async fn seed_queue(store: &PgStore) -> anyhow::Result<()> {
+    reset(store).await?;
+    let seed = format!(
+        "INSERT INTO operation_runs (id, workspace_id, tenant_id, type, run_identity_hash, status, outcome, \
+         created_at) SELECT overlay(gen_random_uuid()::text PLACING '7' FROM 15 FOR 1)::uuid, 1, g, \
+         'provider.connection.check', lpad(g::text, 64, '0'), 'queued', 'pending', \
+         now() - ({QUEUED} - g) * interval '1 millisecond' FROM generate_series(1, {QUEUED}) AS g"
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(seed)).execute(store.pool()).await?;
+    analyze(store).await
+}
+
+/// VACUUM refuses to run in a transaction block, so it gets a statement of its own.
+async fn analyze(store: &PgStore) -> anyhow::Result<()> {
+    sqlx::raw_sql("VACUUM ANALYZE operation_runs").execute(store.pool()).await?;
+    Ok(())
+}
+
+fn report(what: &str, adapter: f64, pgbench: Option<f64>) {
+    match pgbench {
+        Some(limit) => println!(
+            "{what:<24} adapter {adapter:>8.0} ops/s   pgbench {limit:>8.0} tps   adapter/pgbench = {:.2}",
+            adapter / limit
+        ),
+        None => println!("{what:<24} adapter {adapter:>8.0} ops/s   (pgbench not installed: no ratio)"),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let database = verdict_pg_harness::test_database(&MIGRATOR).await;
+    let config = PgConfig { max_connections: CLIENTS as u32, ..PgConfig::default() };
+    let store = PgStore::connect(database.url(), config).await?;
+    let pgbench_bin = verdict_pg_harness::find_pg_binary("pgbench");
+    let scripts = tempfile::tempdir()?;
+    let bench = |name: &str, script: String| match &pgbench_bin {
+        Some(bin) => pgbench(bin, database.url(), scripts.path(), name, &script).map(Some),
+        None => Ok(None),
+    };
+    println!("verdict-postgres throughput: {CLIENTS} concurrent clients, {SECONDS} s per measurement, one database");
+
+    // Start, new identity: insert + audit append, one transaction.
+    let s = store.clone();
+    let adapter = drive(move |n| {
+        let store = s.clone();
+        async move {
+            let workspace = i64::try_from(n % 64)? + 1;
+            let new = new_run(&identity(workspace, i64::try_from(n)? + 1, None), now());
+            let event = started(&new);
+            match store.start_or_deduplicate(new, event).await? {
+                StartOutcome::Created(_) => Ok(()),
+                StartOutcome::Deduplicated(_) => bail!("a new identity was deduplicated"),
+            }
+        }
+    })
+    .await?;
+    reset(&store).await?;
+    report("start, new identity", adapter, bench("start_new", start_script(true))?);
+
+    // Start, deduplicated: the insert finds the active run, which is read back.
+    for t in 1..=ACTIVE_IDENTITIES {
+        let new = new_run(&identity(1, t, None), now());
+        let event = started(&new);
+        store.start_or_deduplicate(new, event).await?;
+    }
+    let s = store.clone();
+    let adapter = drive(move |n| {
+        let store = s.clone();
+        async move {
+            let t = i64::try_from(n)? % ACTIVE_IDENTITIES + 1;
+            let new = new_run(&identity(1, t, None), now());
+            let event = started(&new);
+            match store.start_or_deduplicate(new, event).await? {
+                StartOutcome::Deduplicated(_) => Ok(()),
+                StartOutcome::Created(_) => bail!("an active identity was not deduplicated"),
+            }
+        }
+    })
+    .await?;
+    reset(&store).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO operation_runs (id, workspace_id, tenant_id, type, run_identity_hash, status, outcome, \
+         created_at) SELECT gen_random_uuid(), 1, t, 'provider.connection.check', lpad(t::text, 64, '0'), \
+         'queued', 'pending', now() FROM generate_series(1, {ACTIVE_IDENTITIES}) AS t"
+    )))
+    .execute(store.pool())
+    .await?;
+    report("start, deduplicated", adapter, bench("start_dedup", start_script(false))?);
+
+    // Claim: the oldest queued run, under SKIP LOCKED.
+    seed_queue(&store).await?;
+    let s = store.clone();
+    let adapter = drive(move |n| {
+        let store = s.clone();
+        async move {
+            let owner = LeaseOwner::parse(format!("bench-{}", n / 1_000_000_000))?;
+            let at = now();
+            match store.claim_next(&owner, at, at + chrono::Duration::seconds(60)).await? {
+                Some(_) => Ok(()),
+                None => bail!("the seeded queue ran dry: raise QUEUED"),
+            }
+        }
+    })
+    .await?;
+    seed_queue(&store).await?;
+    let limit = bench("claim", claim_script())?;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM operation_runs WHERE status = 'queued'")
+        .fetch_one(store.pool())
+        .await?;
+    if left == 0 {
+        bail!("pgbench drained the seeded queue: raise QUEUED");
+    }
+    report("claim", adapter, limit);
+    store.close().await;
+    Ok(())
+}

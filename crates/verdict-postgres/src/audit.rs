@@ -1,0 +1,73 @@
+//! The audit trail: appending inside the caller's transaction under the workspace's chain-head
+//! lock, and the read side ([`AuditLog`]). Core seals the event (computes its hash); SQL only
+//! stores it.
+
+use async_trait::async_trait;
+use sqlx::PgConnection;
+use verdict_core::domain::{AuditEvent, ChainHash, GENESIS_HASH, PendingAuditEvent};
+use verdict_core::ports::{AuditLog, AuditQuery, StoreError};
+
+use crate::PgStore;
+use crate::error::{store_error, unexpected};
+use crate::queries::{APPEND_AUDIT_EVENT, LOCK_CHAIN_HEAD};
+use crate::rows::{AuditRow, actor_columns, subject_type_name};
+
+const EVENTS: &str = "SELECT id, workspace_id, seq, occurred_at, tenant_id, actor_type, actor_id, action, \
+     subject_type, subject_id, metadata, prev_hash, hash FROM audit_logs \
+     WHERE workspace_id = $1 AND ($2::bigint IS NULL OR tenant_id = $2) AND ($3::text IS NULL OR action = $3) \
+     AND seq > $4 ORDER BY seq LIMIT $5";
+
+/// Appends `event` to its workspace's chain within the open transaction `conn`: locks the chain
+/// head, seals the event as the next `seq` after the head's hash, inserts it and advances the
+/// head. The lock is held until the transaction ends, so concurrent appends queue up behind it.
+///
+/// # Errors
+/// [`StoreError`] on storage failure; the caller's transaction must then be rolled back.
+pub(crate) async fn append(conn: &mut PgConnection, event: PendingAuditEvent) -> Result<AuditEvent, StoreError> {
+    let (head_seq, head_hash): (i64, String) = sqlx::query_as(LOCK_CHAIN_HEAD)
+        .bind(event.workspace_id.get())
+        .bind(GENESIS_HASH)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    let prev_hash = ChainHash::parse(head_hash).map_err(unexpected)?;
+    let seq = u64::try_from(head_seq).map_err(unexpected)? + 1;
+    let sealed = event.seal(seq, prev_hash);
+    let (actor_type, actor_id) = actor_columns(sealed.actor());
+    sqlx::query(APPEND_AUDIT_EVENT)
+        .bind(sealed.id().as_uuid())
+        .bind(sealed.workspace_id().get())
+        .bind(i64::try_from(sealed.seq()).map_err(unexpected)?)
+        .bind(sealed.occurred_at())
+        .bind(sealed.tenant_id().map(|t| t.get()))
+        .bind(actor_type)
+        .bind(actor_id)
+        .bind(sealed.action().as_str())
+        .bind(subject_type_name(sealed.subject().kind))
+        .bind(&sealed.subject().id)
+        .bind(serde_json::Value::Object(sealed.metadata().clone()))
+        .bind(sealed.prev_hash().as_str())
+        .bind(sealed.hash().as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    Ok(sealed)
+}
+
+#[async_trait]
+impl AuditLog for PgStore {
+    #[tracing::instrument(skip_all, fields(workspace_id = %query.workspace))]
+    async fn events(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        let after = i64::try_from(query.after_seq.unwrap_or(0)).unwrap_or(i64::MAX);
+        let rows: Vec<AuditRow> = sqlx::query_as(EVENTS)
+            .bind(query.workspace.get())
+            .bind(query.tenant.map(|t| t.get()))
+            .bind(query.action.map(|a| a.as_str()))
+            .bind(after)
+            .bind(i64::from(query.limit))
+            .fetch_all(self.pool())
+            .await
+            .map_err(store_error)?;
+        rows.into_iter().map(AuditEvent::try_from).collect()
+    }
+}

@@ -1,0 +1,135 @@
+//! The SQL of the adapter. The statements on the hot paths — start, claim, audit append, the
+//! latest-run and previous-report look-ups — are public so that tests and benchmarks can
+//! `EXPLAIN` and replay exactly what the adapter runs.
+
+/// The columns every run query returns, in the order of the private row type.
+macro_rules! run_columns {
+    () => {
+        "id, workspace_id, tenant_id, provider_connection_id, type AS flow, run_identity_hash, status, \
+         outcome, initiator_user_id, summary_counts, failure_summary, \
+         context -> 'verification_report' AS report, attempt, lease_owner, lease_expires_at, created_at, \
+         started_at, completed_at"
+    };
+}
+
+/// Claims the oldest claimable run: `$1` owner, `$2` now, `$3` lease end. The oldest queued run
+/// (`operation_runs_queue_idx`, in claim order) and the oldest run whose lease expired
+/// (`operation_runs_lease_expiry_idx`) are each found skipping rows other claimers hold, and the
+/// older of the two is taken — so two claimers never get the same run, none waits for another,
+/// and neither a backlog nor many live leases make a claim scan.
+pub const CLAIM_NEXT: &str = concat!(
+    "WITH queued AS (SELECT id, created_at FROM operation_runs WHERE status = 'queued' ",
+    "ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED), ",
+    "expired AS (SELECT id, created_at FROM operation_runs WHERE status = 'running' AND lease_expires_at <= $2 ",
+    "ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED), ",
+    "next AS (SELECT id AS claim_id FROM (SELECT id, created_at FROM queued UNION ALL ",
+    "SELECT id, created_at FROM expired) AS candidates ORDER BY created_at, id LIMIT 1) ",
+    "UPDATE operation_runs SET status = 'running', attempt = attempt + 1, ",
+    "started_at = COALESCE(started_at, $2), lease_owner = $1, lease_expires_at = $3 ",
+    "FROM next WHERE operation_runs.id = next.claim_id ",
+    "RETURNING ",
+    run_columns!()
+);
+
+/// The most recently created run of an identity (`$1`), whatever its status.
+pub const LATEST_RUN: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    " FROM operation_runs WHERE run_identity_hash = $1 ORDER BY created_at DESC, id DESC LIMIT 1"
+);
+
+/// The report of the newest completed run of identity `$1` created before `($2, $3)`.
+pub const PREVIOUS_REPORT: &str = "SELECT context -> 'verification_report' AS report FROM operation_runs \
+     WHERE run_identity_hash = $1 AND status = 'completed' AND context ? 'verification_report' \
+     AND (created_at, id) < ($2, $3) \
+     ORDER BY created_at DESC, id DESC LIMIT 1";
+
+/// Inserts a queued run unless an active run of the identity exists (then nothing, no row).
+pub const INSERT_QUEUED: &str = concat!(
+    "INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, ",
+    "run_identity_hash, status, outcome, initiator_user_id, created_at) ",
+    "VALUES ($1, $2, $3, $4, $5, $6, 'queued', 'pending', $7, $8) ",
+    "ON CONFLICT (tenant_id, run_identity_hash) WHERE status IN ('queued', 'running') DO NOTHING ",
+    "RETURNING ",
+    run_columns!()
+);
+
+/// The active run of `($1 tenant, $2 identity hash)`.
+pub const ACTIVE_RUN: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    " FROM operation_runs WHERE tenant_id = $1 AND run_identity_hash = $2 AND status IN ('queued', 'running')"
+);
+
+/// Inserts a run that is already completed (the blocked stub).
+pub(crate) const INSERT_COMPLETED: &str = concat!(
+    "INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, ",
+    "run_identity_hash, status, outcome, initiator_user_id, summary_counts, failure_summary, context, ",
+    "created_at, completed_at) ",
+    "VALUES ($1, $2, $3, $4, $5, $6, 'completed', $7, $8, $9, $10, ",
+    "jsonb_build_object('verification_report', $11::jsonb), $12, $13) ",
+    "RETURNING ",
+    run_columns!()
+);
+
+/// One run by id.
+pub(crate) const RUN_BY_ID: &str = concat!("SELECT ", run_columns!(), " FROM operation_runs WHERE id = $1");
+
+/// A keyset page of a tenant's runs, newest first. Without a cursor the row comparison starts
+/// above every run, so the same index condition serves the first and every later page.
+pub const LIST_RUNS: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    " FROM operation_runs WHERE workspace_id = $1 AND tenant_id = $2 ",
+    "AND ($3::text IS NULL OR type = $3) ",
+    "AND ($4::text IS NULL OR status = $4) ",
+    "AND ($5::uuid IS NULL OR provider_connection_id = $5) ",
+    "AND (created_at, id) < (COALESCE($6::timestamptz, 'infinity'::timestamptz), ",
+    "COALESCE($7::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)) ",
+    "ORDER BY created_at DESC, id DESC LIMIT $8"
+);
+
+/// Completes run `$1` held by `$2`.
+pub(crate) const COMPLETE_RUN: &str = concat!(
+    "UPDATE operation_runs SET status = 'completed', outcome = $3, summary_counts = $4, ",
+    "failure_summary = $5, context = jsonb_set(context, '{verification_report}', $6::jsonb), ",
+    "lease_owner = NULL, lease_expires_at = NULL, completed_at = $7 ",
+    "WHERE id = $1 AND status = 'running' AND lease_owner = $2 ",
+    "RETURNING ",
+    run_columns!()
+);
+
+/// The status of run `$1`, to explain why a fenced update changed nothing.
+pub(crate) const RUN_STATUS: &str = "SELECT status FROM operation_runs WHERE id = $1";
+
+/// Fenced updates of a running run `$1` held by `$2`. Each returns whether it changed the run and
+/// whether the run exists, in one round trip.
+pub(crate) const HEARTBEAT: &str = "WITH changed AS (UPDATE operation_runs SET lease_expires_at = $3 \
+     WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING 1) \
+     SELECT EXISTS (SELECT 1 FROM changed), EXISTS (SELECT 1 FROM operation_runs WHERE id = $1)";
+
+/// Hands the lease back (`$3` = now) and wakes idle workers, who can claim the run at once.
+pub(crate) const RELEASE: &str = "WITH changed AS (UPDATE operation_runs SET lease_expires_at = $3 \
+     WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING id), \
+     woken AS (SELECT pg_notify('verdict_runs', id::text) FROM changed) \
+     SELECT EXISTS (SELECT 1 FROM changed), EXISTS (SELECT 1 FROM operation_runs WHERE id = $1), \
+     (SELECT count(*) FROM woken)";
+
+/// Replaces the live report (`$3`) and its counts (`$4`).
+pub(crate) const WRITE_LIVE_REPORT: &str = "WITH changed AS (UPDATE operation_runs \
+     SET context = jsonb_set(context, '{verification_report}', $3::jsonb), summary_counts = $4 \
+     WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING 1) \
+     SELECT EXISTS (SELECT 1 FROM changed), EXISTS (SELECT 1 FROM operation_runs WHERE id = $1)";
+
+/// Locks the chain head of workspace `$1` (creating it at `seq` 0 with hash `$2`, the genesis)
+/// and returns its `(seq, hash)`. The no-op update takes the row lock in the same round trip;
+/// every append of the workspace waits here, so `seq` has no gaps and the chain never forks.
+pub const LOCK_CHAIN_HEAD: &str = "INSERT INTO audit_chain_heads (workspace_id, seq, hash) VALUES ($1, 0, $2) \
+     ON CONFLICT (workspace_id) DO UPDATE SET seq = audit_chain_heads.seq RETURNING seq, hash";
+
+/// Inserts a sealed event and advances its workspace's chain head to it.
+pub const APPEND_AUDIT_EVENT: &str = "WITH appended AS (INSERT INTO audit_logs (id, workspace_id, seq, \
+     occurred_at, tenant_id, actor_type, actor_id, action, subject_type, subject_id, metadata, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING workspace_id, seq, hash) \
+     UPDATE audit_chain_heads AS head SET seq = appended.seq, hash = appended.hash \
+     FROM appended WHERE head.workspace_id = appended.workspace_id";

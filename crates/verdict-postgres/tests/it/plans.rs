@@ -1,0 +1,97 @@
+//! With a realistic amount of data the hot queries read their indexes, never the whole table.
+//! The test asserts on the plan (node types and index names), not on time.
+
+use serde_json::Value;
+use sqlx::AssertSqlSafe;
+use verdict_postgres::queries;
+
+use crate::support::store;
+
+/// 100k runs over 5,000 identities and 50 tenants, created one second apart; the newest 1,000
+/// (each of another identity) are still queued, the rest completed with a report.
+const SEED: &str = "INSERT INTO operation_runs (id, workspace_id, tenant_id, type, run_identity_hash, status, \
+     outcome, summary_counts, failure_summary, context, attempt, created_at, started_at, completed_at) \
+     SELECT gen_random_uuid(), 1, 1 + g % 50, 'provider.connection.check', \
+         encode(sha256(convert_to('identity-' || (g % 5000), 'UTF8')), 'hex'), \
+         CASE WHEN g > 99000 THEN 'queued' ELSE 'completed' END, \
+         CASE WHEN g > 99000 THEN 'pending' ELSE 'succeeded' END, \
+         CASE WHEN g > 99000 THEN NULL ELSE '{\"total\": 0}'::jsonb END, \
+         CASE WHEN g > 99000 THEN NULL ELSE '[]'::jsonb END, \
+         CASE WHEN g > 99000 THEN '{}'::jsonb ELSE '{\"verification_report\": {\"checks\": []}}'::jsonb END, \
+         CASE WHEN g > 99000 THEN 0 ELSE 1 END, \
+         now() - (100000 - g) * interval '1 second', \
+         CASE WHEN g > 99000 THEN NULL ELSE now() - (100000 - g) * interval '1 second' END, \
+         CASE WHEN g > 99000 THEN NULL ELSE now() - (100000 - g) * interval '1 second' END \
+     FROM generate_series(1, 100000) AS g";
+
+/// Every (node type, index name) of a JSON plan, depth first.
+fn nodes(plan: &Value, out: &mut Vec<(String, Option<String>)>) {
+    let text = |key: &str| plan.get(key).and_then(Value::as_str).map(str::to_owned);
+    if let Some(kind) = text("Node Type") {
+        out.push((kind, text("Index Name")));
+    }
+    for child in plan.get("Plans").and_then(Value::as_array).into_iter().flatten() {
+        nodes(child, out);
+    }
+}
+
+async fn plan_of(
+    pool: &sqlx::PgPool,
+    sql: &str,
+    binds: impl FnOnce(PlanQuery<'_>) -> PlanQuery<'_>,
+) -> Vec<(String, Option<String>)> {
+    let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
+    let query = binds(sqlx::query_scalar(AssertSqlSafe(explain)));
+    let plan: Value = query.fetch_one(pool).await.unwrap();
+    let mut out = Vec::new();
+    nodes(&plan[0]["Plan"], &mut out);
+    out
+}
+
+type PlanQuery<'q> = sqlx::query::QueryScalar<'q, sqlx::Postgres, Value, sqlx::postgres::PgArguments>;
+
+fn assert_reads_index(plan: &[(String, Option<String>)], index: &str, what: &str) {
+    assert!(
+        plan.iter().any(|(kind, name)| kind.starts_with("Index") && name.as_deref() == Some(index)),
+        "{what} must read {index}: {plan:?}"
+    );
+    assert!(!plan.iter().any(|(kind, _)| kind == "Seq Scan"), "{what} must not scan the table: {plan:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_queries_use_their_indexes_on_100k_runs() {
+    let (store, _db) = store().await;
+    let pool = store.pool();
+    sqlx::raw_sql(SEED).execute(pool).await.unwrap();
+    sqlx::raw_sql("ANALYZE operation_runs").execute(pool).await.unwrap();
+    let identity: String = sqlx::query_scalar("SELECT encode(sha256(convert_to('identity-42', 'UTF8')), 'hex')")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+
+    let previous =
+        plan_of(pool, queries::PREVIOUS_REPORT, |q| q.bind(identity.clone()).bind(now).bind(uuid::Uuid::max())).await;
+    assert_reads_index(&previous, "operation_runs_identity_recent_idx", "the previous-report look-up");
+
+    let latest = plan_of(pool, queries::LATEST_RUN, |q| q.bind(identity.clone())).await;
+    assert_reads_index(&latest, "operation_runs_identity_recent_idx", "the latest-run look-up");
+
+    eprintln!("PLAN");
+    let claim = plan_of(pool, queries::CLAIM_NEXT, |q| q.bind("worker-1").bind(now).bind(now)).await;
+    assert_reads_index(&claim, "operation_runs_queue_idx", "the claim's queued branch");
+    assert_reads_index(&claim, "operation_runs_lease_expiry_idx", "the claim's expired-lease branch");
+
+    let page = plan_of(pool, queries::LIST_RUNS, |q| {
+        q.bind(1_i64)
+            .bind(11_i64)
+            .bind(None::<String>)
+            .bind(None::<String>)
+            .bind(None::<uuid::Uuid>)
+            .bind(Some(now - chrono::Duration::hours(10)))
+            .bind(Some(uuid::Uuid::max()))
+            .bind(51_i64)
+    })
+    .await;
+    assert_reads_index(&page, "operation_runs_listing_idx", "a keyset page");
+}

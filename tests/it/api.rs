@@ -1,0 +1,149 @@
+//! Every endpoint's happy path, with real workers running the real flow against the simulated
+//! tenant: connection, start, progress, report, change since the previous run, acknowledgement,
+//! audit trail — and nothing of it asks the provider anything when only reading.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{Backend, admin, report_validator, spawn_app, token};
+
+crate::on_both_backends!(a_verification_runs_end_to_end, operations_endpoints_answer);
+
+async fn a_verification_runs_end_to_end(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let connection = app.create_connection().await;
+    let listed =
+        app.request(Method::GET, "/v1/workspaces/1/tenants/10/provider-connections", Some(&token(&[])), None).await;
+    assert_eq!(listed.body[0]["id"], connection.as_str());
+    let one = app
+        .request(
+            Method::GET,
+            &format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}"),
+            Some(&token(&[])),
+            None,
+        )
+        .await;
+    assert_eq!((one.status, &one.body["has_secret"]), (StatusCode::OK, &json!(true)));
+
+    // First run: everything granted.
+    let started = app.start(&connection).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.text);
+    let first = started.body["run"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(started.headers["location"], format!("/v1/runs/{first}").as_str());
+    let view = app.completed(&first).await;
+    assert_eq!(view.body["run"]["outcome"], "succeeded", "{}", view.text);
+    assert_eq!(view.body["report"]["summary"]["overall"], "ready", "{}", view.text);
+    assert_eq!(view.body["change"]["state"], "none");
+    let validator = report_validator();
+    assert!(validator.is_valid(&view.body["report"]), "{}", view.text);
+
+    // Reading is database-only: no request reaches the provider.
+    let before = app.provider.requests();
+    for path in
+        [format!("/v1/runs/{first}"), format!("/v1/runs/{first}/report"), format!("/v1/runs/{first}/acknowledgements")]
+    {
+        assert_eq!(app.request(Method::GET, &path, Some(&token(&[])), None).await.status, StatusCode::OK, "{path}");
+    }
+    app.request(Method::GET, "/v1/workspaces/1/tenants/10/runs", Some(&token(&[])), None).await;
+    assert_eq!(app.provider.requests(), before, "viewers never call the provider");
+
+    // Second run, unchanged scenario: linked to the first, `unchanged`.
+    let second = app.start(&connection).await.body["run"]["id"].as_str().unwrap().to_owned();
+    let view = app.completed(&second).await;
+    assert_eq!(view.body["report"]["previous_report_id"], first.as_str());
+    assert_eq!(view.body["change"]["state"], "unchanged");
+
+    // Third run, a permission withdrawn: `changed`, that check regressed.
+    app.provider.update(|b| b.roles.retain(|r| !r.starts_with("DeviceManagementApps")));
+    let third = app.start(&connection).await.body["run"]["id"].as_str().unwrap().to_owned();
+    let view = app.completed(&third).await;
+    assert_eq!(view.body["report"]["summary"]["overall"], "needs_attention", "{}", view.text);
+    assert_eq!(view.body["change"]["state"], "changed");
+    let regressed: Vec<&str> = view.body["change"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["change"] == "regressed")
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(regressed, ["permissions.intune_apps"]);
+    assert!(validator.is_valid(&view.body["report"]));
+    let report = app.request(Method::GET, &format!("/v1/runs/{third}/report"), Some(&token(&[])), None).await;
+    assert_eq!(report.body, view.body["report"], "the report endpoint returns the stored report exactly");
+
+    // Acknowledge the failing check.
+    let ack =
+        json!({"check_key": "permissions.intune_apps", "ack_reason": "Apps are managed elsewhere", "report_id": third});
+    let uri = format!("/v1/runs/{third}/acknowledgements");
+    let created = app.request(Method::POST, &uri, Some(&admin()), Some(ack.clone())).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let again = app.request(Method::POST, &uri, Some(&admin()), Some(ack)).await;
+    assert_eq!(
+        (again.status, &again.body["error"]["acknowledgement"]["id"]),
+        (StatusCode::CONFLICT, &created.body["id"])
+    );
+    let view = app.view(&third).await;
+    assert_eq!(view.body["acknowledgements"][0]["check_key"], "permissions.intune_apps");
+    assert_eq!(view.body["report"]["summary"]["overall"], "needs_attention", "acknowledging never greenwashes");
+
+    // Listing, latest, rotation, disabling, audit.
+    let page = app.request(Method::GET, "/v1/workspaces/1/tenants/10/runs?limit=2", Some(&token(&[])), None).await;
+    assert_eq!(page.body["runs"].as_array().unwrap().len(), 2);
+    let cursor = page.body["next_cursor"].as_str().unwrap();
+    let rest = app
+        .request(
+            Method::GET,
+            &format!("/v1/workspaces/1/tenants/10/runs?limit=2&cursor={cursor}"),
+            Some(&token(&[])),
+            None,
+        )
+        .await;
+    assert_eq!(rest.body["runs"][0]["id"], first.as_str());
+    assert!(rest.body["next_cursor"].is_null());
+    let latest = app
+        .request(
+            Method::GET,
+            &format!("/v1/workspaces/1/tenants/10/verifications/latest?flow=provider.connection.check&provider_connection_id={connection}"),
+            Some(&token(&[])),
+            None,
+        )
+        .await;
+    assert_eq!(latest.body["run"]["id"], third.as_str());
+    let secret_uri = format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/secret");
+    let rotated = app
+        .request(Method::PUT, &secret_uri, Some(&admin()), Some(json!({"client_secret": "rotated-secret-value"})))
+        .await;
+    assert_eq!(rotated.status, StatusCode::NO_CONTENT);
+    let disabled = app
+        .request(
+            Method::POST,
+            &format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/disable"),
+            Some(&admin()),
+            None,
+        )
+        .await;
+    assert!(disabled.body["disabled_at"].is_string());
+    let blocked = app.start(&connection).await;
+    assert_eq!(blocked.body["run"]["outcome"], "blocked", "{}", blocked.text);
+
+    let events = app.request(Method::GET, "/v1/workspaces/1/audit-events?limit=100", Some(&admin()), None).await;
+    let actions: Vec<&str> =
+        events.body["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions.first(), Some(&"provider_connection.created"));
+    assert_eq!(actions.iter().filter(|a| **a == "verification.completed").count(), 4);
+    let verify = app.request(Method::GET, "/v1/workspaces/1/audit-events/verify", Some(&admin()), None).await;
+    assert_eq!(verify.body["valid"], true, "{}", verify.text);
+    assert_eq!(verify.body["events_checked"], json!(actions.len()));
+    app.stop().await;
+}
+
+async fn operations_endpoints_answer(backend: Backend) {
+    let app = spawn_app(backend).await;
+    assert_eq!(app.request(Method::GET, "/healthz", None, None).await.status, StatusCode::OK);
+    assert_eq!(app.request(Method::GET, "/readyz", None, None).await.status, StatusCode::OK);
+    let metrics = app.request(Method::GET, "/metrics", None, None).await;
+    assert!(metrics.text.contains("verdict_http_requests_total"), "{}", metrics.text);
+    let openapi = app.request(Method::GET, "/v1/openapi.json", None, None).await;
+    assert!(openapi.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    app.stop().await;
+}
