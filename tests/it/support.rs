@@ -71,6 +71,8 @@ impl Default for Options {
 
 pub struct TestApp {
     pub address: SocketAddr,
+    /// The database the app runs on, for tests that reach around it (tampering).
+    pub database_url: String,
     pub client: reqwest::Client,
     pub provider: FakeProvider,
     /// Every body the app answered, for the secret scans.
@@ -138,6 +140,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     }));
     TestApp {
         address,
+        database_url: url.clone(),
         client: reqwest::Client::new(),
         provider,
         seen: Mutex::new(Vec::new()),

@@ -21,6 +21,7 @@ use crate::workers::Workers;
 
 /// A built service, ready to run.
 pub struct App {
+    forwarder: Option<verdict_audit::Forwarder>,
     listener: Option<TcpListener>,
     address: Option<SocketAddr>,
     router: Option<axum::Router>,
@@ -82,7 +83,8 @@ impl App {
         } else {
             (None, None, None)
         };
-        Ok(Self { listener, address, router, workers, store, shutdown })
+        let forwarder = audit_forwarder(settings, &database, &store)?;
+        Ok(Self { forwarder, listener, address, router, workers, store, shutdown })
     }
 
     /// The bound address, when serving the API.
@@ -115,6 +117,10 @@ impl App {
             trigger.trigger();
         });
         let workers = self.workers.map(|w| w.start(shutdown.clone()));
+        let forwarder = self.forwarder.map(|forwarder| {
+            let stop = shutdown.clone();
+            tokio::spawn(forwarder.run(async move { stop.wait().await }))
+        });
         if let (Some(listener), Some(router), Some(address)) = (self.listener, self.router, self.address) {
             tracing::info!(%address, "serving the Verdict API");
             let graceful = shutdown.clone();
@@ -128,9 +134,38 @@ impl App {
         if let Some(workers) = workers {
             workers.stopped().await;
         }
+        if let Some(forwarder) = forwarder
+            && forwarder.await.is_err()
+        {
+            tracing::error!("the audit forwarder task failed");
+        }
         self.store.close().await;
         Ok(())
     }
+}
+
+/// The audit forwarder, when `VERDICT_AUDIT_JSONL` names a sink. Its cursor sits beside a file
+/// sink, or in the data folder for stdout.
+fn audit_forwarder(
+    settings: &Settings,
+    database: &Database,
+    store: &Store,
+) -> Result<Option<verdict_audit::Forwarder>> {
+    let Some(target) = settings.audit_jsonl.as_deref() else { return Ok(None) };
+    let sink: verdict_audit::Sink = target.parse().unwrap_or(verdict_audit::Sink::Stdout);
+    let cursor_file = match &sink {
+        verdict_audit::Sink::File(path) => {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".cursor");
+            std::path::PathBuf::from(name)
+        }
+        verdict_audit::Sink::Stdout => crate::config::data_dir(settings, database).join("audit-forwarder.cursor"),
+    };
+    let config =
+        verdict_audit::ForwarderConfig { sink, cursor_file, poll: std::time::Duration::from_secs(1), page: 500 };
+    let forwarder = verdict_audit::Forwarder::new(store.audit_log(), config).context("audit forwarder cursor")?;
+    tracing::info!(sink = target, "forwarding audit events as JSON lines");
+    Ok(Some(forwarder))
 }
 
 fn build_router(

@@ -85,8 +85,8 @@ pub fn parse_ttl(text: &str) -> Result<i64> {
 /// When the store cannot be read.
 pub async fn audit_verify(store: &Store, workspace: i64, out: &mut impl Write) -> Result<bool> {
     let workspace = WorkspaceId::new(workspace).context("--workspace must be a positive integer")?;
-    let ports = ports_for_reading(store)?;
-    let result = verify_chain(ports.audit.as_ref(), workspace).await.context("reading the audit trail")?;
+    let log = store.audit_log();
+    let result = verify_chain(log.as_ref(), workspace).await.context("reading the audit trail")?;
     writeln!(out, "{}", serde_json::to_string(&result)?)?;
     Ok(result.valid)
 }
@@ -97,12 +97,11 @@ pub async fn audit_verify(store: &Store, workspace: i64, out: &mut impl Write) -
 /// When the store cannot be read or the output written.
 pub async fn audit_export(store: &Store, workspace: i64, out: &mut impl Write) -> Result<u64> {
     let workspace = WorkspaceId::new(workspace).context("--workspace must be a positive integer")?;
-    let ports = ports_for_reading(store)?;
+    let log = store.audit_log();
     let mut after_seq = None;
     let mut written = 0;
     loop {
-        let page = ports
-            .audit
+        let page = log
             .events(AuditQuery { workspace, tenant: None, action: None, after_seq, limit: EXPORT_PAGE })
             .await
             .context("reading the audit trail")?;
@@ -117,16 +116,6 @@ pub async fn audit_export(store: &Store, workspace: i64, out: &mut impl Write) -
     }
     out.flush()?;
     Ok(written)
-}
-
-fn ports_for_reading(store: &Store) -> Result<verdict_core::services::Ports> {
-    // Reading the trail needs no keys: a throwaway cipher is never used.
-    let cipher = verdict_core::crypto::Aes256GcmCipher::new(&verdict_core::crypto::Aes256GcmCipher::generate_key())?;
-    Ok(store.ports(
-        std::sync::Arc::new(cipher),
-        std::sync::Arc::new(verdict_core::ports::NoQueueNotifier),
-        std::sync::Arc::new(verdict_core::flows::FlowCatalog::default()),
-    ))
 }
 
 #[cfg(test)]

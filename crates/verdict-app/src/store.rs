@@ -88,6 +88,15 @@ impl Store {
         }
     }
 
+    /// The audit trail, read side.
+    #[must_use]
+    pub fn audit_log(&self) -> Arc<dyn verdict_core::ports::AuditLog> {
+        match self {
+            Self::Sqlite(store) => Arc::new(store.clone()),
+            Self::Postgres(store) => Arc::new(store.clone()),
+        }
+    }
+
     /// Closes the pools.
     pub async fn close(&self) {
         match self {

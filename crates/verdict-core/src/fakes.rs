@@ -14,8 +14,8 @@ use crate::domain::{
     RunListQuery, RunPage, RunStatus, SecretCiphertext, TenantId, WorkspaceId,
 };
 use crate::ports::{
-    AcknowledgeError, AcknowledgementStore, AuditLog, AuditQuery, CompleteError, ConnectionUpdateError, LeaseError,
-    ProviderConnectionStore, RunStore, StartOutcome, StoreError,
+    AcknowledgeError, AcknowledgementStore, AuditLog, AuditQuery, ChainHead, CompleteError, ConnectionUpdateError,
+    LeaseError, ProviderConnectionStore, RunStore, StartOutcome, StoreError,
 };
 use crate::rules::summary_counts;
 
@@ -395,6 +395,15 @@ impl AuditLog for InMemoryStore {
             .filter(|e| query.action.is_none_or(|a| e.action() == a))
             .take(query.limit as usize)
             .cloned()
+            .collect())
+    }
+
+    async fn chain_heads(&self) -> Result<Vec<ChainHead>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .audit
+            .iter()
+            .filter_map(|(workspace, chain)| chain.last().map(|e| ChainHead { workspace: *workspace, seq: e.seq() }))
             .collect())
     }
 }

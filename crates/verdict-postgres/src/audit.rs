@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use sqlx::PgConnection;
-use verdict_core::domain::{AuditEvent, ChainHash, GENESIS_HASH, PendingAuditEvent};
-use verdict_core::ports::{AuditLog, AuditQuery, StoreError};
+use verdict_core::domain::{AuditEvent, ChainHash, GENESIS_HASH, PendingAuditEvent, WorkspaceId};
+use verdict_core::ports::{AuditLog, AuditQuery, ChainHead, StoreError};
 
 use crate::PgStore;
 use crate::error::{store_error, unexpected};
@@ -70,4 +70,24 @@ impl AuditLog for PgStore {
             .map_err(store_error)?;
         rows.into_iter().map(AuditEvent::try_from).collect()
     }
+
+    async fn chain_heads(&self) -> Result<Vec<ChainHead>, StoreError> {
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT workspace_id, seq FROM audit_chain_heads WHERE seq >= 1 ORDER BY workspace_id")
+                .fetch_all(self.pool())
+                .await
+                .map_err(store_error)?;
+        heads(rows)
+    }
+}
+
+/// Turns stored `(workspace_id, seq)` pairs into chain heads.
+fn heads(rows: Vec<(i64, i64)>) -> Result<Vec<ChainHead>, StoreError> {
+    rows.into_iter()
+        .map(|(workspace, seq)| {
+            let workspace = WorkspaceId::new(workspace).map_err(|e| StoreError::Unexpected(e.into()))?;
+            let seq = u64::try_from(seq).map_err(|e| StoreError::Unexpected(e.into()))?;
+            Ok(ChainHead { workspace, seq })
+        })
+        .collect()
 }

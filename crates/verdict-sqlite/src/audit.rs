@@ -10,7 +10,7 @@ use verdict_core::domain::{
     Actor, AuditAction, AuditEvent, ChainHash, PendingAuditEvent, StoredAuditEvent, Subject, SubjectType, TenantId,
     UserId, WorkspaceId, to_micros,
 };
-use verdict_core::ports::{AuditLog, AuditQuery, StoreError};
+use verdict_core::ports::{AuditLog, AuditQuery, ChainHead, StoreError};
 
 use crate::SqliteStore;
 use crate::errors::{corrupt, invariant, store_error};
@@ -205,6 +205,26 @@ impl AuditLog for SqliteStore {
             .map_err(store_error)?;
         rows.into_iter().map(AuditRow::into_event).collect()
     }
+
+    async fn chain_heads(&self) -> Result<Vec<ChainHead>, StoreError> {
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT workspace_id, seq FROM audit_chain_heads WHERE seq >= 1 ORDER BY workspace_id")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(store_error)?;
+        heads(rows)
+    }
+}
+
+/// Turns stored `(workspace_id, seq)` pairs into chain heads.
+fn heads(rows: Vec<(i64, i64)>) -> Result<Vec<ChainHead>, StoreError> {
+    rows.into_iter()
+        .map(|(workspace, seq)| {
+            let workspace = WorkspaceId::new(workspace).map_err(|e| StoreError::Unexpected(e.into()))?;
+            let seq = u64::try_from(seq).map_err(|e| StoreError::Unexpected(e.into()))?;
+            Ok(ChainHead { workspace, seq })
+        })
+        .collect()
 }
 
 #[cfg(test)]

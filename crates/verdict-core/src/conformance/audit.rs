@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use super::Stores;
 use super::fixtures::*;
 use crate::domain::{AuditAction, AuditEvent, ChainHash, GENESIS_HASH};
-use crate::ports::AuditQuery;
+use crate::ports::{AuditQuery, ChainHead};
 use crate::services::verify_chain;
 
 async fn all(stores: &Stores, workspace: i64) -> Vec<AuditEvent> {
@@ -110,4 +110,16 @@ pub async fn stored_events_keep_their_hash(stores: &Stores) {
     assert_eq!(completed.metadata()["outcome"], "failed");
     assert_eq!(completed.metadata()["counts"]["total"], 3);
     assert_eq!(completed.tenant_id(), Some(tenant(10)));
+}
+
+/// Chain heads name every workspace with events and the seq of its newest one.
+pub async fn chain_heads_name_every_workspace_and_its_newest_seq(stores: &Stores) {
+    assert!(stores.audit.chain_heads().await.unwrap().is_empty());
+    for workspace in [3, 1, 3, 3] {
+        let conn = connection(workspace, 10);
+        let event = connection_event(&conn, AuditAction::ProviderConnectionCreated);
+        stores.connections.create(conn, event).await.unwrap();
+    }
+    let heads = stores.audit.chain_heads().await.unwrap();
+    assert_eq!(heads, [ChainHead { workspace: ws(1), seq: 1 }, ChainHead { workspace: ws(3), seq: 3 }]);
 }

@@ -89,6 +89,7 @@ macro_rules! conformance_tests {
             chains_are_per_workspace,
             audit_events_filter_and_page_by_seq,
             stored_events_keep_their_hash,
+            chain_heads_name_every_workspace_and_its_newest_seq,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

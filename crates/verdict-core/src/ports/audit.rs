@@ -23,6 +23,15 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+/// Where a workspace's chain ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainHead {
+    /// The workspace.
+    pub workspace: WorkspaceId,
+    /// The `seq` of its newest event.
+    pub seq: u64,
+}
+
 /// The audit trail, read side.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -32,4 +41,11 @@ pub trait AuditLog: Send + Sync {
     /// # Errors
     /// [`StoreError`] on storage failure.
     async fn events(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Every workspace with at least one event and the `seq` of its newest, ordered by workspace
+    /// (what a forwarder walks to find new events).
+    ///
+    /// # Errors
+    /// [`StoreError`] on storage failure.
+    async fn chain_heads(&self) -> Result<Vec<ChainHead>, StoreError>;
 }
