@@ -131,6 +131,7 @@ async fn a_verification_runs_end_to_end(backend: Backend) {
         events.body["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions.first(), Some(&"provider_connection.created"));
     assert_eq!(actions.iter().filter(|a| **a == "verification.completed").count(), 4);
+    assert!(!events.text.contains("Apps are managed elsewhere"), "acknowledgement reasons stay out of the audit trail");
     let verify = app.request(Method::GET, "/v1/workspaces/1/audit-events/verify", Some(&admin()), None).await;
     assert_eq!(verify.body["valid"], true, "{}", verify.text);
     assert_eq!(verify.body["events_checked"], json!(actions.len()));
