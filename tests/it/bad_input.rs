@@ -64,3 +64,49 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing(backend: Backend) {
     assert_eq!(app.request(Method::GET, "/healthz", None, None).await.status, StatusCode::OK, "still serving");
     app.stop().await;
 }
+
+/// A database that does not answer turns requests into 503 within the pool's acquire timeout,
+/// and the readiness probe says so; the service itself keeps answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unreachable_database_gives_503_not_a_hang() {
+    use clap::Parser;
+    let cli = verdict_app::cli::Cli::parse_from([
+        "verdict",
+        "--database-url",
+        "postgres://verdict@127.0.0.1:1/verdict",
+        "--jwt-hs256-secret",
+        crate::support::JWT_SECRET,
+        "--encryption-key",
+        crate::support::ENCRYPTION_KEY,
+        "--no-migrate",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--no-workers",
+    ]);
+    let Some(verdict_app::cli::Command::Serve(serve)) = cli.command else { unreachable!("serve was given") };
+    let app = verdict_app::app::App::build(&cli.settings, &serve, true).await.unwrap();
+    let base = format!("http://{}", app.address().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let reply = client
+        .get(format!("{base}/v1/workspaces/1/tenants/10/runs"))
+        .bearer_auth(crate::support::admin())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = reply.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert!(!body.to_string().contains("127.0.0.1:1"), "the cause stays in the log: {body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "answered, did not hang");
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(client.get(format!("{base}/healthz")).send().await.unwrap().status(), reqwest::StatusCode::OK);
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

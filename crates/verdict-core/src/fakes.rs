@@ -230,6 +230,18 @@ impl RunStore for InMemoryStore {
         Ok(state.runs.values().filter(|r| &r.identity_hash == identity).max_by_key(|r| cursor_key(r)).cloned())
     }
 
+    async fn tally(&self) -> Result<Vec<crate::ports::RunTally>, StoreError> {
+        let state = self.lock();
+        let mut counts: BTreeMap<(&'static str, &'static str), crate::ports::RunTally> = BTreeMap::new();
+        for run in state.runs.values() {
+            counts
+                .entry((run.status.as_str(), run.outcome.as_str()))
+                .or_insert(crate::ports::RunTally { status: run.status, outcome: run.outcome, count: 0 })
+                .count += 1;
+        }
+        Ok(counts.into_values().collect())
+    }
+
     async fn previous_completed_report(
         &self,
         identity: &RunIdentityHash,

@@ -12,6 +12,7 @@ use axum::response::IntoResponse;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -31,6 +32,12 @@ struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RunLabels {
+    status: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StartLabels {
     result: String,
 }
@@ -41,6 +48,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
     starts: Family<StartLabels, Counter>,
+    runs: Family<RunLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -59,6 +67,7 @@ impl Default for Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         let starts = Family::<StartLabels, Counter>::default();
+        let runs = Family::<RunLabels, Gauge>::default();
         registry.register("http_requests", "HTTP requests by method, matched route and status", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
         registry.register(
@@ -66,7 +75,8 @@ impl Default for Metrics {
             "Verification starts by result: pending (queued), blocked, deduplicated",
             starts.clone(),
         );
-        Self { registry, requests, latency, starts }
+        registry.register("runs", "Runs by status and outcome, read from the database at scrape time", runs.clone());
+        Self { registry, requests, latency, starts, runs }
     }
 }
 
@@ -79,6 +89,15 @@ impl Metrics {
     /// Counts a start by its result.
     pub fn run_started(&self, result: &str) {
         self.starts.get_or_create(&StartLabels { result: result.to_owned() }).inc();
+    }
+
+    /// Replaces the run gauges with a fresh tally.
+    pub fn set_runs(&self, tally: &[verdict_core::ports::RunTally]) {
+        self.runs.clear();
+        for t in tally {
+            let labels = RunLabels { status: t.status.as_str().to_owned(), outcome: t.outcome.as_str().to_owned() };
+            self.runs.get_or_create(&labels).set(i64::try_from(t.count).unwrap_or(i64::MAX));
+        }
     }
 
     fn observe(&self, labels: RequestLabels, elapsed: Duration) {

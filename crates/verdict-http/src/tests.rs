@@ -508,6 +508,10 @@ async fn metrics_count_requests_by_matched_route() {
     let text = api.call(Method::GET, "/metrics", None, None).await.text;
     assert!(text.contains("verdict_http_requests_total"), "{text}");
     assert!(text.contains("route=\"/v1/runs/{id}\""), "{text}");
+    let connection = api.create_connection().await;
+    api.start(&connection).await;
+    let text = api.call(Method::GET, "/metrics", None, None).await.text;
+    assert!(text.contains("verdict_runs{status=\"queued\",outcome=\"pending\"} 1"), "{text}");
 }
 
 #[tokio::test]

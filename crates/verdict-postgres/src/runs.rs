@@ -5,10 +5,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use verdict_core::domain::{
-    Completion, LeaseOwner, NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery,
-    RunPage, to_micros,
+    Completion, LeaseOwner, NewRun, Outcome, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash,
+    RunListQuery, RunPage, RunStatus, to_micros,
 };
-use verdict_core::ports::{CompleteError, LeaseError, RunStore, StartOutcome, StoreError};
+use verdict_core::ports::{CompleteError, LeaseError, RunStore, RunTally, StartOutcome, StoreError};
 
 use crate::PgStore;
 use crate::audit::append;
@@ -186,4 +186,26 @@ impl RunStore for PgStore {
             .map_err(store_error)?;
         report.flatten().map(report_from_json).transpose()
     }
+    async fn tally(&self) -> Result<Vec<RunTally>, StoreError> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT status, outcome, count(*) FROM operation_runs GROUP BY status, outcome ORDER BY status, outcome",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?;
+        tallies(rows)
+    }
+}
+
+/// Stored `(status, outcome, count)` rows as tallies.
+fn tallies(rows: Vec<(String, String, i64)>) -> Result<Vec<RunTally>, StoreError> {
+    rows.into_iter()
+        .map(|(status, outcome, count)| {
+            Ok(RunTally {
+                status: RunStatus::parse(&status).map_err(|e| StoreError::Unexpected(e.into()))?,
+                outcome: Outcome::parse(&outcome).map_err(|e| StoreError::Unexpected(e.into()))?,
+                count: u64::try_from(count).map_err(|e| StoreError::Unexpected(e.into()))?,
+            })
+        })
+        .collect()
 }

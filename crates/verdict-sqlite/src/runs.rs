@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use verdict_core::domain::{
-    Completion, FlowId, LeaseOwner, NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash,
+    Completion, FlowId, LeaseOwner, NewRun, Outcome, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash,
     RunListQuery, RunPage, RunStatus,
 };
-use verdict_core::ports::{CompleteError, LeaseError, RunStore, StartOutcome, StoreError};
+use verdict_core::ports::{CompleteError, LeaseError, RunStore, RunTally, StartOutcome, StoreError};
 
 use crate::SqliteStore;
 use crate::audit::append;
@@ -244,4 +244,26 @@ impl RunStore for SqliteStore {
         .map_err(store_error)?;
         report.flatten().map(|json| serde_json::from_str(&json).map_err(|e| corrupt("context", e))).transpose()
     }
+    async fn tally(&self) -> Result<Vec<RunTally>, StoreError> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT status, outcome, count(*) FROM operation_runs GROUP BY status, outcome ORDER BY status, outcome",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(store_error)?;
+        tallies(rows)
+    }
+}
+
+/// Stored `(status, outcome, count)` rows as tallies.
+fn tallies(rows: Vec<(String, String, i64)>) -> Result<Vec<RunTally>, StoreError> {
+    rows.into_iter()
+        .map(|(status, outcome, count)| {
+            Ok(RunTally {
+                status: RunStatus::parse(&status).map_err(|e| StoreError::Unexpected(e.into()))?,
+                outcome: Outcome::parse(&outcome).map_err(|e| StoreError::Unexpected(e.into()))?,
+                count: u64::try_from(count).map_err(|e| StoreError::Unexpected(e.into()))?,
+            })
+        })
+        .collect()
 }

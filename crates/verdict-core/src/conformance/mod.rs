@@ -80,6 +80,7 @@ macro_rules! conformance_tests {
             concurrent_claims_never_share_a_run,
             lease_expiry_allows_reclaim_and_fences_the_old_owner,
             heartbeat_extends_and_release_hands_back_the_lease,
+            tally_counts_runs_by_status_and_outcome,
             acknowledgement_is_unique_per_run_and_check,
             concurrent_acknowledgements_have_one_winner,
             acknowledgement_of_a_missing_run_writes_nothing,

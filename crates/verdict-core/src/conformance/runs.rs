@@ -411,3 +411,26 @@ pub async fn heartbeat_extends_and_release_hands_back_the_lease(stores: &Stores)
     assert_eq!((again.id, again.attempt), (run.id, 2));
     assert!(matches!(stores.runs.heartbeat(crate::domain::RunId::generate(), &b, t0).await, Err(LeaseError::NotFound)));
 }
+
+/// Tallies count runs by status and outcome.
+pub async fn tally_counts_runs_by_status_and_outcome(stores: &Stores) {
+    assert!(stores.runs.tally().await.unwrap().is_empty());
+    run_to_completion(stores, &identity(1, 10, None), mixed_checks()).await;
+    run_to_completion(stores, &identity(1, 11, None), vec![check("a", CheckStatus::Pass, false, ReasonCode::OK)]).await;
+    for t in [12, 13] {
+        let new = new_run(&identity(2, t, None), now());
+        let event = started(&new);
+        stores.runs.start_or_deduplicate(new, event).await.unwrap();
+    }
+    let mut tallies: Vec<(RunStatus, crate::domain::Outcome, u64)> =
+        stores.runs.tally().await.unwrap().into_iter().map(|t| (t.status, t.outcome, t.count)).collect();
+    tallies.sort_by_key(|(s, o, _)| (s.as_str(), o.as_str()));
+    assert_eq!(
+        tallies,
+        [
+            (RunStatus::Completed, crate::domain::Outcome::Failed, 1),
+            (RunStatus::Completed, crate::domain::Outcome::Succeeded, 1),
+            (RunStatus::Queued, crate::domain::Outcome::Pending, 2),
+        ]
+    );
+}

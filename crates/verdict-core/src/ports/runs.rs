@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::StoreError;
 use crate::domain::{
-    Completion, LeaseOwner, NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery,
-    RunPage,
+    Completion, LeaseOwner, NewRun, Outcome, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash,
+    RunListQuery, RunPage, RunStatus,
 };
 
 /// What a start did.
@@ -27,6 +27,17 @@ impl StartOutcome {
             Self::Created(run) | Self::Deduplicated(run) => run,
         }
     }
+}
+
+/// How many runs are in one (status, outcome), for operators' metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunTally {
+    /// The status.
+    pub status: RunStatus,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// How many runs.
+    pub count: u64,
 }
 
 /// Why a lease operation was refused.
@@ -163,4 +174,10 @@ pub trait RunStore: Send + Sync {
         identity: &RunIdentityHash,
         before: RunCursor,
     ) -> Result<Option<Report>, StoreError>;
+
+    /// How many runs are in each (status, outcome) present, across all workspaces.
+    ///
+    /// # Errors
+    /// [`StoreError`] on storage failure.
+    async fn tally(&self) -> Result<Vec<RunTally>, StoreError>;
 }

@@ -282,6 +282,15 @@ impl VerificationService {
             .await?)
     }
 
+    /// How many runs are in each (status, outcome), across workspaces: an operator metric, not
+    /// tenant data, so it takes no principal.
+    ///
+    /// # Errors
+    /// [`Failure`] on storage failure.
+    pub async fn run_tally(&self) -> Result<Vec<crate::ports::RunTally>, Failure> {
+        Ok(self.ports.runs.tally().await?)
+    }
+
     /// The latest run of an identity, even if still active.
     ///
     /// # Errors

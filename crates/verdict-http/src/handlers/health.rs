@@ -35,6 +35,11 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    match tokio::time::timeout(state.readiness_timeout, state.verifications.run_tally()).await {
+        Ok(Ok(tally)) => state.metrics.set_runs(&tally),
+        Ok(Err(error)) => tracing::warn!(error = %error, "run metrics unavailable"),
+        Err(_) => tracing::warn!("run metrics timed out"),
+    }
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
 }
 

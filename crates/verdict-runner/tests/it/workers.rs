@@ -17,15 +17,14 @@ use verdict_runner::WorkerConfig;
 use verdict_runner::checks::{GRAPH_ORGANIZATION, TOKEN_ACQUISITION};
 use verdict_runner::fake::Reply;
 
-use crate::support::{Options, check, quick_workers, report, world, world_with};
+use crate::support::{Backend, Options, check, on_every_backend, quick_workers, report, world, world_with};
 
 fn token_passed(run: &Run) -> bool {
     run.report.as_ref().is_some_and(|r| check(r, TOKEN_ACQUISITION).status == CheckStatus::Pass)
 }
 
-#[tokio::test]
-async fn an_aborted_worker_leaves_a_lease_that_another_worker_reclaims_and_completes() {
-    let w = world_with(Options { check_timeout: Duration::from_secs(30), ..Options::default() }).await;
+async fn an_aborted_worker_leaves_a_lease_that_another_worker_reclaims_and_completes(backend: Backend) {
+    let w = world_with(Options { backend, check_timeout: Duration::from_secs(30), ..Options::default() }).await;
     w.provider.update(|b| b.organization = Reply::Hang);
     let config =
         WorkerConfig { lease: Duration::from_secs(1), fallback_poll: Duration::from_millis(100), ..quick_workers() };
@@ -78,9 +77,8 @@ async fn three_dead_workers_give_the_abandoned_report() {
     assert_eq!(aborted, 1, "what the last attempt finished is kept");
 }
 
-#[tokio::test]
-async fn a_start_wakes_an_idle_worker_promptly() {
-    let w = world().await;
+async fn a_start_wakes_an_idle_worker_promptly(backend: Backend) {
+    let w = world(backend).await;
     // A fallback poll this slow means only the wake-up can explain a quick completion.
     let pool = w.pool(WorkerConfig { fallback_poll: Duration::from_secs(30), ..quick_workers() });
     let first = w.start().await;
@@ -91,9 +89,8 @@ async fn a_start_wakes_an_idle_worker_promptly() {
     pool.shutdown().await;
 }
 
-#[tokio::test]
-async fn shutdown_lets_an_in_flight_run_finish_within_the_grace_period() {
-    let w = world().await;
+async fn shutdown_lets_an_in_flight_run_finish_within_the_grace_period(backend: Backend) {
+    let w = world(backend).await;
     w.provider.update(|b| b.latency = Duration::from_millis(300));
     let pool = w.pool(WorkerConfig { shutdown_grace: Duration::from_secs(10), ..quick_workers() });
     let id = w.start().await;
@@ -104,9 +101,8 @@ async fn shutdown_lets_an_in_flight_run_finish_within_the_grace_period() {
     assert_eq!(report(&run).summary().overall, Overall::Ready);
 }
 
-#[tokio::test]
-async fn shutdown_hands_back_a_run_that_outlasts_the_grace_period() {
-    let w = world_with(Options { check_timeout: Duration::from_secs(60), ..Options::default() }).await;
+async fn shutdown_hands_back_a_run_that_outlasts_the_grace_period(backend: Backend) {
+    let w = world_with(Options { backend, check_timeout: Duration::from_secs(60), ..Options::default() }).await;
     w.provider.update(|b| b.organization = Reply::Hang);
     let pool = w.pool(WorkerConfig { shutdown_grace: Duration::from_millis(200), ..quick_workers() });
     let id = w.start().await;
@@ -197,6 +193,10 @@ impl RunStore for Flaky {
     async fn latest_for_identity(&self, identity: &RunIdentityHash) -> Result<Option<Run>, StoreError> {
         self.inner.latest_for_identity(identity).await
     }
+    async fn tally(&self) -> Result<Vec<verdict_core::ports::RunTally>, StoreError> {
+        self.inner.tally().await
+    }
+
     async fn previous_completed_report(
         &self,
         identity: &RunIdentityHash,
@@ -225,3 +225,10 @@ async fn a_panicking_worker_is_replaced_store_outages_are_backed_off_and_results
     let report = report(&run);
     assert_eq!((report.summary().overall, report.summary().counts.pass), (Overall::Ready, 10));
 }
+
+on_every_backend!(
+    an_aborted_worker_leaves_a_lease_that_another_worker_reclaims_and_completes,
+    a_start_wakes_an_idle_worker_promptly,
+    shutdown_lets_an_in_flight_run_finish_within_the_grace_period,
+    shutdown_hands_back_a_run_that_outlasts_the_grace_period,
+);
