@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use sqlx::PgConnection;
-use verdict_core::domain::{AuditEvent, ChainHash, GENESIS_HASH, PendingAuditEvent, WorkspaceId};
+use verdict_core::domain::{AuditEvent, ChainHash, GENESIS_HASH, PendingAuditEvent};
 use verdict_core::ports::{AuditLog, AuditQuery, ChainHead, StoreError};
 
 use crate::PgStore;
@@ -77,17 +77,10 @@ impl AuditLog for PgStore {
                 .fetch_all(self.pool())
                 .await
                 .map_err(store_error)?;
-        heads(rows)
+        rows.into_iter()
+            .map(|(workspace, seq)| {
+                ChainHead::from_stored(workspace, seq).map_err(|e| StoreError::Unexpected(e.into()))
+            })
+            .collect()
     }
-}
-
-/// Turns stored `(workspace_id, seq)` pairs into chain heads.
-fn heads(rows: Vec<(i64, i64)>) -> Result<Vec<ChainHead>, StoreError> {
-    rows.into_iter()
-        .map(|(workspace, seq)| {
-            let workspace = WorkspaceId::new(workspace).map_err(|e| StoreError::Unexpected(e.into()))?;
-            let seq = u64::try_from(seq).map_err(|e| StoreError::Unexpected(e.into()))?;
-            Ok(ChainHead { workspace, seq })
-        })
-        .collect()
 }

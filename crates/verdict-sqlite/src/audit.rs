@@ -212,19 +212,12 @@ impl AuditLog for SqliteStore {
                 .fetch_all(&self.reader)
                 .await
                 .map_err(store_error)?;
-        heads(rows)
+        rows.into_iter()
+            .map(|(workspace, seq)| {
+                ChainHead::from_stored(workspace, seq).map_err(|e| StoreError::Unexpected(e.into()))
+            })
+            .collect()
     }
-}
-
-/// Turns stored `(workspace_id, seq)` pairs into chain heads.
-fn heads(rows: Vec<(i64, i64)>) -> Result<Vec<ChainHead>, StoreError> {
-    rows.into_iter()
-        .map(|(workspace, seq)| {
-            let workspace = WorkspaceId::new(workspace).map_err(|e| StoreError::Unexpected(e.into()))?;
-            let seq = u64::try_from(seq).map_err(|e| StoreError::Unexpected(e.into()))?;
-            Ok(ChainHead { workspace, seq })
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use verdict_core::domain::{
-    Completion, FlowId, LeaseOwner, NewRun, Outcome, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash,
+    Completion, FlowId, LeaseOwner, NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash,
     RunListQuery, RunPage, RunStatus,
 };
 use verdict_core::ports::{CompleteError, LeaseError, RunStore, RunTally, StartOutcome, StoreError};
@@ -251,19 +251,10 @@ impl RunStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
-        tallies(rows)
-    }
-}
-
-/// Stored `(status, outcome, count)` rows as tallies.
-fn tallies(rows: Vec<(String, String, i64)>) -> Result<Vec<RunTally>, StoreError> {
-    rows.into_iter()
-        .map(|(status, outcome, count)| {
-            Ok(RunTally {
-                status: RunStatus::parse(&status).map_err(|e| StoreError::Unexpected(e.into()))?,
-                outcome: Outcome::parse(&outcome).map_err(|e| StoreError::Unexpected(e.into()))?,
-                count: u64::try_from(count).map_err(|e| StoreError::Unexpected(e.into()))?,
+        rows.into_iter()
+            .map(|(status, outcome, count)| {
+                RunTally::from_stored(&status, &outcome, count).map_err(|e| StoreError::Unexpected(e.into()))
             })
-        })
-        .collect()
+            .collect()
+    }
 }

@@ -32,6 +32,19 @@ pub struct ChainHead {
     pub seq: u64,
 }
 
+impl ChainHead {
+    /// Rebuilds a head from stored columns.
+    ///
+    /// # Errors
+    /// [`crate::domain::ParseError`] for a non-positive workspace or a negative seq.
+    pub fn from_stored(workspace: i64, seq: i64) -> Result<Self, crate::domain::ParseError> {
+        Ok(Self {
+            workspace: WorkspaceId::new(workspace)?,
+            seq: u64::try_from(seq).map_err(|_| crate::domain::ParseError::new("seq", "must not be negative"))?,
+        })
+    }
+}
+
 /// The audit trail, read side.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]

@@ -40,6 +40,20 @@ pub struct RunTally {
     pub count: u64,
 }
 
+impl RunTally {
+    /// Rebuilds a tally from stored columns.
+    ///
+    /// # Errors
+    /// [`crate::domain::ParseError`] for an unknown status or outcome or a negative count.
+    pub fn from_stored(status: &str, outcome: &str, count: i64) -> Result<Self, crate::domain::ParseError> {
+        Ok(Self {
+            status: RunStatus::parse(status)?,
+            outcome: Outcome::parse(outcome)?,
+            count: u64::try_from(count).map_err(|_| crate::domain::ParseError::new("count", "must not be negative"))?,
+        })
+    }
+}
+
 /// Why a lease operation was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
