@@ -10,7 +10,7 @@ use verdict_core::domain::{
 };
 use verdict_runner::{Check, CheckContext, CheckOutcome};
 
-use crate::support::{Options, check, quick_workers, report, world_with};
+use crate::support::{Backend, Options, check, on_every_backend, quick_workers, report, world_with};
 
 const FLOW: &str = "test.misbehaving";
 
@@ -74,8 +74,7 @@ fn test_check(key: &str, depends_on: &[&str], behaviour: Behaviour) -> Arc<dyn C
     })
 }
 
-#[tokio::test]
-async fn a_panicking_check_becomes_its_own_result_and_the_run_completes() {
+async fn a_panicking_check_becomes_its_own_result_and_the_run_completes(backend: Backend) {
     let flow = declared(&[
         ("t.fine", false),
         ("t.panics", false),
@@ -90,8 +89,12 @@ async fn a_panicking_check_becomes_its_own_result_and_the_run_completes() {
         test_check("t.errors", &[], Behaviour::Error),
         test_check("t.hangs", &[], Behaviour::Hang),
     ];
-    let options =
-        Options { extra_flows: vec![(flow, checks)], check_timeout: Duration::from_millis(300), ..Options::default() };
+    let options = Options {
+        backend,
+        extra_flows: vec![(flow, checks)],
+        check_timeout: Duration::from_millis(300),
+        ..Options::default()
+    };
     let w = world_with(options).await;
     let pool = w.pool(quick_workers());
     let id = w.start_flow(FLOW, None).await;
@@ -111,10 +114,9 @@ async fn a_panicking_check_becomes_its_own_result_and_the_run_completes() {
     assert_eq!(run.outcome, Outcome::Succeeded, "non-blocking failures need attention but do not fail the run");
 }
 
-#[tokio::test]
-async fn a_flow_the_worker_cannot_run_still_completes() {
+async fn a_flow_the_worker_cannot_run_still_completes(backend: Backend) {
     let flow = declared(&[("t.only", true)]);
-    let w = world_with(Options { unimplemented_flows: vec![flow], ..Options::default() }).await;
+    let w = world_with(Options { backend, unimplemented_flows: vec![flow], ..Options::default() }).await;
     let pool = w.pool(quick_workers());
     let id = w.start_flow(FLOW, None).await;
     let run = w.wait_completed(id, Duration::from_secs(20)).await;
@@ -123,3 +125,8 @@ async fn a_flow_the_worker_cannot_run_still_completes() {
     assert_eq!((only.status, only.reason_code), (CheckStatus::Fail, ReasonCode::UNKNOWN_ERROR));
     assert_eq!(run.outcome, Outcome::Failed);
 }
+
+on_every_backend!(
+    a_panicking_check_becomes_its_own_result_and_the_run_completes,
+    a_flow_the_worker_cannot_run_still_completes,
+);

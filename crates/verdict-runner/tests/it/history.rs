@@ -7,11 +7,10 @@ use verdict_core::rules::{ChangeState, CheckChangeKind};
 use verdict_core::services::ListRuns;
 use verdict_runner::fake::granted_roles;
 
-use crate::support::{admin, tenant, world, ws};
+use crate::support::{Backend, admin, on_every_backend, tenant, world, ws};
 
-#[tokio::test]
-async fn reading_runs_and_reports_makes_no_provider_request() {
-    let w = world().await;
+async fn reading_runs_and_reports_makes_no_provider_request(backend: Backend) {
+    let w = world(backend).await;
     let run = w.run_once().await;
     let before = w.provider.requests();
     assert!(before > 0, "the run itself called the provider");
@@ -39,9 +38,8 @@ async fn reading_runs_and_reports_makes_no_provider_request() {
     assert_eq!(w.provider.requests(), before, "viewers read stored data only");
 }
 
-#[tokio::test]
-async fn repeated_runs_link_the_previous_report_and_show_what_changed() {
-    let w = world().await;
+async fn repeated_runs_link_the_previous_report_and_show_what_changed(backend: Backend) {
+    let w = world(backend).await;
     let first = w.run_once().await;
     let second = w.run_once().await;
     assert_eq!(second.report.as_ref().unwrap().previous_report_id(), Some(first.id));
@@ -62,3 +60,8 @@ async fn repeated_runs_link_the_previous_report_and_show_what_changed() {
         .collect();
     assert_eq!(changed, [("permissions.intune_apps", CheckChangeKind::Regressed)]);
 }
+
+on_every_backend!(
+    reading_runs_and_reports_makes_no_provider_request,
+    repeated_runs_link_the_previous_report_and_show_what_changed,
+);

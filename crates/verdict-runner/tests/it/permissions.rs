@@ -6,7 +6,7 @@ use verdict_runner::checks::{ADMIN_CONSENT, MissingIs, REQUIRED_PERMISSIONS};
 use verdict_runner::entra::PERMISSIONS_REFERENCE;
 use verdict_runner::fake::granted_roles;
 
-use crate::support::{CONSENT_AUTHORITY, World, check, evidence, world};
+use crate::support::{Backend, CONSENT_AUTHORITY, World, check, evidence, on_every_backend, world};
 
 fn assert_consent_steps(w: &World, result: &CheckResult) {
     let tenant = w.provider.tenant();
@@ -16,9 +16,8 @@ fn assert_consent_steps(w: &World, result: &CheckResult) {
     assert!(urls.contains(&PERMISSIONS_REFERENCE), "{} lacks the permissions reference: {urls:?}", result.key);
 }
 
-#[tokio::test]
-async fn each_missing_role_is_reported_by_its_own_check() {
-    let w = world().await;
+async fn each_missing_role_is_reported_by_its_own_check(backend: Backend) {
+    let w = world(backend).await;
     for required in REQUIRED_PERMISSIONS {
         let roles: Vec<String> = granted_roles().into_iter().filter(|r| r != required.permission).collect();
         w.provider.update(|b| b.roles = roles);
@@ -51,9 +50,8 @@ async fn each_missing_role_is_reported_by_its_own_check() {
     }
 }
 
-#[tokio::test]
-async fn broader_roles_satisfy_a_requirement() {
-    let w = world().await;
+async fn broader_roles_satisfy_a_requirement(backend: Backend) {
+    let w = world(backend).await;
     w.provider.update(|b| {
         b.roles = REQUIRED_PERMISSIONS.iter().map(|r| (*r.accepted.last().unwrap()).to_owned()).collect();
     });
@@ -68,9 +66,8 @@ async fn broader_roles_satisfy_a_requirement() {
     );
 }
 
-#[tokio::test]
-async fn a_token_without_roles_means_no_admin_consent() {
-    let w = world().await;
+async fn a_token_without_roles_means_no_admin_consent(backend: Backend) {
+    let w = world(backend).await;
     w.provider.update(|b| b.roles = Vec::new());
     let run = w.run_once().await;
     let report = run.report.as_ref().unwrap();
@@ -83,3 +80,9 @@ async fn a_token_without_roles_means_no_admin_consent() {
     }
     assert_eq!(report.summary().overall, Overall::Blocked);
 }
+
+on_every_backend!(
+    each_missing_role_is_reported_by_its_own_check,
+    broader_roles_satisfy_a_requirement,
+    a_token_without_roles_means_no_admin_consent,
+);

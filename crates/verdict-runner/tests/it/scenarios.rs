@@ -9,7 +9,7 @@ use verdict_runner::checks::{
 };
 use verdict_runner::fake::Reply;
 
-use crate::support::{Options, check, closed_port_url, evidence, report, world, world_with};
+use crate::support::{Backend, Options, check, closed_port_url, evidence, on_every_backend, report, world, world_with};
 
 const AFTER_TOKEN: [&str; 8] = [
     ADMIN_CONSENT,
@@ -33,9 +33,8 @@ fn assert_dependents_skipped(report: &verdict_core::domain::Report) {
     }
 }
 
-#[tokio::test]
-async fn everything_granted_makes_the_report_ready_in_three_provider_calls() {
-    let w = world().await;
+async fn everything_granted_makes_the_report_ready_in_three_provider_calls(backend: Backend) {
+    let w = world(backend).await;
     let run = w.run_once().await;
     let report = report(&run);
     assert_eq!(run.outcome, Outcome::Succeeded);
@@ -53,10 +52,13 @@ async fn everything_granted_makes_the_report_ready_in_three_provider_calls() {
     assert_eq!(w.provider.requests(), 3, "one token request and two Graph reads");
 }
 
-#[tokio::test]
-async fn an_invalid_client_secret_fails_authentication_and_skips_the_rest() {
-    let w =
-        world_with(Options { client_secret: Some("Wrong~secret-value-0000".to_owned()), ..Options::default() }).await;
+async fn an_invalid_client_secret_fails_authentication_and_skips_the_rest(backend: Backend) {
+    let w = world_with(Options {
+        backend,
+        client_secret: Some("Wrong~secret-value-0000".to_owned()),
+        ..Options::default()
+    })
+    .await;
     let run = w.run_once().await;
     let report = report(&run);
     let token = check(report, TOKEN_ACQUISITION);
@@ -69,10 +71,9 @@ async fn an_invalid_client_secret_fails_authentication_and_skips_the_rest() {
     assert_eq!((report.summary().overall, run.outcome), (Overall::Blocked, Outcome::Failed));
 }
 
-#[tokio::test]
-async fn an_unknown_directory_is_missing_configuration() {
+async fn an_unknown_directory_is_missing_configuration(backend: Backend) {
     let other_directory = "11111111-2222-4333-8444-555555555555".to_owned();
-    let w = world_with(Options { directory_id: Some(other_directory), ..Options::default() }).await;
+    let w = world_with(Options { backend, directory_id: Some(other_directory), ..Options::default() }).await;
     let report = w.run_once().await.report.unwrap();
     let token = check(&report, TOKEN_ACQUISITION);
     assert_eq!((token.status, token.reason_code), (CheckStatus::Fail, ReasonCode::MISSING_CONFIGURATION));
@@ -80,10 +81,9 @@ async fn an_unknown_directory_is_missing_configuration() {
     assert_dependents_skipped(&report);
 }
 
-#[tokio::test]
-async fn token_endpoint_throttling_and_outages_warn_without_blocking() {
+async fn token_endpoint_throttling_and_outages_warn_without_blocking(backend: Backend) {
     for (status, reason) in [(429, ReasonCode::THROTTLED), (503, ReasonCode::DEPENDENCY_UNREACHABLE)] {
-        let w = world().await;
+        let w = world(backend).await;
         w.provider.update(|b| b.token = Reply::Status(status));
         let run = w.run_once().await;
         let report = report(&run);
@@ -95,9 +95,8 @@ async fn token_endpoint_throttling_and_outages_warn_without_blocking() {
     }
 }
 
-#[tokio::test]
-async fn a_refused_connection_is_an_unreachable_dependency() {
-    let w = world_with(Options { authority: Some(closed_port_url().await), ..Options::default() }).await;
+async fn a_refused_connection_is_an_unreachable_dependency(backend: Backend) {
+    let w = world_with(Options { backend, authority: Some(closed_port_url().await), ..Options::default() }).await;
     let report = w.run_once().await.report.unwrap();
     let token = check(&report, TOKEN_ACQUISITION);
     assert_eq!((token.status, token.reason_code), (CheckStatus::Warn, ReasonCode::DEPENDENCY_UNREACHABLE));
@@ -105,10 +104,9 @@ async fn a_refused_connection_is_an_unreachable_dependency() {
     assert_ne!(report.summary().overall, Overall::Blocked);
 }
 
-#[tokio::test]
-async fn a_hanging_endpoint_times_out_as_a_runner_timeout() {
+async fn a_hanging_endpoint_times_out_as_a_runner_timeout(backend: Backend) {
     let timeout = Duration::from_millis(300);
-    let w = world_with(Options { check_timeout: timeout, ..Options::default() }).await;
+    let w = world_with(Options { backend, check_timeout: timeout, ..Options::default() }).await;
     w.provider.update(|b| b.organization = Reply::Hang);
     let started = Instant::now();
     let run = w.run_once().await;
@@ -123,9 +121,8 @@ async fn a_hanging_endpoint_times_out_as_a_runner_timeout() {
     assert_eq!((report.summary().overall, run.outcome), (Overall::NeedsAttention, Outcome::Succeeded));
 }
 
-#[tokio::test]
-async fn a_hanging_token_endpoint_skips_the_dependents() {
-    let w = world_with(Options { check_timeout: Duration::from_millis(300), ..Options::default() }).await;
+async fn a_hanging_token_endpoint_skips_the_dependents(backend: Backend) {
+    let w = world_with(Options { backend, check_timeout: Duration::from_millis(300), ..Options::default() }).await;
     w.provider.update(|b| b.token = Reply::Hang);
     let report = w.run_once().await.report.unwrap();
     let token = check(&report, TOKEN_ACQUISITION);
@@ -133,9 +130,8 @@ async fn a_hanging_token_endpoint_skips_the_dependents() {
     assert_dependents_skipped(&report);
 }
 
-#[tokio::test]
-async fn an_organization_of_another_directory_is_an_invalid_state() {
-    let w = world().await;
+async fn an_organization_of_another_directory_is_an_invalid_state(backend: Backend) {
+    let w = world(backend).await;
     w.provider.update(|b| b.organization_id = Some("99999999-8888-4777-8666-555555555555".to_owned()));
     let report = w.run_once().await.report.unwrap();
     let organization = check(&report, GRAPH_ORGANIZATION);
@@ -144,9 +140,8 @@ async fn an_organization_of_another_directory_is_an_invalid_state() {
     assert_eq!(report.summary().overall, Overall::Blocked);
 }
 
-#[tokio::test]
-async fn a_token_for_another_directory_is_an_invalid_state() {
-    let w = world().await;
+async fn a_token_for_another_directory_is_an_invalid_state(backend: Backend) {
+    let w = world(backend).await;
     w.provider.update(|b| b.token_tenant_id = Some("99999999-8888-4777-8666-555555555555".to_owned()));
     let report = w.run_once().await.report.unwrap();
     let token = check(&report, TOKEN_ACQUISITION);
@@ -154,9 +149,8 @@ async fn a_token_for_another_directory_is_an_invalid_state() {
     assert_dependents_skipped(&report);
 }
 
-#[tokio::test]
-async fn graph_refusals_are_permission_findings_and_outages_are_warnings() {
-    let w = world().await;
+async fn graph_refusals_are_permission_findings_and_outages_are_warnings(backend: Backend) {
+    let w = world(backend).await;
     w.provider.update(|b| {
         b.device_configurations = Reply::Status(403);
         b.organization = Reply::Status(503);
@@ -175,12 +169,25 @@ async fn graph_refusals_are_permission_findings_and_outages_are_warnings() {
     assert_eq!(w.provider.requests(), 4, "the 503 of an idempotent GET is retried once, the 403 never");
 }
 
-#[tokio::test]
-async fn graph_throttling_warns() {
-    let w = world().await;
+async fn graph_throttling_warns(backend: Backend) {
+    let w = world(backend).await;
     w.provider.update(|b| b.organization = Reply::Status(429));
     let report = w.run_once().await.report.unwrap();
     let organization = check(&report, GRAPH_ORGANIZATION);
     assert_eq!((organization.status, organization.reason_code), (CheckStatus::Warn, ReasonCode::THROTTLED));
     assert_eq!(report.summary().overall, Overall::NeedsAttention);
 }
+
+on_every_backend!(
+    everything_granted_makes_the_report_ready_in_three_provider_calls,
+    an_invalid_client_secret_fails_authentication_and_skips_the_rest,
+    an_unknown_directory_is_missing_configuration,
+    token_endpoint_throttling_and_outages_warn_without_blocking,
+    a_refused_connection_is_an_unreachable_dependency,
+    a_hanging_endpoint_times_out_as_a_runner_timeout,
+    a_hanging_token_endpoint_skips_the_dependents,
+    an_organization_of_another_directory_is_an_invalid_state,
+    a_token_for_another_directory_is_an_invalid_state,
+    graph_refusals_are_permission_findings_and_outages_are_warnings,
+    graph_throttling_warns,
+);

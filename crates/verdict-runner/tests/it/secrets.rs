@@ -7,14 +7,13 @@ use verdict_core::domain::ClientSecret;
 use verdict_core::services::ConnectionService;
 use verdict_runner::fake::{ERROR_DETAIL_MARKER, Reply, SIMULATED_TOKEN_HEADER};
 
-use crate::support::{admin, logs, tenant, world, ws};
+use crate::support::{Backend, admin, logs, on_every_backend, tenant, world, ws};
 
 /// Every secret any test in this binary hands out.
 const TEST_SECRETS: &[&str] = &["Wrong~secret-value-0000", "Wrong~secret-7Hq9xPz2LmN4vB8kR"];
 
-#[tokio::test]
-async fn no_secret_or_token_appears_in_reports_audit_events_or_logs() {
-    let w = world().await;
+async fn no_secret_or_token_appears_in_reports_audit_events_or_logs(backend: Backend) {
+    let w = world(backend).await;
     let accepted_secret = w.provider.tenant().client_secret.clone();
     let mut runs = vec![w.run_once().await];
     w.provider.update(|b| b.device_configurations = Reply::Status(403));
@@ -57,3 +56,5 @@ async fn no_secret_or_token_appears_in_reports_audit_events_or_logs() {
         }
     }
 }
+
+on_every_backend!(no_secret_or_token_appears_in_reports_audit_events_or_logs,);

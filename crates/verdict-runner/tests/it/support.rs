@@ -1,5 +1,6 @@
-//! The test world: core's in-memory stores, a simulated Entra/Graph tenant on port 0, a
-//! provider connection to it, and helpers to start runs, run workers and read reports.
+//! The test world: the stores of a [`Backend`] (core's in-memory stores, a SQLite file in a
+//! temporary folder, or a throwaway PostgreSQL database), a simulated Entra/Graph tenant on port
+//! 0, a provider connection to it, and helpers to start runs, run workers and read reports.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -7,6 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use tempfile::TempDir;
 use url::Url;
 use verdict_core::crypto::Aes256GcmCipher;
 use verdict_core::domain::{
@@ -15,16 +17,109 @@ use verdict_core::domain::{
 };
 use verdict_core::fakes::InMemoryStore;
 use verdict_core::flows::{FlowCatalog, PROVIDER_CONNECTION_CHECK};
-use verdict_core::ports::{AuditLog, AuditQuery, Clock, ManualClock, RunStore, SystemClock};
+use verdict_core::ports::{
+    AcknowledgementStore, AuditLog, AuditQuery, Clock, ManualClock, ProviderConnectionStore, RunStore, SystemClock,
+};
 use verdict_core::services::{ConnectionService, CreateConnection, Ports, StartVerification, VerificationService};
+use verdict_pg_harness::TestDatabase;
+use verdict_postgres::{PgConfig, PgStore};
 use verdict_runner::fake::{FakeProvider, FakeTenant};
 use verdict_runner::{
     EntraClient, EntraConfig, FlowEngine, FlowRegistry, LocalWake, WorkerConfig, WorkerPool, builtin_registry,
 };
+use verdict_sqlite::SqliteStore;
 
 pub const CONSENT_AUTHORITY: &str = "https://login.microsoftonline.com";
 
-/// Builds the run store from the in-memory one (e.g. a flaky wrapper).
+/// Where a world keeps its runs, connections, acknowledgements and audit events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Core's in-memory stores.
+    Memory,
+    /// A SQLite file in a temporary folder.
+    Sqlite,
+    /// A database of its own on the PostgreSQL server of `verdict-pg-harness`.
+    Postgres,
+}
+
+/// Turns `async fn name(backend: Backend)` scenarios into one test per backend, in the modules
+/// `memory`, `sqlite` and `postgres` of the calling module.
+macro_rules! on_every_backend {
+    ($($scenario:ident),+ $(,)?) => {
+        on_every_backend!(@backend memory, Memory, $($scenario),+);
+        on_every_backend!(@backend sqlite, Sqlite, $($scenario),+);
+        on_every_backend!(@backend postgres, Postgres, $($scenario),+);
+    };
+    (@backend $module:ident, $backend:ident, $($scenario:ident),+) => {
+        mod $module {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario($crate::support::Backend::$backend).await;
+                }
+            )+
+        }
+    };
+}
+pub(crate) use on_every_backend;
+
+/// The stores of a world, and what must outlive them (the SQLite file's folder, the PostgreSQL
+/// database, which is dropped with its guard).
+enum Storage {
+    Memory(InMemoryStore),
+    Sqlite { _store: SqliteStore, _folder: TempDir },
+    Postgres { _store: PgStore, _database: TestDatabase },
+}
+
+/// The storage ports over one store that implements them all.
+struct StoragePorts {
+    runs: Arc<dyn RunStore>,
+    acknowledgements: Arc<dyn AcknowledgementStore>,
+    connections: Arc<dyn ProviderConnectionStore>,
+    audit: Arc<dyn AuditLog>,
+}
+
+impl StoragePorts {
+    fn of<S>(store: &S) -> Self
+    where
+        S: RunStore + AcknowledgementStore + ProviderConnectionStore + AuditLog + Clone + 'static,
+    {
+        Self {
+            runs: Arc::new(store.clone()),
+            acknowledgements: Arc::new(store.clone()),
+            connections: Arc::new(store.clone()),
+            audit: Arc::new(store.clone()),
+        }
+    }
+}
+
+impl Storage {
+    async fn open(backend: Backend) -> (Self, StoragePorts) {
+        match backend {
+            Backend::Memory => {
+                let store = InMemoryStore::new();
+                let ports = StoragePorts::of(&store);
+                (Self::Memory(store), ports)
+            }
+            Backend::Sqlite => {
+                let folder = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", folder.path().join("verdict.db").display());
+                let store = SqliteStore::connect(&url).await.unwrap();
+                store.migrate().await.unwrap();
+                let ports = StoragePorts::of(&store);
+                (Self::Sqlite { _store: store, _folder: folder }, ports)
+            }
+            Backend::Postgres => {
+                let database = verdict_pg_harness::test_database(&verdict_postgres::MIGRATOR).await;
+                let store = PgStore::connect(database.url(), PgConfig::default()).await.unwrap();
+                let ports = StoragePorts::of(&store);
+                (Self::Postgres { _store: store, _database: database }, ports)
+            }
+        }
+    }
+}
+
+/// Builds the run store from the in-memory one (e.g. a flaky wrapper). In-memory worlds only.
 pub type WrapRuns = Box<dyn FnOnce(InMemoryStore) -> Arc<dyn RunStore>>;
 
 /// A test-only flow and its implementation.
@@ -32,6 +127,8 @@ pub type ExtraFlow = (verdict_core::domain::FlowDescriptor, Vec<Arc<dyn verdict_
 
 /// How a world differs from the everything-granted default.
 pub struct Options {
+    /// Where the world keeps its data (default: in memory).
+    pub backend: Backend,
     pub check_timeout: Duration,
     /// The secret the connection holds (default: the one the tenant accepts).
     pub client_secret: Option<String>,
@@ -39,19 +136,22 @@ pub struct Options {
     pub directory_id: Option<String>,
     /// Send token requests here instead of to the fake provider.
     pub authority: Option<Url>,
-    /// A clock the test moves by hand instead of the system clock.
+    /// A clock the test moves by hand instead of the system clock. In-memory worlds only: the
+    /// database stores may compare with their own clock.
     pub manual_clock: bool,
     /// Extra flows and their implementations.
     pub extra_flows: Vec<ExtraFlow>,
     /// Flows the catalog declares but the engine does not implement.
     pub unimplemented_flows: Vec<verdict_core::domain::FlowDescriptor>,
-    /// Replaces the run store (e.g. with a flaky wrapper around `store`).
+    /// Replaces the run store (e.g. with a flaky wrapper around the in-memory store). In-memory
+    /// worlds only.
     pub runs: Option<WrapRuns>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
+            backend: Backend::Memory,
             check_timeout: Duration::from_secs(10),
             client_secret: None,
             directory_id: None,
@@ -65,13 +165,14 @@ impl Default for Options {
 }
 
 pub struct World {
-    pub store: InMemoryStore,
     pub ports: Ports,
     pub provider: FakeProvider,
     pub wake: Arc<LocalWake>,
     pub engine: Arc<FlowEngine>,
     pub connection: ProviderConnectionId,
     pub manual_clock: Option<Arc<ManualClock>>,
+    /// Declared last: dropped after every port that uses it.
+    _storage: Storage,
 }
 
 pub fn ws() -> WorkspaceId {
@@ -104,8 +205,8 @@ pub fn quick_workers() -> WorkerConfig {
     }
 }
 
-pub async fn world() -> World {
-    world_with(Options::default()).await
+pub async fn world(backend: Backend) -> World {
+    world_with(Options { backend, ..Options::default() }).await
 }
 
 /// Everything every test logged, at TRACE level. The subscriber is global and installed before
@@ -148,7 +249,7 @@ pub fn logs() -> &'static Captured {
 pub async fn world_with(options: Options) -> World {
     logs();
     let provider = FakeProvider::start(FakeTenant::contoso()).await.unwrap();
-    let store = InMemoryStore::new();
+    let (storage, stores) = Storage::open(options.backend).await;
     let wake = Arc::new(LocalWake::new());
     let manual_clock = options.manual_clock.then(|| Arc::new(ManualClock::new(Utc::now())));
     let clock: Arc<dyn Clock> = match &manual_clock {
@@ -162,15 +263,19 @@ pub async fn world_with(options: Options) -> World {
     for flow in &options.unimplemented_flows {
         catalog = catalog.with(flow.clone());
     }
-    let runs: Arc<dyn RunStore> = match options.runs {
-        Some(make) => make(store.clone()),
-        None => Arc::new(store.clone()),
+    assert!(
+        options.backend == Backend::Memory || (options.runs.is_none() && manual_clock.is_none()),
+        "run-store wrappers and manual clocks need the in-memory backend"
+    );
+    let runs: Arc<dyn RunStore> = match (options.runs, &storage) {
+        (Some(make), Storage::Memory(store)) => make(store.clone()),
+        _ => stores.runs,
     };
     let ports = Ports {
         runs,
-        acknowledgements: Arc::new(store.clone()),
-        connections: Arc::new(store.clone()),
-        audit: Arc::new(store.clone()),
+        acknowledgements: stores.acknowledgements,
+        connections: stores.connections,
+        audit: stores.audit,
         cipher: Arc::new(Aes256GcmCipher::new(&Aes256GcmCipher::generate_key()).unwrap()),
         clock,
         flows: Arc::new(catalog),
@@ -207,7 +312,7 @@ pub async fn world_with(options: Options) -> World {
         .await
         .unwrap()
         .id;
-    World { store, ports, provider, wake, engine, connection, manual_clock }
+    World { ports, provider, wake, engine, connection, manual_clock, _storage: storage }
 }
 
 impl World {
@@ -254,7 +359,7 @@ impl World {
     }
 
     pub async fn get(&self, id: RunId) -> Run {
-        self.store.get(id).await.unwrap().unwrap()
+        self.ports.runs.get(id).await.unwrap().unwrap()
     }
 
     /// Waits until the run is completed; fails the test after `within`.
@@ -277,7 +382,14 @@ impl World {
 
     pub async fn audit_json(&self) -> Vec<String> {
         let query = AuditQuery { workspace: ws(), tenant: None, action: None, after_seq: None, limit: 1000 };
-        self.store.events(query).await.unwrap().iter().map(|e| serde_json::to_string(&e.to_json()).unwrap()).collect()
+        self.ports
+            .audit
+            .events(query)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| serde_json::to_string(&e.to_json()).unwrap())
+            .collect()
     }
 }
 
