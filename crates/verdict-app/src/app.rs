@@ -55,8 +55,9 @@ impl App {
     /// # Errors
     /// Configuration errors, an unusable database, a listener that cannot be bound.
     pub async fn build(settings: &Settings, serve: &ServeArgs, api: bool) -> Result<Self> {
+        // Keys first: a production-looking setup without keys is refused before anything connects.
+        let keys = resolve_keys(settings, &Database::from_url(&settings.database_url)?)?;
         let (database, store) = open_store(settings).await?;
-        let keys = resolve_keys(settings, &database)?;
         if keys.development {
             tracing::warn!(
                 "DEVELOPMENT MODE: no JWT or encryption key configured; using generated keys from the data folder. \

@@ -1,7 +1,10 @@
 //! Start-or-deduplicate throughput of the SQLite store on a database file in a temporary
 //! folder, for each durability setting: N starts that each create a run (insert plus audit
 //! append), N starts that are deduplicated against those runs, and a mixed load of 8
-//! concurrent tasks. Prints one result line per measurement. Run with
+//! concurrent tasks. Prints one result line per measurement, and the ratio of creating starts to
+//! the database's own limit on the same disk: bare write transactions of the same shape (one
+//! guarded insert of a run, one insert of an event, `BEGIN IMMEDIATE … COMMIT`) issued straight
+//! through one SQLite connection with the same journal and sync settings. Run with
 //! `cargo bench -p verdict-sqlite --bench throughput`.
 
 use std::time::{Duration, Instant};
@@ -96,7 +99,16 @@ async fn measure(durability: Durability) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let created = start_each(&store, 1..=N).await?;
-    report("created (sequential)", durability, N, created, started.elapsed());
+    let adapter_elapsed = started.elapsed();
+    report("created (sequential)", durability, N, created, adapter_elapsed);
+    let limit = sqlite_limit(&dir.path().join("limit.db"), durability).await?;
+    let adapter_rate = N as f64 / adapter_elapsed.as_secs_f64();
+    println!(
+        "sqlite own limit (bare transactions)     durability={:<6} {:>8.0} tx/s; adapter/limit = {:.2}",
+        format!("{durability:?}").to_lowercase(),
+        limit,
+        adapter_rate / limit,
+    );
 
     let started = Instant::now();
     let created = start_each(&store, 1..=N).await?;
@@ -107,6 +119,42 @@ async fn measure(durability: Durability) -> anyhow::Result<()> {
     report("mixed (8 tasks)", durability, TASKS * STARTS_PER_TASK, created, started.elapsed());
     store.close().await;
     Ok(())
+}
+
+/// Transactions per second SQLite itself sustains on this disk for the same write shape.
+async fn sqlite_limit(path: &std::path::Path, durability: Durability) -> anyhow::Result<f64> {
+    use sqlx::ConnectOptions as _;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+    let mut conn = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(match durability {
+            Durability::Full => SqliteSynchronous::Full,
+            Durability::Normal => SqliteSynchronous::Normal,
+        })
+        .connect()
+        .await?;
+    for ddl in [
+        "CREATE TABLE runs (id TEXT PRIMARY KEY, tenant INTEGER NOT NULL, hash TEXT NOT NULL, status TEXT NOT NULL, doc TEXT)",
+        "CREATE UNIQUE INDEX runs_active ON runs (tenant, hash) WHERE status IN ('queued', 'running')",
+        "CREATE TABLE events (workspace INTEGER NOT NULL, seq INTEGER NOT NULL, doc TEXT NOT NULL, UNIQUE (workspace, seq))",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(ddl)).execute(&mut conn).await?;
+    }
+    let started = Instant::now();
+    for i in 0..N {
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await?;
+        sqlx::query("INSERT INTO runs VALUES (?, ?, ?, 'queued', '{}') ON CONFLICT DO NOTHING")
+            .bind(RunId::generate().to_string())
+            .bind(i)
+            .bind(format!("{i:064}"))
+            .execute(&mut conn)
+            .await?;
+        sqlx::query("INSERT INTO events VALUES (1, ?, '{}')").bind(i).execute(&mut conn).await?;
+        sqlx::query("COMMIT").execute(&mut conn).await?;
+    }
+    Ok(N as f64 / started.elapsed().as_secs_f64())
 }
 
 fn main() -> anyhow::Result<()> {
