@@ -7,12 +7,11 @@
 //! ```no_run
 //! # use std::sync::Arc;
 //! # use verdict_core::services::Ports;
-//! # fn ports(queue: Arc<dyn verdict_core::ports::QueueNotifier>) -> Ports { unimplemented!() }
-//! # async fn serve() -> anyhow::Result<()> {
+//! # async fn serve(mut ports: Ports) -> anyhow::Result<()> {
 //! use verdict_runner::{EntraClient, EntraConfig, FlowEngine, LocalWake, WorkerConfig, WorkerPool, builtin_registry};
 //!
 //! let wake = Arc::new(LocalWake::new());
-//! let ports = ports(wake.clone()); // `Ports::queue` = the same wake source
+//! ports.queue = wake.clone(); // a start wakes a worker at once
 //! let entra = Arc::new(EntraClient::new(EntraConfig::default())?);
 //! let engine = FlowEngine::new(builtin_registry(&ports.flows, entra)?, verdict_runner::DEFAULT_CHECK_TIMEOUT);
 //! let pool = WorkerPool::start(ports, Arc::new(engine), wake, WorkerConfig::default());
