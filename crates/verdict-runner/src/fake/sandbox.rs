@@ -1,5 +1,6 @@
-//! A complete runner on core's in-memory stores, pointed at a [`FakeProvider`]: for the example's
-//! `--verify-once` and the benchmark, so neither re-assembles the ports by hand.
+//! A complete runner on any store (core's in-memory one by default), pointed at a
+//! [`FakeProvider`]: for the example's `--verify-once` and the benchmarks, so none re-assembles
+//! the ports by hand.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,17 +13,15 @@ use verdict_core::domain::{
 };
 use verdict_core::fakes::InMemoryStore;
 use verdict_core::flows::{FlowCatalog, PROVIDER_CONNECTION_CHECK};
-use verdict_core::ports::{RunStore, SystemClock};
+use verdict_core::ports::{AcknowledgementStore, AuditLog, ProviderConnectionStore, RunStore, SystemClock};
 use verdict_core::services::{ConnectionService, CreateConnection, Ports, StartVerification, VerificationService};
 
 use super::FakeProvider;
 use crate::{EntraClient, EntraConfig, FlowEngine, LocalWake, WorkerConfig, WorkerPool, builtin_registry};
 
-/// In-memory stores, the built-in flows and an operator allowed everything in workspace 1.
+/// Stores, the built-in flows and an operator allowed everything in workspace 1.
 #[derive(Debug)]
 pub struct Sandbox {
-    /// The stores.
-    pub store: InMemoryStore,
     /// The ports over them; `queue` wakes the sandbox's workers.
     pub ports: Ports,
     /// The wake source of the workers.
@@ -34,18 +33,29 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// A sandbox whose Entra authority and Graph are `provider`.
+    /// A sandbox on fresh in-memory stores whose Entra authority and Graph are `provider`.
     ///
     /// # Errors
     /// When the cipher, the catalog or the Entra client cannot be built.
     pub fn new(provider: &FakeProvider, check_timeout: Duration) -> anyhow::Result<Self> {
-        let store = InMemoryStore::new();
+        Self::over(InMemoryStore::new(), provider, check_timeout)
+    }
+
+    /// A sandbox on `store` (e.g. a SQLite or PostgreSQL store) whose Entra authority and Graph
+    /// are `provider`.
+    ///
+    /// # Errors
+    /// When the cipher, the catalog or the Entra client cannot be built.
+    pub fn over<S>(store: S, provider: &FakeProvider, check_timeout: Duration) -> anyhow::Result<Self>
+    where
+        S: RunStore + AcknowledgementStore + ProviderConnectionStore + AuditLog + Clone + 'static,
+    {
         let wake = Arc::new(LocalWake::new());
         let ports = Ports {
             runs: Arc::new(store.clone()),
             acknowledgements: Arc::new(store.clone()),
             connections: Arc::new(store.clone()),
-            audit: Arc::new(store.clone()),
+            audit: Arc::new(store),
             cipher: Arc::new(Aes256GcmCipher::new(&Aes256GcmCipher::generate_key())?),
             clock: Arc::new(SystemClock),
             flows: Arc::new(FlowCatalog::builtin()?),
@@ -66,7 +76,7 @@ impl Sandbox {
                 capabilities: Capability::ALL.into_iter().collect(),
             }],
         };
-        Ok(Self { store, ports, wake, engine, operator })
+        Ok(Self { ports, wake, engine, operator })
     }
 
     fn workspace() -> WorkspaceId {
@@ -122,7 +132,7 @@ impl Sandbox {
     pub async fn completed(&self, id: RunId, within: Duration) -> anyhow::Result<Run> {
         let started = Instant::now();
         loop {
-            let run = self.store.get(id).await?.context("the run exists")?;
+            let run = self.ports.runs.get(id).await?.context("the run exists")?;
             if run.status == RunStatus::Completed {
                 return Ok(run);
             }
