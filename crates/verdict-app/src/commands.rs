@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use secrecy::ExposeSecret;
 use serde_json::json;
 use verdict_core::domain::{Capability, WorkspaceId};
-use verdict_core::ports::AuditQuery;
+use verdict_core::ports::ChainPages;
 use verdict_core::services::verify_chain;
 use verdict_http::auth::{IssuedClaims, issue_hs256};
 
@@ -98,20 +98,12 @@ pub async fn audit_verify(store: &Store, workspace: i64, out: &mut impl Write) -
 pub async fn audit_export(store: &Store, workspace: i64, out: &mut impl Write) -> Result<u64> {
     let workspace = WorkspaceId::new(workspace).context("--workspace must be a positive integer")?;
     let log = store.audit_log();
-    let mut after_seq = None;
+    let mut pages = ChainPages::new(log.as_ref(), workspace, None, EXPORT_PAGE);
     let mut written = 0;
-    loop {
-        let page = log
-            .events(AuditQuery { workspace, tenant: None, action: None, after_seq, limit: EXPORT_PAGE })
-            .await
-            .context("reading the audit trail")?;
+    while let Some(page) = pages.next_page().await.context("reading the audit trail")? {
         for event in &page {
             writeln!(out, "{}", serde_json::to_string(&event.to_json())?)?;
             written += 1;
-        }
-        match page.last() {
-            Some(last) if page.len() == EXPORT_PAGE as usize => after_seq = Some(last.seq()),
-            _ => break,
         }
     }
     out.flush()?;

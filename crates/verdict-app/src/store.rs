@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use verdict_core::flows::FlowCatalog;
-use verdict_core::ports::{QueueNotifier, SecretCipher, SystemClock};
+use verdict_core::ports::{QueueNotifier, SecretCipher};
 use verdict_core::services::Ports;
 use verdict_http::Readiness;
 use verdict_postgres::{PgConfig, PgStore};
@@ -54,37 +54,12 @@ impl Store {
     pub fn ports(
         &self,
         cipher: Arc<dyn SecretCipher>,
-        queue: Arc<dyn QueueNotifier>,
+        notifier: Arc<dyn QueueNotifier>,
         flows: Arc<FlowCatalog>,
     ) -> Ports {
-        fn build<S>(
-            store: &S,
-            cipher: Arc<dyn SecretCipher>,
-            queue: Arc<dyn QueueNotifier>,
-            flows: Arc<FlowCatalog>,
-        ) -> Ports
-        where
-            S: verdict_core::ports::RunStore
-                + verdict_core::ports::AcknowledgementStore
-                + verdict_core::ports::ProviderConnectionStore
-                + verdict_core::ports::AuditLog
-                + Clone
-                + 'static,
-        {
-            Ports {
-                runs: Arc::new(store.clone()),
-                acknowledgements: Arc::new(store.clone()),
-                connections: Arc::new(store.clone()),
-                audit: Arc::new(store.clone()),
-                cipher,
-                clock: Arc::new(SystemClock),
-                flows,
-                queue,
-            }
-        }
         match self {
-            Self::Sqlite(store) => build(store, cipher, queue, flows),
-            Self::Postgres(store) => build(store, cipher, queue, flows),
+            Self::Sqlite(store) => Ports::over(store, cipher, flows, notifier),
+            Self::Postgres(store) => Ports::over(store, cipher, flows, notifier),
         }
     }
 

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use verdict_core::ports::{AuditLog, AuditQuery, StoreError};
+use verdict_core::ports::{AuditLog, ChainPages, StoreError};
 
 use crate::cursor::Cursor;
 
@@ -98,18 +98,12 @@ impl Forwarder {
     pub async fn forward_to(&mut self, out: &mut dyn DurableWrite) -> Result<u64, ForwarderError> {
         let mut forwarded = 0;
         for head in self.log.chain_heads().await? {
-            let mut after = self.cursor.position(head.workspace);
-            while after < head.seq {
-                let page = self
-                    .log
-                    .events(AuditQuery {
-                        workspace: head.workspace,
-                        tenant: None,
-                        action: None,
-                        after_seq: Some(after),
-                        limit: self.config.page,
-                    })
-                    .await?;
+            let after = self.cursor.position(head.workspace);
+            if after >= head.seq {
+                continue;
+            }
+            let mut pages = ChainPages::new(self.log.as_ref(), head.workspace, Some(after), self.config.page);
+            while let Some(page) = pages.next_page().await? {
                 let Some(last) = page.last().map(verdict_core::domain::AuditEvent::seq) else { break };
                 for event in &page {
                     let mut line = serde_json::to_vec(&event.to_json()).map_err(io::Error::other)?;
@@ -119,7 +113,6 @@ impl Forwarder {
                 out.make_durable()?;
                 self.cursor.advance(head.workspace, last)?;
                 forwarded += page.len() as u64;
-                after = last;
             }
         }
         Ok(forwarded)

@@ -13,9 +13,7 @@ use verdict_core::domain::{
     NextStep, PendingAuditEvent, REASON_CATALOG, ReasonCode, Report, ReportDraft, ReportIdentity, RunId, RunIdentity,
     Severity, Subject, SubjectType, TenantId, WorkspaceId,
 };
-use verdict_core::rules::{
-    abandoned_report, blocked_stub_report, fingerprint, live_report, sanitize_check, sanitize_text,
-};
+use verdict_core::rules::{blocked_stub_report, final_report, fingerprint, live_report, sanitize_check, sanitize_text};
 
 fn contract(name: &str) -> Value {
     let path = format!("{}/../../contracts/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -239,9 +237,11 @@ proptest! {
 fn lifecycle_reports_validate_against_the_contract() {
     let identity = identity();
     let flow = verdict_core::flows::provider_connection_check().unwrap();
-    let stub = blocked_stub_report(RunId::generate(), &identity, None, "No connection.", Utc::now(), None).unwrap();
+    let stub = blocked_stub_report(RunId::generate(), &identity, None, "No connection.", Utc::now(), None);
     let live = live_report(RunId::generate(), &identity, None, &flow, Utc::now()).unwrap();
-    let abandoned = abandoned_report(live.to_draft(), Utc::now(), Some(RunId::generate())).unwrap();
+    let abandoned =
+        final_report(live.to_draft(), verdict_core::domain::Ending::Abandoned, Utc::now(), Some(RunId::generate()))
+            .unwrap();
     for report in [stub, live, abandoned] {
         assert_valid(&REPORT_SCHEMA, &report.to_json());
     }

@@ -14,12 +14,12 @@ use verdict_core::domain::{
 };
 use verdict_core::fakes::InMemoryStore;
 use verdict_core::flows::{FlowCatalog, PROVIDER_CONNECTION_CHECK};
-use verdict_core::ports::{AuditLog, AuditQuery, ManualClock, NoQueueNotifier, SecretCipher, StartOutcome};
+use verdict_core::ports::{AuditLog, AuditQuery, ManualClock, NoQueueNotifier, SecretCipher, StartOutcome, StoreError};
 use verdict_core::rules::{ChangeState, CheckChangeKind};
 use verdict_core::services::{
-    Acknowledge, AcknowledgeCheckError, AcknowledgementService, AuditReadError, AuditService, ConnectionError,
-    ConnectionService, CreateConnection, Failure, ListRuns, MAX_ATTEMPTS, Ports, ReadRunError, RunnerService,
-    StartVerification, StartVerificationError, VerificationService,
+    Acknowledge, AcknowledgeError, AcknowledgementService, AcknowledgementView, AuditReadError, AuditService,
+    ConnectionError, ConnectionService, CreateConnection, ListRuns, MAX_ATTEMPTS, Ports, ReadRunError, RunnerService,
+    StartVerificationError, VerificationService,
 };
 
 struct World {
@@ -33,16 +33,9 @@ fn world() -> World {
     let store = InMemoryStore::new();
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let cipher = Arc::new(Aes256GcmCipher::new(&Aes256GcmCipher::generate_key()).unwrap());
-    let ports = Ports {
-        runs: Arc::new(store.clone()),
-        acknowledgements: Arc::new(store.clone()),
-        connections: Arc::new(store.clone()),
-        audit: Arc::new(store.clone()),
-        cipher: cipher.clone(),
-        clock: clock.clone(),
-        flows: Arc::new(FlowCatalog::builtin().unwrap()),
-        queue: Arc::new(NoQueueNotifier),
-    };
+    let ports =
+        Ports::over(&store, cipher.clone(), Arc::new(FlowCatalog::builtin().unwrap()), Arc::new(NoQueueNotifier))
+            .with_clock(clock.clone());
     World { store, clock, cipher, ports }
 }
 
@@ -71,11 +64,11 @@ fn admin() -> Principal {
 const SECRET: &str = "Zq8~verdict-test-client-secret.0123456789";
 
 async fn create_connection(w: &World) -> ProviderConnectionId {
-    ConnectionService::new(w.ports.clone())
+    let connections = ConnectionService::new(w.ports.clone());
+    let permit = connections.authorize_create(&admin(), ws(), t10()).unwrap();
+    connections
         .create(
-            &admin(),
-            ws(),
-            t10(),
+            permit,
             CreateConnection {
                 display_name: DisplayName::parse("Contoso").unwrap(),
                 entra_tenant_id: DirectoryId::parse("6f1c9b6e-3c4a-4c1e-9f5e-0a1b2c3d4e5f").unwrap(),
@@ -88,6 +81,53 @@ async fn create_connection(w: &World) -> ProviderConnectionId {
         .id
 }
 
+/// What a caller asks to verify.
+struct StartVerification {
+    workspace_id: WorkspaceId,
+    tenant_id: TenantId,
+    flow: FlowId,
+    provider_connection_id: Option<ProviderConnectionId>,
+}
+
+/// Authorizes, then starts: the sequence the HTTP handler follows.
+async fn start(
+    verifications: &VerificationService,
+    principal: &Principal,
+    request: StartVerification,
+) -> Result<StartOutcome, StartVerificationError> {
+    let permit = verifications.authorize_start(principal, request.workspace_id, request.tenant_id)?;
+    verifications.start(permit, request.flow, request.provider_connection_id).await
+}
+
+async fn disable(
+    connections: &ConnectionService,
+    principal: &Principal,
+    id: ProviderConnectionId,
+) -> Result<verdict_core::domain::ProviderConnection, ConnectionError> {
+    let permit = connections.authorize_change(principal, ws(), t10(), id).await?;
+    connections.disable(permit).await
+}
+
+async fn rotate(
+    connections: &ConnectionService,
+    principal: &Principal,
+    id: ProviderConnectionId,
+    secret: ClientSecret,
+) -> Result<verdict_core::domain::ProviderConnection, ConnectionError> {
+    let permit = connections.authorize_change(principal, ws(), t10(), id).await?;
+    connections.rotate_secret(permit, secret).await
+}
+
+async fn acknowledge(
+    acks: &AcknowledgementService,
+    principal: &Principal,
+    run: RunId,
+    request: Acknowledge,
+) -> Result<AcknowledgementView, AcknowledgeError> {
+    let permit = acks.authorize(principal, run).await?;
+    acks.acknowledge(permit, request).await
+}
+
 fn start_request(connection: Option<ProviderConnectionId>) -> StartVerification {
     StartVerification {
         workspace_id: ws(),
@@ -98,13 +138,7 @@ fn start_request(connection: Option<ProviderConnectionId>) -> StartVerification 
 }
 
 async fn audit_actions(w: &World) -> Vec<AuditAction> {
-    w.store
-        .events(AuditQuery { workspace: ws(), tenant: None, action: None, after_seq: None, limit: 1000 })
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.action())
-        .collect()
+    w.store.events(AuditQuery::whole_chain(ws(), None, 1000)).await.unwrap().iter().map(|e| e.action()).collect()
 }
 
 #[tokio::test]
@@ -113,12 +147,15 @@ async fn start_requires_membership_entitlement_and_capability() {
     let verifications = VerificationService::new(w.ports.clone());
     let mut foreign = start_request(None);
     foreign.tenant_id = TenantId::new(11).unwrap();
-    assert!(matches!(verifications.start(&admin(), foreign).await, Err(StartVerificationError::NotFound)));
+    assert!(matches!(start(&verifications, &admin(), foreign).await, Err(StartVerificationError::NotFound)));
     let viewer = principal(&[]);
-    assert!(matches!(verifications.start(&viewer, start_request(None)).await, Err(StartVerificationError::Forbidden)));
+    assert!(matches!(
+        start(&verifications, &viewer, start_request(None)).await,
+        Err(StartVerificationError::Forbidden)
+    ));
     let mut unknown = start_request(None);
     unknown.flow = FlowId::parse("no.such.flow").unwrap();
-    assert!(matches!(verifications.start(&admin(), unknown).await, Err(StartVerificationError::UnknownFlow)));
+    assert!(matches!(start(&verifications, &admin(), unknown).await, Err(StartVerificationError::UnknownFlow)));
     assert!(audit_actions(&w).await.is_empty(), "refused starts write nothing");
 }
 
@@ -128,18 +165,18 @@ async fn a_queued_start_wakes_workers_once() {
     let connection = create_connection(&w).await;
     let mut notifier = verdict_core::ports::MockQueueNotifier::new();
     notifier.expect_run_queued().times(1).return_const(());
-    w.ports.queue = Arc::new(notifier);
+    w.ports.notifier = Arc::new(notifier);
     let verifications = VerificationService::new(w.ports.clone());
-    verifications.start(&admin(), start_request(Some(connection))).await.unwrap();
-    verifications.start(&admin(), start_request(Some(connection))).await.unwrap();
-    verifications.start(&admin(), start_request(None)).await.unwrap();
+    start(&verifications, &admin(), start_request(Some(connection))).await.unwrap();
+    start(&verifications, &admin(), start_request(Some(connection))).await.unwrap();
+    start(&verifications, &admin(), start_request(None)).await.unwrap();
 }
 
 #[tokio::test]
 async fn a_start_without_a_usable_connection_is_completed_as_blocked() {
     let w = world();
     let verifications = VerificationService::new(w.ports.clone());
-    let outcome = verifications.start(&admin(), start_request(None)).await.unwrap();
+    let outcome = start(&verifications, &admin(), start_request(None)).await.unwrap();
     let StartOutcome::Created(run) = outcome else { panic!("a blocked start creates a run") };
     assert_eq!((run.status, run.outcome), (RunStatus::Completed, Outcome::Blocked));
     let report = run.report.as_ref().unwrap();
@@ -148,18 +185,47 @@ async fn a_start_without_a_usable_connection_is_completed_as_blocked() {
     assert_eq!(audit_actions(&w).await, [AuditAction::VerificationStarted, AuditAction::VerificationCompleted]);
 
     // A connection of another tenant is as missing as none at all.
-    let missing = verifications.start(&admin(), start_request(Some(ProviderConnectionId::generate()))).await.unwrap();
+    let missing = start(&verifications, &admin(), start_request(Some(ProviderConnectionId::generate()))).await.unwrap();
     assert_eq!(missing.run().outcome, Outcome::Blocked);
 
-    // A disabled connection blocks too, and the next stub links the previous one.
+    // A disabled connection blocks too, and the stub links the identity's previous report.
     let connection = create_connection(&w).await;
-    ConnectionService::new(w.ports.clone()).disable(&admin(), ws(), t10(), connection).await.unwrap();
-    let first = verifications.start(&admin(), start_request(Some(connection))).await.unwrap();
-    let second = verifications.start(&admin(), start_request(Some(connection))).await.unwrap();
+    let finished = run_once(&w, connection, None).await;
+    disable(&ConnectionService::new(w.ports.clone()), &admin(), connection).await.unwrap();
+    let first = start(&verifications, &admin(), start_request(Some(connection))).await.unwrap();
+    assert!(matches!(first, StartOutcome::Created(_)));
     assert_eq!(first.run().outcome, Outcome::Blocked);
-    assert_eq!(second.run().report.as_ref().unwrap().previous_report_id(), Some(first.run().id));
-    let view = verifications.view(&admin(), second.run().id).await.unwrap();
-    assert_eq!(view.change.state, ChangeState::Unchanged);
+    assert_eq!(first.run().report.as_ref().unwrap().previous_report_id(), Some(finished));
+    let view = verifications.view(&admin(), first.run().id).await.unwrap();
+    assert_eq!(view.change.state, ChangeState::Changed);
+}
+
+#[tokio::test]
+async fn blocked_starts_return_the_latest_stub_until_something_changes() {
+    let w = world();
+    let verifications = VerificationService::new(w.ports.clone());
+    let first = start(&verifications, &admin(), start_request(None)).await.unwrap();
+    let again = start(&verifications, &admin(), start_request(None)).await.unwrap();
+    assert!(matches!(again, StartOutcome::Deduplicated(ref run) if run.id == first.run().id), "{again:?}");
+    assert_eq!(audit_actions(&w).await.len(), 2, "one stub, two events");
+
+    let connection = create_connection(&w).await;
+    let connections = ConnectionService::new(w.ports.clone());
+    disable(&connections, &admin(), connection).await.unwrap();
+    let disabled = start(&verifications, &admin(), start_request(Some(connection))).await.unwrap();
+    w.clock.advance(Duration::seconds(1));
+    let repeat = start(&verifications, &admin(), start_request(Some(connection))).await.unwrap();
+    assert!(matches!(repeat, StartOutcome::Deduplicated(ref run) if run.id == disabled.run().id));
+
+    // Concurrent starts of one broken identity still write one stub.
+    let missing = Some(ProviderConnectionId::generate());
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let verifications = verifications.clone();
+        tasks.spawn(async move { start(&verifications, &admin(), start_request(missing)).await.unwrap().run().id });
+    }
+    let runs = tasks.join_all().await;
+    assert!(runs.iter().all(|id| *id == runs[0]));
 }
 
 #[tokio::test]
@@ -167,19 +233,19 @@ async fn starts_are_idempotent_while_a_run_is_active() {
     let w = world();
     let connection = create_connection(&w).await;
     let verifications = VerificationService::new(w.ports.clone());
-    let first = verifications.start(&admin(), start_request(Some(connection))).await.unwrap();
+    let first = start(&verifications, &admin(), start_request(Some(connection))).await.unwrap();
     assert!(matches!(first, StartOutcome::Created(ref run) if run.status == RunStatus::Queued));
-    let again = verifications.start(&admin(), start_request(Some(connection))).await.unwrap();
+    let again = start(&verifications, &admin(), start_request(Some(connection))).await.unwrap();
     assert!(matches!(again, StartOutcome::Deduplicated(ref run) if run.id == first.run().id));
     // While that run is active, disabling the connection does not pile stubs up beside it.
-    ConnectionService::new(w.ports.clone()).disable(&admin(), ws(), t10(), connection).await.unwrap();
-    let blocked = verifications.start(&admin(), start_request(Some(connection))).await.unwrap();
+    disable(&ConnectionService::new(w.ports.clone()), &admin(), connection).await.unwrap();
+    let blocked = start(&verifications, &admin(), start_request(Some(connection))).await.unwrap();
     assert!(matches!(blocked, StartOutcome::Deduplicated(ref run) if run.id == first.run().id));
 }
 
 async fn run_once(w: &World, connection: ProviderConnectionId, fail_key: Option<&str>) -> RunId {
     let verifications = VerificationService::new(w.ports.clone());
-    let started = verifications.start(&admin(), start_request(Some(connection))).await.unwrap();
+    let started = start(&verifications, &admin(), start_request(Some(connection))).await.unwrap();
     let runner = RunnerService::new(w.ports.clone(), Duration::seconds(30));
     let owner = LeaseOwner::parse("worker-1").unwrap();
     let mut claimed = runner.claim(&owner).await.unwrap().expect("a queued run");
@@ -239,7 +305,7 @@ async fn the_worker_lifecycle_links_previous_reports_and_shows_change() {
         )
         .await
         .unwrap();
-    assert_eq!(latest.id, third);
+    assert_eq!(latest.run.id, third);
     let page = verifications
         .list(
             &admin(),
@@ -264,7 +330,7 @@ async fn reading_runs_hides_foreign_ones_and_waits_for_reports() {
     let w = world();
     let connection = create_connection(&w).await;
     let verifications = VerificationService::new(w.ports.clone());
-    let queued = verifications.start(&admin(), start_request(Some(connection))).await.unwrap().run().id;
+    let queued = start(&verifications, &admin(), start_request(Some(connection))).await.unwrap().run().id;
     assert!(matches!(verifications.report(&admin(), queued).await, Err(ReadRunError::ReportNotReady)));
     let outsider = Principal { user_id: UserId::parse("mallory").unwrap(), memberships: vec![] };
     assert!(matches!(verifications.view(&outsider, queued).await, Err(ReadRunError::NotFound)));
@@ -281,30 +347,31 @@ async fn acknowledgements_follow_the_rules_and_keep_the_reason_out_of_audit() {
     let run = run_once(&w, connection, Some("graph.organization")).await;
     let acks = AcknowledgementService::new(w.ports.clone());
     let request = |key: &str, reason: &str| Acknowledge {
-        run_id: run,
         report_id: None,
         check_key: CheckKey::parse(key).unwrap(),
         reason: AckReason::parse(reason).unwrap(),
         expires_at: None,
     };
-    let err = acks.acknowledge(&admin(), request("graph.intune_reachable", "x")).await.unwrap_err();
-    assert!(matches!(err, AcknowledgeCheckError::NotAcknowledgeable { status: CheckStatus::Pass }));
-    let err = acks.acknowledge(&admin(), request("no.such.check", "x")).await.unwrap_err();
-    assert!(matches!(err, AcknowledgeCheckError::CheckNotFound));
-    let err = acks.acknowledge(&principal(&[]), request("graph.organization", "x")).await.unwrap_err();
-    assert!(matches!(err, AcknowledgeCheckError::Forbidden));
+    let err = acknowledge(&acks, &admin(), run, request("graph.intune_reachable", "x")).await.unwrap_err();
+    assert!(matches!(err, AcknowledgeError::NotAcknowledgeable { status: CheckStatus::Pass }));
+    let err = acknowledge(&acks, &admin(), run, request("no.such.check", "x")).await.unwrap_err();
+    assert!(matches!(err, AcknowledgeError::CheckNotFound));
+    let err = acknowledge(&acks, &principal(&[]), run, request("graph.organization", "x")).await.unwrap_err();
+    assert!(matches!(err, AcknowledgeError::Forbidden));
     let mut mismatch = request("graph.organization", "x");
     mismatch.report_id = Some(RunId::generate());
-    assert!(matches!(acks.acknowledge(&admin(), mismatch).await, Err(AcknowledgeCheckError::ReportMismatch)));
+    assert!(matches!(acknowledge(&acks, &admin(), run, mismatch).await, Err(AcknowledgeError::ReportMismatch)));
     let mut past = request("graph.organization", "x");
     past.expires_at = Some(w.clock_now() - Duration::seconds(1));
-    assert!(matches!(acks.acknowledge(&admin(), past).await, Err(AcknowledgeCheckError::ExpiresInPast)));
+    assert!(matches!(acknowledge(&acks, &admin(), run, past).await, Err(AcknowledgeError::ExpiresInPast)));
 
     let mut ok = request("graph.organization", "Vendor ticket SECRET-REASON-4711");
     ok.expires_at = Some(w.clock_now() + Duration::hours(1));
-    let ack = acks.acknowledge(&admin(), ok).await.unwrap();
-    let err = acks.acknowledge(&admin(), request("graph.organization", "again")).await.unwrap_err();
-    assert!(matches!(err, AcknowledgeCheckError::AlreadyAcknowledged(ref existing) if existing.id == ack.id));
+    let ack = acknowledge(&acks, &admin(), run, ok).await.unwrap();
+    let err = acknowledge(&acks, &admin(), run, request("graph.organization", "again")).await.unwrap_err();
+    assert!(
+        matches!(err, AcknowledgeError::AlreadyAcknowledged(ref existing) if existing.acknowledgement.id == ack.acknowledgement.id)
+    );
 
     let listed = acks.list(&admin(), run).await.unwrap();
     assert_eq!((listed.len(), listed[0].expired), (1, false));
@@ -317,6 +384,7 @@ async fn acknowledgements_follow_the_rules_and_keep_the_reason_out_of_audit() {
         .store
         .events(AuditQuery {
             workspace: ws(),
+            visible: TenantScope::All,
             tenant: None,
             action: Some(AuditAction::CheckAcknowledged),
             after_seq: None,
@@ -334,21 +402,22 @@ async fn acknowledgements_follow_the_rules_and_keep_the_reason_out_of_audit() {
 async fn acknowledging_an_unfinished_run_is_refused() {
     let w = world();
     let connection = create_connection(&w).await;
-    let run = VerificationService::new(w.ports.clone()).start(&admin(), start_request(Some(connection))).await.unwrap();
-    let err = AcknowledgementService::new(w.ports.clone())
-        .acknowledge(
-            &admin(),
-            Acknowledge {
-                run_id: run.run().id,
-                report_id: Some(run.run().id),
-                check_key: CheckKey::parse("graph.organization").unwrap(),
-                reason: AckReason::parse("x").unwrap(),
-                expires_at: None,
-            },
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AcknowledgeCheckError::RunNotCompleted));
+    let run =
+        start(&VerificationService::new(w.ports.clone()), &admin(), start_request(Some(connection))).await.unwrap();
+    let err = acknowledge(
+        &AcknowledgementService::new(w.ports.clone()),
+        &admin(),
+        run.run().id,
+        Acknowledge {
+            report_id: Some(run.run().id),
+            check_key: CheckKey::parse("graph.organization").unwrap(),
+            reason: AckReason::parse("x").unwrap(),
+            expires_at: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, AcknowledgeError::RunNotCompleted));
 }
 
 #[tokio::test]
@@ -361,30 +430,22 @@ async fn connection_secrets_are_encrypted_bound_and_never_audited() {
     assert!(!ciphertext.as_bytes().windows(8).any(|win| SECRET.as_bytes().windows(8).any(|s| s == win)));
     assert_eq!(w.cipher.decrypt(id, &ciphertext).unwrap().expose(), SECRET);
 
-    let rotated = connections
-        .rotate_secret(&admin(), ws(), t10(), id, ClientSecret::parse("new-secret-value-1".to_owned()).unwrap())
+    let rotated = rotate(&connections, &admin(), id, ClientSecret::parse("new-secret-value-1".to_owned()).unwrap())
         .await
         .unwrap();
     assert_eq!(
         w.cipher.decrypt(id, rotated.client_secret_ciphertext.as_ref().unwrap()).unwrap().expose(),
         "new-secret-value-1"
     );
-    let forbidden = connections.disable(&principal(&[]), ws(), t10(), id).await.unwrap_err();
+    let forbidden = disable(&connections, &principal(&[]), id).await.unwrap_err();
     assert!(matches!(forbidden, ConnectionError::Forbidden));
-    connections.disable(&admin(), ws(), t10(), id).await.unwrap();
-    let err = connections
-        .rotate_secret(&admin(), ws(), t10(), id, ClientSecret::parse("x".to_owned()).unwrap())
-        .await
-        .unwrap_err();
+    disable(&connections, &admin(), id).await.unwrap();
+    let err = rotate(&connections, &admin(), id, ClientSecret::parse("x".to_owned()).unwrap()).await.unwrap_err();
     assert!(matches!(err, ConnectionError::Disabled));
     let foreign = connections.get(&admin(), ws(), TenantId::new(11).unwrap(), id).await.unwrap_err();
     assert!(matches!(foreign, ConnectionError::NotFound));
 
-    let events = w
-        .store
-        .events(AuditQuery { workspace: ws(), tenant: None, action: None, after_seq: None, limit: 100 })
-        .await
-        .unwrap();
+    let events = w.store.events(AuditQuery::whole_chain(ws(), None, 100)).await.unwrap();
     assert_eq!(
         events.iter().map(|e| e.action()).collect::<Vec<_>>(),
         [
@@ -403,8 +464,7 @@ async fn connection_secrets_are_encrypted_bound_and_never_audited() {
 async fn runs_whose_workers_keep_dying_are_abandoned_after_three_attempts() {
     let w = world();
     let connection = create_connection(&w).await;
-    let run = VerificationService::new(w.ports.clone())
-        .start(&admin(), start_request(Some(connection)))
+    let run = start(&VerificationService::new(w.ports.clone()), &admin(), start_request(Some(connection)))
         .await
         .unwrap()
         .run()
@@ -438,13 +498,12 @@ async fn runs_whose_workers_keep_dying_are_abandoned_after_three_attempts() {
 async fn a_connection_disabled_after_the_start_blocks_the_run_at_claim() {
     let w = world();
     let connection = create_connection(&w).await;
-    let run = VerificationService::new(w.ports.clone())
-        .start(&admin(), start_request(Some(connection)))
+    let run = start(&VerificationService::new(w.ports.clone()), &admin(), start_request(Some(connection)))
         .await
         .unwrap()
         .run()
         .id;
-    ConnectionService::new(w.ports.clone()).disable(&admin(), ws(), t10(), connection).await.unwrap();
+    disable(&ConnectionService::new(w.ports.clone()), &admin(), connection).await.unwrap();
     let runner = RunnerService::new(w.ports.clone(), Duration::seconds(30));
     assert!(runner.claim(&LeaseOwner::parse("w").unwrap()).await.unwrap().is_none());
     let stored = VerificationService::new(w.ports.clone()).run(&admin(), run).await.unwrap();
@@ -452,10 +511,10 @@ async fn a_connection_disabled_after_the_start_blocks_the_run_at_claim() {
 }
 
 #[tokio::test]
-async fn released_runs_are_picked_up_again_and_unknown_checks_are_refused() {
+async fn released_runs_are_picked_up_again_without_spending_an_attempt() {
     let w = world();
     let connection = create_connection(&w).await;
-    VerificationService::new(w.ports.clone()).start(&admin(), start_request(Some(connection))).await.unwrap();
+    start(&VerificationService::new(w.ports.clone()), &admin(), start_request(Some(connection))).await.unwrap();
     let runner = RunnerService::new(w.ports.clone(), Duration::seconds(30));
     let mut claimed = runner.claim(&LeaseOwner::parse("a").unwrap()).await.unwrap().unwrap();
     let mut alien = claimed.checks()[0].clone();
@@ -463,7 +522,7 @@ async fn released_runs_are_picked_up_again_and_unknown_checks_are_refused() {
     assert!(runner.record(&mut claimed, alien).await.is_err());
     runner.release(&claimed).await.unwrap();
     let again = runner.claim(&LeaseOwner::parse("b").unwrap()).await.unwrap().unwrap();
-    assert_eq!((again.run.id, again.run.attempt), (claimed.run.id, 2));
+    assert_eq!((again.run.id, again.run.attempt), (claimed.run.id, 1), "a graceful hand-back spends no attempt");
     assert!(runner.heartbeat(&claimed).await.is_err(), "the old owner is fenced off");
 }
 
@@ -489,8 +548,8 @@ async fn an_unavailable_store_is_reported_as_unavailable() {
     let mut ports = w.ports.clone();
     ports.runs = Arc::new(runs);
     let connection = create_connection(&w).await;
-    let err = VerificationService::new(ports).start(&admin(), start_request(Some(connection))).await.unwrap_err();
-    assert!(matches!(err, StartVerificationError::Failure(Failure::Unavailable(_))));
+    let err = start(&VerificationService::new(ports), &admin(), start_request(Some(connection))).await.unwrap_err();
+    assert!(matches!(err, StartVerificationError::Store(StoreError::Unavailable(_))));
 }
 
 trait ClockNow {

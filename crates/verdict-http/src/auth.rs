@@ -114,6 +114,10 @@ impl Authenticator {
     /// [`ApiError::Unauthenticated`] for any invalid token; the reason is logged at debug level
     /// without the token.
     pub fn authenticate(&self, token: &str) -> Result<Principal, ApiError> {
+        if names_critical_extensions(token) {
+            tracing::debug!(reason = "critical header extension", "rejected bearer token");
+            return Err(ApiError::Unauthenticated);
+        }
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
             tracing::debug!(reason = %e.kind_name(), "rejected bearer token");
             ApiError::Unauthenticated
@@ -121,6 +125,14 @@ impl Authenticator {
         let user_id = UserId::parse(data.claims.sub).map_err(|_| ApiError::Unauthenticated)?;
         Ok(Principal { user_id, memberships: data.claims.memberships })
     }
+}
+
+/// Whether the token's header carries `crit` (or cannot be read at all). RFC 7515 §4.1.11: a
+/// recipient must reject a token whose `crit` lists an extension it does not understand, and
+/// Verdict understands none, so any `crit` is refused. The signature library parses the field
+/// but does not act on it, so it is checked here, before the signature.
+fn names_critical_extensions(token: &str) -> bool {
+    jsonwebtoken::decode_header(token).map_or(true, |header| header.crit.is_some())
 }
 
 trait KindName {
@@ -236,12 +248,32 @@ mod tests {
         let expired = issue_hs256(SECRET, &claims(-120, "verdict")).unwrap();
         let wrong_aud = issue_hs256(SECRET, &claims(60, "other")).unwrap();
         let other_key = issue_hs256(b"ffffffffffffffffffffffffffffffff", &claims(60, "verdict")).unwrap();
-        let mut parts: Vec<&str> = expired.split('.').collect();
-        let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
-        parts[0] = none_header;
-        let alg_none = format!("{}.{}.", parts[0], parts[1]);
-        for token in [expired.as_str(), &wrong_aud, &other_key, &alg_none, "garbage", ""] {
+        for token in [expired.as_str(), &wrong_aud, &other_key, "garbage", ""] {
             assert!(matches!(auth().authenticate(token), Err(ApiError::Unauthenticated)), "{token}");
+        }
+    }
+
+    #[test]
+    fn alg_none_is_rejected_even_with_valid_claims() {
+        // The payload is valid and unexpired: only the algorithm can make this token fail.
+        let valid = issue_hs256(SECRET, &claims(60, "verdict")).unwrap();
+        assert!(auth().authenticate(&valid).is_ok());
+        let payload = valid.split('.').nth(1).unwrap();
+        let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
+        for alg_none in [format!("{none_header}.{payload}."), format!("{none_header}.{payload}.c2ln")] {
+            assert!(matches!(auth().authenticate(&alg_none), Err(ApiError::Unauthenticated)), "{alg_none}");
+        }
+    }
+
+    #[test]
+    fn critical_header_extensions_are_rejected() {
+        // Re-signing with the extended header: the signature is valid, only `crit` must fail it.
+        let claims = claims(60, "verdict");
+        for crit in [vec!["exp".to_owned()], vec!["b64".to_owned()], vec![]] {
+            let mut header = Header::new(Algorithm::HS256);
+            header.crit = Some(crit.clone());
+            let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(SECRET)).unwrap();
+            assert!(matches!(auth().authenticate(&token), Err(ApiError::Unauthenticated)), "crit {crit:?}");
         }
     }
 

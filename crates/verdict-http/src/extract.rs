@@ -1,53 +1,80 @@
-//! Extractors that turn every kind of bad input into the one error body: a JSON body extractor
-//! (415 for another content type, 413 over the limit, 422 naming the field for malformed JSON,
-//! unknown fields, wrong types or invalid values) and path extractors (unparseable ids → 404).
+//! Extractors that turn every kind of bad input into the one error body: a request body that is
+//! read and parsed only after the handler authorized the caller ([`JsonBody`]: 415 for another
+//! content type, 413 over the limit, 408 when it stalls, 422 naming the field for malformed JSON,
+//! trailing data, unknown fields, wrong types or invalid values) and path extractors
+//! (unparseable ids → 404).
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
-use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use verdict_core::domain::{ProviderConnectionId, RunId, TenantId, WorkspaceId};
 
+use crate::AppState;
 use crate::error::{ApiError, FieldProblem};
 
-/// The request body limit (SPEC §7.4).
+/// The request body limit (docs/contract.md, "Bad input").
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
-/// A JSON body parsed into `T` (whose `Deserialize` rejects unknown fields and invalid values).
+/// A request body, not read yet. Handlers authorize first and then [`JsonBody::parse`] it, so a
+/// caller who may not act learns nothing from how the body would have been judged.
 #[derive(Debug)]
-pub struct ValidJson<T>(pub T);
+pub struct JsonBody {
+    is_json: bool,
+    body: Body,
+    timeout: Duration,
+}
 
-impl<S, T> FromRequest<S> for ValidJson<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned,
-{
+impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let is_json = request
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
             .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-        if !is_json {
+        Ok(Self { is_json, body: request.into_body(), timeout: state.limits.body_timeout })
+    }
+}
+
+impl JsonBody {
+    /// Reads the body (at most [`BODY_LIMIT_BYTES`], within the body timeout) and parses it.
+    ///
+    /// # Errors
+    /// [`ApiError::UnsupportedMediaType`], [`ApiError::PayloadTooLarge`],
+    /// [`ApiError::RequestTimeout`] or [`ApiError::Validation`].
+    pub async fn parse<T: DeserializeOwned>(self) -> Result<T, ApiError> {
+        if !self.is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let read = tokio::time::timeout(self.timeout, axum::body::to_bytes(self.body, BODY_LIMIT_BYTES));
+        let bytes = read.await.map_err(|_| ApiError::RequestTimeout)?.map_err(|error| {
+            if is_length_limit(&error) {
                 ApiError::PayloadTooLarge
             } else {
                 ApiError::invalid("body", "the body could not be read")
             }
         })?;
-        parse_json(&bytes).map(ValidJson)
+        parse_json(&bytes)
     }
+}
+
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// Parses a JSON document, naming the offending field on failure.
@@ -56,7 +83,7 @@ where
 /// [`ApiError::Validation`] with one [`FieldProblem`].
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+    let value = serde_path_to_error::deserialize(&mut *deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
         let message = inner.to_string();
@@ -74,7 +101,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         };
         let problem = if inner.is_syntax() || inner.is_eof() { format!("malformed JSON: {problem}") } else { problem };
         ApiError::Validation(vec![FieldProblem::new(field, problem)])
-    })
+    })?;
+    // One document per body: anything after it (a second object, junk) is refused.
+    deserializer.end().map_err(|_| ApiError::invalid("body", "malformed JSON: trailing data after the document"))?;
+    Ok(value)
 }
 
 fn strip_position(message: &str) -> String {
@@ -204,6 +234,17 @@ impl QueryParams {
     }
 }
 
+/// `limit`: a page size from 1 to 100.
+///
+/// # Errors
+/// The problem, in words.
+pub fn page_limit(text: &str) -> Result<verdict_core::domain::PageLimit, String> {
+    text.parse::<u32>()
+        .ok()
+        .and_then(|n| verdict_core::domain::PageLimit::new(n).ok())
+        .ok_or_else(|| "must be an integer from 1 to 100".to_owned())
+}
+
 fn problem_text(message: &str) -> String {
     // Domain parse errors read "field: problem"; the field is already named.
     message.split_once(": ").map_or(message, |(_, problem)| problem).to_owned()
@@ -258,6 +299,14 @@ mod tests {
         assert_eq!(malformed.field, "body");
         assert!(malformed.problem.starts_with("malformed JSON"));
         assert_eq!(problem("[]").field, "body");
+        for trailing in
+            [r#"{"check_key":"a","count":1} junk {{{"#, r#"{"check_key":"a","count":1}{"check_key":"b","count":2}"#]
+        {
+            let trailing = problem(trailing);
+            assert_eq!(trailing.field, "body");
+            assert!(trailing.problem.contains("trailing"), "{}", trailing.problem);
+        }
+        assert!(parse_json::<Body>(b"{\"check_key\":\"a\",\"count\":1}  \n").is_ok(), "whitespace may follow");
     }
 
     #[test]

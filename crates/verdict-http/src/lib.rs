@@ -1,6 +1,7 @@
-//! Verdict's HTTP adapter: the axum router serving SPEC §9 with the security of §7. Handlers
-//! parse input into domain types, call one core service and map its outcome to the stable error
-//! table; authentication, limits, request ids, tracing and metrics are layers around them.
+//! Verdict's HTTP adapter: the axum router serving the API of docs/contract.md with its security
+//! rules. Handlers authorize, then parse input into domain types, call one core service and map
+//! its outcome to the stable error table; authentication, limits, request ids, tracing and
+//! metrics are layers around them, and [`server::serve`] adds the connection-level limits.
 
 pub mod auth;
 pub mod dto;
@@ -8,6 +9,8 @@ pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod openapi;
+pub mod params;
+pub mod server;
 pub mod telemetry;
 
 use std::sync::Arc;
@@ -15,7 +18,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
+use axum::http::header::CONTENT_LENGTH;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use verdict_core::services::{AcknowledgementService, AuditService, ConnectionService, Ports, VerificationService};
 
@@ -23,30 +29,44 @@ use crate::auth::{Authenticator, HasAuthenticator};
 use crate::error::ApiError;
 use crate::telemetry::Metrics;
 
-/// Whether the service can do its job: the database answers.
+/// Whether the service can do its job: the database answers (and, where that can fail on its
+/// own, a write commits).
 #[async_trait]
 pub trait Readiness: Send + Sync {
     /// `Ok` when ready; otherwise a reason for the log (never shown to callers).
     async fn check(&self) -> Result<(), String>;
 }
 
-/// Limits of the HTTP layer.
-#[derive(Debug, Clone, Copy)]
+/// Request-level limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpLimits {
     /// A request that takes longer is answered 503 (a database that does not answer must never
     /// hang a client).
     pub request_timeout: Duration,
     /// The readiness probe's deadline.
     pub readiness_timeout: Duration,
+    /// How long a request body may take to arrive before the answer is 408.
+    pub body_timeout: Duration,
 }
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        Self { request_timeout: Duration::from_secs(15), readiness_timeout: Duration::from_secs(2) }
+        Self {
+            request_timeout: Duration::from_secs(15),
+            readiness_timeout: Duration::from_secs(2),
+            body_timeout: Duration::from_secs(10),
+        }
     }
 }
 
-/// Everything handlers need.
+/// The longest request target answered with anything but 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// The most header fields answered with anything but 431.
+pub const MAX_HEADER_FIELDS: usize = 100;
+/// The most header bytes (names and values) answered with anything but 431.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Everything handlers need. Cloned per request: every field is a handle (`Arc`s inside).
 #[derive(Clone)]
 pub struct AppState {
     verifications: VerificationService,
@@ -55,14 +75,13 @@ pub struct AppState {
     audit: AuditService,
     authenticator: Authenticator,
     readiness: Arc<dyn Readiness>,
-    readiness_timeout: Duration,
-    request_timeout: Duration,
+    limits: HttpLimits,
     metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").finish_non_exhaustive()
+        f.debug_struct("AppState").field("limits", &self.limits).finish_non_exhaustive()
     }
 }
 
@@ -83,8 +102,7 @@ impl AppState {
             audit: AuditService::new(ports),
             authenticator,
             readiness,
-            readiness_timeout: limits.readiness_timeout,
-            request_timeout: limits.request_timeout,
+            limits,
             metrics,
         }
     }
@@ -117,8 +135,31 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound });
-    telemetry::layers(api.layer(DefaultBodyLimit::max(extract::BODY_LIMIT_BYTES)), state.clone()).with_state(state)
+    telemetry::layers(api, state.clone()).layer(middleware::from_fn(guard_edge)).with_state(state)
+}
+
+/// The checks that need nothing but the request line and headers, answered before anything
+/// else runs: a target over [`MAX_URI_BYTES`] (414), too many or too large header fields (431),
+/// and a declared `Content-Length` over the body limit (413 at once, instead of waiting for a
+/// body that may never come).
+async fn guard_edge(request: Request, next: Next) -> Response {
+    let uri_bytes = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_bytes > MAX_URI_BYTES {
+        return ApiError::UriTooLong.into_response();
+    }
+    let headers = request.headers();
+    let header_bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if headers.len() > MAX_HEADER_FIELDS || header_bytes > MAX_HEADER_BYTES {
+        return ApiError::HeadersTooLarge.into_response();
+    }
+    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(str::parse::<u64>);
+    match declared {
+        Some(Ok(length)) if length > extract::BODY_LIMIT_BYTES as u64 => ApiError::PayloadTooLarge.into_response(),
+        Some(Err(_)) => ApiError::BadRequest.into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 #[cfg(test)]

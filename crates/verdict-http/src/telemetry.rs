@@ -1,12 +1,17 @@
 //! Operations: request ids, the trace span with the matched route, Prometheus metrics, the
 //! request deadline (503 instead of a hang), panics as opaque 500s, and the one place that logs
 //! the cause of a server error.
+//!
+//! Every label a client can influence comes from a closed set (docs/architecture.md, "Closed
+//! sets at the edges"): the method is one of the standard ones or `other`, the route is the
+//! matched template or `unmatched`, and a request id is kept only when it is a short safe token.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, Response, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, Response, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -18,28 +23,32 @@ use prometheus_client::registry::Registry;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use verdict_core::ports::QueueDepth;
 
 use crate::AppState;
 use crate::error::{ApiError, FailureCause};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// How often the queue-depth gauges are read from the database, at most, by default: a scrape
+/// never costs more than one query bounded by the queue, however often it comes.
+pub const QUEUE_DEPTH_REFRESH: Duration = Duration::from_secs(5);
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RunLabels {
-    status: String,
-    outcome: String,
+struct StatusLabels {
+    status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StartLabels {
-    result: String,
+    result: &'static str,
 }
 
 /// The service's Prometheus metrics, in a registry of their own (no global state).
@@ -48,7 +57,9 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
     starts: Family<StartLabels, Counter>,
-    runs: Family<RunLabels, Gauge>,
+    runs: Family<StatusLabels, Gauge>,
+    runs_read_at: Mutex<Option<Instant>>,
+    runs_refresh: Duration,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -63,20 +74,54 @@ fn latency_histogram() -> Histogram {
 
 impl Default for Metrics {
     fn default() -> Self {
+        Self::new(QUEUE_DEPTH_REFRESH)
+    }
+}
+
+impl Metrics {
+    /// Metrics whose queue-depth gauges are read at most every `queue_depth_refresh`.
+    #[must_use]
+    pub fn new(queue_depth_refresh: Duration) -> Self {
         let mut registry = Registry::with_prefix("verdict");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         let starts = Family::<StartLabels, Counter>::default();
-        let runs = Family::<RunLabels, Gauge>::default();
+        let runs = Family::<StatusLabels, Gauge>::default();
         registry.register("http_requests", "HTTP requests by method, matched route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by method, matched route and status",
+            latency.clone(),
+        );
         registry.register(
             "verification_starts",
             "Verification starts by result: pending (queued), blocked, deduplicated",
             starts.clone(),
         );
-        registry.register("runs", "Runs by status and outcome, read from the database at scrape time", runs.clone());
-        Self { registry, requests, latency, starts, runs }
+        registry.register("runs", "Active runs by status (queued, running), read at most every 5 s", runs.clone());
+        Self {
+            registry,
+            requests,
+            latency,
+            starts,
+            runs,
+            runs_read_at: Mutex::new(None),
+            runs_refresh: queue_depth_refresh,
+        }
+    }
+}
+
+/// The `method` label: a standard method, or `other` — never a client's made-up name.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }
 
@@ -87,16 +132,25 @@ impl Metrics {
     }
 
     /// Counts a start by its result.
-    pub fn run_started(&self, result: &str) {
-        self.starts.get_or_create(&StartLabels { result: result.to_owned() }).inc();
+    pub fn run_started(&self, result: &'static str) {
+        self.starts.get_or_create(&StartLabels { result }).inc();
     }
 
-    /// Replaces the run gauges with a fresh tally.
-    pub fn set_runs(&self, tally: &[verdict_core::ports::RunTally]) {
-        self.runs.clear();
-        for t in tally {
-            let labels = RunLabels { status: t.status.as_str().to_owned(), outcome: t.outcome.as_str().to_owned() };
-            self.runs.get_or_create(&labels).set(i64::try_from(t.count).unwrap_or(i64::MAX));
+    /// Whether the queue-depth gauges are due for a read (and, if so, claims the read, so
+    /// concurrent scrapes query once).
+    fn queue_depth_due(&self) -> bool {
+        let mut read_at = self.runs_read_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = read_at.is_none_or(|at| at.elapsed() >= self.runs_refresh);
+        if due {
+            *read_at = Some(Instant::now());
+        }
+        due
+    }
+
+    /// Sets the queue-depth gauges.
+    pub fn set_queue_depth(&self, depth: QueueDepth) {
+        for (status, count) in [("queued", depth.queued), ("running", depth.running)] {
+            self.runs.get_or_create(&StatusLabels { status }).set(i64::try_from(count).unwrap_or(i64::MAX));
         }
     }
 
@@ -107,13 +161,57 @@ impl Metrics {
 
     /// The OpenMetrics text.
     #[must_use]
-    pub fn render(&self) -> String {
+    pub fn render_openmetrics(&self) -> String {
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             tracing::error!("could not encode metrics");
         }
         out
     }
+
+    /// The Prometheus text format 0.0.4, for scrapers and tools that ask for `text/plain`.
+    #[must_use]
+    pub fn render_prometheus(&self) -> String {
+        openmetrics_to_prometheus(&self.render_openmetrics())
+    }
+
+    /// Refreshes the queue-depth gauges when due.
+    pub async fn refresh_queue_depth(&self, state: &AppState) {
+        if !self.queue_depth_due() {
+            return;
+        }
+        match tokio::time::timeout(state.limits.readiness_timeout, state.verifications.queue_depth()).await {
+            Ok(Ok(depth)) => self.set_queue_depth(depth),
+            Ok(Err(error)) => tracing::warn!(error = %error, "queue depth unavailable"),
+            Err(_) => tracing::warn!("reading the queue depth timed out"),
+        }
+    }
+}
+
+/// Converts the OpenMetrics text this registry writes into the Prometheus text format 0.0.4:
+/// a counter's metadata names its `_total` samples, and `# UNIT` and `# EOF` lines go. Only this
+/// registry's own output is converted, so the closed set of shapes it writes is all there is.
+fn openmetrics_to_prometheus(openmetrics: &str) -> String {
+    let mut counters = std::collections::HashSet::new();
+    for line in openmetrics.lines() {
+        if let Some(name) = line.strip_prefix("# TYPE ").and_then(|rest| rest.strip_suffix(" counter")) {
+            counters.insert(name.to_owned());
+        }
+    }
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters.contains(name).then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
 }
 
 /// Wraps the routes in the operational layers.
@@ -122,7 +220,7 @@ pub fn layers(router: Router<AppState>, state: AppState) -> Router<AppState> {
         let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
         let request_id =
             request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");
-        tracing::info_span!("request", method = %request.method(), route, request_id)
+        tracing::info_span!("request", method = method_label(request.method()), route, request_id)
     });
     router
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
@@ -134,20 +232,38 @@ pub fn layers(router: Router<AppState>, state: AppState) -> Router<AppState> {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::from_fn(drop_unsafe_request_id))
+}
+
+/// Whether a client's request id may be kept: at most 64 characters of `[A-Za-z0-9._-]`.
+fn is_safe_request_id(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    (1..=64).contains(&bytes.len())
+        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Removes a client's `X-Request-Id` that is not a short safe token, so a fresh one is made
+/// instead of echoing arbitrary text into logs and responses.
+async fn drop_unsafe_request_id(mut request: Request, next: Next) -> Response<axum::body::Body> {
+    let unsafe_ids = request.headers().get_all(&REQUEST_ID).iter().count() > 1
+        || request.headers().get(&REQUEST_ID).is_some_and(|v| !is_safe_request_id(v));
+    if unsafe_ids {
+        request.headers_mut().remove(&REQUEST_ID);
+    }
+    next.run(request).await
 }
 
 async fn deadline(State(state): State<AppState>, request: Request, next: Next) -> Response<axum::body::Body> {
-    match tokio::time::timeout(state.request_timeout, next.run(request)).await {
+    let timeout = state.limits.request_timeout;
+    match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => {
-            ApiError::Unavailable(anyhow::anyhow!("request exceeded {:?}", state.request_timeout)).into_response()
-        }
+        Err(_) => ApiError::Unavailable(anyhow::anyhow!("request exceeded {timeout:?}")).into_response(),
     }
 }
 
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response<axum::body::Body> {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let route =
         request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
@@ -161,4 +277,42 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     }
     state.metrics.observe(RequestLabels { method, route, status: status.as_u16() }, started.elapsed());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        for name in ["FOO1", "FOO2", "PROPFIND", "get"] {
+            assert_eq!(method_label(&Method::from_bytes(name.as_bytes()).unwrap()), "other", "{name}");
+        }
+    }
+
+    #[test]
+    fn only_short_safe_request_ids_are_kept() {
+        for ok in ["abc", "a.b_c-D9", &"x".repeat(64)] {
+            assert!(is_safe_request_id(&HeaderValue::from_str(ok).unwrap()), "{ok}");
+        }
+        for bad in [&"x".repeat(65), "a b", "a/b", "ünï", "a\tb", ""] {
+            let value = HeaderValue::from_bytes(bad.as_bytes()).unwrap();
+            assert!(!is_safe_request_id(&value), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn counters_are_named_by_their_samples_in_the_prometheus_format() {
+        let metrics = Metrics::default();
+        metrics.run_started("pending");
+        metrics.set_queue_depth(QueueDepth { queued: 2, running: 1 });
+        let text = metrics.render_prometheus();
+        assert!(text.contains("# HELP verdict_verification_starts_total "), "{text}");
+        assert!(text.contains("# TYPE verdict_verification_starts_total counter"), "{text}");
+        assert!(text.contains("verdict_verification_starts_total{result=\"pending\"} 1"), "{text}");
+        assert!(text.contains("verdict_runs{status=\"queued\"} 2"), "{text}");
+        assert!(!text.contains("# EOF") && !text.contains("# UNIT"), "{text}");
+        assert!(metrics.render_openmetrics().ends_with("# EOF\n"));
+    }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use verdict_core::conformance::{identity, new_run, now, started};
 use verdict_core::domain::LeaseOwner;
-use verdict_core::ports::{RunStore, StartOutcome};
+use verdict_core::ports::{RunQueue, RunStore, StartOutcome};
 use verdict_postgres::{MIGRATOR, PgConfig, PgStore, queries};
 
 const CLIENTS: usize = 8;

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use verdict_core::domain::{Acknowledgement, NewAcknowledgement, PendingAuditEvent, RunId, to_micros};
-use verdict_core::ports::{AcknowledgeError, AcknowledgementStore, StoreError};
+use verdict_core::ports::{AckInsertError, AcknowledgementStore, StoreError};
 
 use crate::PgStore;
 use crate::audit::append;
@@ -38,7 +38,7 @@ const FOR_RUN: &str = concat!(
 );
 
 impl PgStore {
-    async fn existing_acknowledgement(&self, ack: &NewAcknowledgement) -> Result<Acknowledgement, AcknowledgeError> {
+    async fn existing_acknowledgement(&self, ack: &NewAcknowledgement) -> Result<Acknowledgement, AckInsertError> {
         let row: AckRow = sqlx::query_as(BY_RUN_AND_KEY)
             .bind(ack.run_id.as_uuid())
             .bind(ack.check_key.as_str())
@@ -56,7 +56,7 @@ impl AcknowledgementStore for PgStore {
         &self,
         ack: NewAcknowledgement,
         event: PendingAuditEvent,
-    ) -> Result<Acknowledgement, AcknowledgeError> {
+    ) -> Result<Acknowledgement, AckInsertError> {
         let mut tx = self.pool().begin().await.map_err(store_error)?;
         let inserted = sqlx::query_as::<_, AckRow>(INSERT)
             .bind(ack.id.as_uuid())
@@ -79,10 +79,10 @@ impl AcknowledgementStore for PgStore {
                     // The unique violation is reported only once the winner committed, so it
                     // is visible now.
                     Some(ACK_RUN_CHECK_KEY) => {
-                        AcknowledgeError::AlreadyAcknowledged(Box::new(self.existing_acknowledgement(&ack).await?))
+                        AckInsertError::AlreadyAcknowledged(Box::new(self.existing_acknowledgement(&ack).await?))
                     }
-                    Some(ACK_RUN_FKEY) => AcknowledgeError::RunNotFound,
-                    _ => AcknowledgeError::Store(store_error(err)),
+                    Some(ACK_RUN_FKEY) => AckInsertError::RunNotFound,
+                    _ => AckInsertError::Store(store_error(err)),
                 });
             }
         };

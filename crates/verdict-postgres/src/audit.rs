@@ -4,18 +4,25 @@
 
 use async_trait::async_trait;
 use sqlx::PgConnection;
-use verdict_core::domain::{AuditEvent, ChainHash, GENESIS_HASH, PendingAuditEvent};
+use verdict_core::domain::{
+    AuditEvent, ChainHash, ChainHeadRecord, GENESIS_HASH, PendingAuditEvent, TenantScope, WorkspaceId,
+};
 use verdict_core::ports::{AuditLog, AuditQuery, ChainHead, StoreError};
 
 use crate::PgStore;
 use crate::error::{store_error, unexpected};
 use crate::queries::{APPEND_AUDIT_EVENT, LOCK_CHAIN_HEAD};
-use crate::rows::{AuditRow, actor_columns, subject_type_name};
+use crate::rows::AuditRow;
 
+/// `$6` is the array of tenants a reader may see (null: every tenant); workspace-level events
+/// (no tenant) are always visible.
 const EVENTS: &str = "SELECT id, workspace_id, seq, occurred_at, tenant_id, actor_type, actor_id, action, \
-     subject_type, subject_id, metadata, prev_hash, hash FROM audit_logs \
+     subject_type, subject_id, metadata::text AS metadata, prev_hash, hash FROM audit_logs \
      WHERE workspace_id = $1 AND ($2::bigint IS NULL OR tenant_id = $2) AND ($3::text IS NULL OR action = $3) \
+     AND ($6::bigint[] IS NULL OR tenant_id IS NULL OR tenant_id = ANY($6)) \
      AND seq > $4 ORDER BY seq LIMIT $5";
+
+const CHAIN_HEAD: &str = "SELECT seq, hash FROM audit_chain_heads WHERE workspace_id = $1 AND seq >= 1";
 
 /// Appends `event` to its workspace's chain within the open transaction `conn`: locks the chain
 /// head, seals the event as the next `seq` after the head's hash, inserts it and advances the
@@ -33,21 +40,21 @@ pub(crate) async fn append(conn: &mut PgConnection, event: PendingAuditEvent) ->
     let prev_hash = ChainHash::parse(head_hash).map_err(unexpected)?;
     let seq = u64::try_from(head_seq).map_err(unexpected)? + 1;
     let sealed = event.seal(seq, prev_hash);
-    let (actor_type, actor_id) = actor_columns(sealed.actor());
+    let row = sealed.to_stored();
     sqlx::query(APPEND_AUDIT_EVENT)
-        .bind(sealed.id().as_uuid())
-        .bind(sealed.workspace_id().get())
-        .bind(i64::try_from(sealed.seq()).map_err(unexpected)?)
-        .bind(sealed.occurred_at())
-        .bind(sealed.tenant_id().map(|t| t.get()))
-        .bind(actor_type)
-        .bind(actor_id)
-        .bind(sealed.action().as_str())
-        .bind(subject_type_name(sealed.subject().kind))
-        .bind(&sealed.subject().id)
-        .bind(serde_json::Value::Object(sealed.metadata().clone()))
-        .bind(sealed.prev_hash().as_str())
-        .bind(sealed.hash().as_str())
+        .bind(row.id)
+        .bind(row.workspace_id)
+        .bind(row.seq)
+        .bind(row.occurred_at)
+        .bind(row.tenant_id)
+        .bind(row.actor_type)
+        .bind(row.actor_id)
+        .bind(row.action)
+        .bind(row.subject_type)
+        .bind(row.subject_id)
+        .bind(row.metadata)
+        .bind(row.prev_hash)
+        .bind(row.hash)
         .execute(&mut *conn)
         .await
         .map_err(store_error)?;
@@ -59,16 +66,27 @@ impl AuditLog for PgStore {
     #[tracing::instrument(skip_all, fields(workspace_id = %query.workspace))]
     async fn events(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
         let after = i64::try_from(query.after_seq.unwrap_or(0)).unwrap_or(i64::MAX);
+        let visible: Option<Vec<i64>> = match &query.visible {
+            TenantScope::All => None,
+            TenantScope::Only(tenants) => Some(tenants.iter().map(|t| t.get()).collect()),
+        };
         let rows: Vec<AuditRow> = sqlx::query_as(EVENTS)
             .bind(query.workspace.get())
             .bind(query.tenant.map(|t| t.get()))
             .bind(query.action.map(|a| a.as_str()))
             .bind(after)
             .bind(i64::from(query.limit))
+            .bind(visible)
             .fetch_all(self.pool())
             .await
             .map_err(store_error)?;
         rows.into_iter().map(AuditEvent::try_from).collect()
+    }
+
+    async fn chain_head(&self, workspace: WorkspaceId) -> Result<Option<ChainHeadRecord>, StoreError> {
+        let head: Option<(i64, String)> =
+            sqlx::query_as(CHAIN_HEAD).bind(workspace.get()).fetch_optional(self.pool()).await.map_err(store_error)?;
+        Ok(head.map(|(seq, hash)| ChainHeadRecord::from_stored(seq, hash)).transpose()?)
     }
 
     async fn chain_heads(&self) -> Result<Vec<ChainHead>, StoreError> {
@@ -77,10 +95,6 @@ impl AuditLog for PgStore {
                 .fetch_all(self.pool())
                 .await
                 .map_err(store_error)?;
-        rows.into_iter()
-            .map(|(workspace, seq)| {
-                ChainHead::from_stored(workspace, seq).map_err(|e| StoreError::Unexpected(e.into()))
-            })
-            .collect()
+        Ok(rows.into_iter().map(|(workspace, seq)| ChainHead::from_stored(workspace, seq)).collect::<Result<_, _>>()?)
     }
 }

@@ -40,8 +40,6 @@ const SCOPED_FOR_UPDATE: &str = concat!(
     " FROM provider_connections WHERE id = $1 AND workspace_id = $2 AND tenant_id = $3 FOR UPDATE"
 );
 
-const BY_ID: &str = concat!("SELECT ", connection_columns!(), " FROM provider_connections WHERE id = $1");
-
 const LIST: &str = concat!(
     "SELECT ",
     connection_columns!(),
@@ -117,12 +115,6 @@ impl ProviderConnectionStore for PgStore {
     ) -> Result<Option<ProviderConnection>, StoreError> {
         let mut conn = self.pool().acquire().await.map_err(store_error)?;
         self.scoped_connection(SCOPED, &mut conn, workspace, tenant, id).await
-    }
-
-    async fn get_by_id(&self, id: ProviderConnectionId) -> Result<Option<ProviderConnection>, StoreError> {
-        let row: Option<ConnectionRow> =
-            sqlx::query_as(BY_ID).bind(id.as_uuid()).fetch_optional(self.pool()).await.map_err(store_error)?;
-        row.map(ProviderConnection::try_from).transpose()
     }
 
     async fn list(&self, workspace: WorkspaceId, tenant: TenantId) -> Result<Vec<ProviderConnection>, StoreError> {

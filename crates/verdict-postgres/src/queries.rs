@@ -1,14 +1,16 @@
 //! The SQL of the adapter. The statements on the hot paths — start, claim, audit append, the
-//! latest-run and previous-report look-ups — are public so that tests and benchmarks can
-//! `EXPLAIN` and replay exactly what the adapter runs.
+//! latest-run and previous-report look-ups, the queue depth — are public so that tests and
+//! benchmarks can `EXPLAIN` and replay exactly what the adapter runs.
 
 /// The columns every run query returns, in the order of the private row type.
+/// JSON columns come back as text: core parses them straight into typed values, with no
+/// `serde_json::Value` in between.
 macro_rules! run_columns {
     () => {
         "id, workspace_id, tenant_id, provider_connection_id, type AS flow, run_identity_hash, status, \
-         outcome, initiator_user_id, summary_counts, failure_summary, \
-         context -> 'verification_report' AS report, attempt, lease_owner, lease_expires_at, created_at, \
-         started_at, completed_at"
+         outcome, initiator_user_id, summary_counts::text AS summary_counts, \
+         failure_summary::text AS failure_summary, (context -> 'verification_report')::text AS report, attempt, \
+         lease_owner, lease_expires_at, created_at, started_at, completed_at"
     };
 }
 
@@ -39,7 +41,7 @@ pub const LATEST_RUN: &str = concat!(
 );
 
 /// The report of the newest completed run of identity `$1` created before `($2, $3)`.
-pub const PREVIOUS_REPORT: &str = "SELECT context -> 'verification_report' AS report FROM operation_runs \
+pub const PREVIOUS_REPORT: &str = "SELECT (context -> 'verification_report')::text AS report FROM operation_runs \
      WHERE run_identity_hash = $1 AND status = 'completed' AND context ? 'verification_report' \
      AND (created_at, id) < ($2, $3) \
      ORDER BY created_at DESC, id DESC LIMIT 1";
@@ -66,11 +68,23 @@ pub(crate) const INSERT_COMPLETED: &str = concat!(
     "INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, ",
     "run_identity_hash, status, outcome, initiator_user_id, summary_counts, failure_summary, context, ",
     "created_at, completed_at) ",
-    "VALUES ($1, $2, $3, $4, $5, $6, 'completed', $7, $8, $9, $10, ",
+    "VALUES ($1, $2, $3, $4, $5, $6, 'completed', $7, $8, $9::jsonb, $10::jsonb, ",
     "jsonb_build_object('verification_report', $11::jsonb), $12, $13) ",
     "RETURNING ",
     run_columns!()
 );
+
+/// Takes the transaction-scoped lock that serializes blocked starts of identity `$1` (the
+/// first 64 bits of its hash as the lock key; a collision only serializes two identities).
+pub const LOCK_IDENTITY: &str = "SELECT pg_advisory_xact_lock(('x' || substr($1, 1, 16))::bit(64)::bigint)";
+
+/// The workspace and tenant of run `$1`: what authorization reads before loading the run.
+pub const RUN_SCOPE: &str = "SELECT workspace_id, tenant_id FROM operation_runs WHERE id = $1";
+
+/// Active runs by status, through the queue index (its predicate is repeated so the planner
+/// uses it): the cost grows with the queue, never with the history.
+pub const QUEUE_DEPTH: &str = "SELECT status, count(*) FROM operation_runs \
+     WHERE status IN ('queued', 'running') GROUP BY status";
 
 /// One run by id.
 pub(crate) const RUN_BY_ID: &str = concat!("SELECT ", run_columns!(), " FROM operation_runs WHERE id = $1");
@@ -91,8 +105,8 @@ pub const LIST_RUNS: &str = concat!(
 
 /// Completes run `$1` held by `$2`.
 pub(crate) const COMPLETE_RUN: &str = concat!(
-    "UPDATE operation_runs SET status = 'completed', outcome = $3, summary_counts = $4, ",
-    "failure_summary = $5, context = jsonb_set(context, '{verification_report}', $6::jsonb), ",
+    "UPDATE operation_runs SET status = 'completed', outcome = $3, summary_counts = $4::jsonb, ",
+    "failure_summary = $5::jsonb, context = jsonb_set(context, '{verification_report}', $6::jsonb), ",
     "lease_owner = NULL, lease_expires_at = NULL, completed_at = $7 ",
     "WHERE id = $1 AND status = 'running' AND lease_owner = $2 ",
     "RETURNING ",
@@ -108,8 +122,10 @@ pub(crate) const HEARTBEAT: &str = "WITH changed AS (UPDATE operation_runs SET l
      WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING 1) \
      SELECT EXISTS (SELECT 1 FROM changed), EXISTS (SELECT 1 FROM operation_runs WHERE id = $1)";
 
-/// Hands the lease back (`$3` = now) and wakes idle workers, who can claim the run at once.
-pub(crate) const RELEASE: &str = "WITH changed AS (UPDATE operation_runs SET lease_expires_at = $3 \
+/// Hands the lease back (`$3` = now) without spending an attempt, and wakes idle workers, who can
+/// claim the run at once.
+pub(crate) const RELEASE: &str = "WITH changed AS (UPDATE operation_runs \
+     SET lease_expires_at = $3, attempt = greatest(attempt - 1, 0) \
      WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING id), \
      woken AS (SELECT pg_notify('verdict_runs', id::text) FROM changed) \
      SELECT EXISTS (SELECT 1 FROM changed), EXISTS (SELECT 1 FROM operation_runs WHERE id = $1), \
@@ -117,7 +133,7 @@ pub(crate) const RELEASE: &str = "WITH changed AS (UPDATE operation_runs SET lea
 
 /// Replaces the live report (`$3`) and its counts (`$4`).
 pub(crate) const WRITE_LIVE_REPORT: &str = "WITH changed AS (UPDATE operation_runs \
-     SET context = jsonb_set(context, '{verification_report}', $3::jsonb), summary_counts = $4 \
+     SET context = jsonb_set(context, '{verification_report}', $3::jsonb), summary_counts = $4::jsonb \
      WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING 1) \
      SELECT EXISTS (SELECT 1 FROM changed), EXISTS (SELECT 1 FROM operation_runs WHERE id = $1)";
 
@@ -130,6 +146,6 @@ pub const LOCK_CHAIN_HEAD: &str = "INSERT INTO audit_chain_heads (workspace_id, 
 /// Inserts a sealed event and advances its workspace's chain head to it.
 pub const APPEND_AUDIT_EVENT: &str = "WITH appended AS (INSERT INTO audit_logs (id, workspace_id, seq, \
      occurred_at, tenant_id, actor_type, actor_id, action, subject_type, subject_id, metadata, prev_hash, hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING workspace_id, seq, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13) RETURNING workspace_id, seq, hash) \
      UPDATE audit_chain_heads AS head SET seq = appended.seq, hash = appended.hash \
      FROM appended WHERE head.workspace_id = appended.workspace_id";

@@ -1,12 +1,12 @@
-//! The queue half of the run store: claiming with `FOR UPDATE SKIP LOCKED`, and the lease-fenced
-//! updates (heartbeat, release, live report, completion). A fenced update changes a run only
+//! The [`RunQueue`] port: claiming with `FOR UPDATE SKIP LOCKED`, and the lease-fenced updates
+//! (heartbeat, release, live report, completion). A fenced update changes a run only
 //! while it is `running` under the caller's lease, so a worker whose lease was taken over — or a
 //! run that completed — can never be changed by a stale owner.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use verdict_core::domain::{Completion, LeaseOwner, PendingAuditEvent, Report, Run, RunId, RunStatus, to_micros};
-use verdict_core::ports::{CompleteError, LeaseError, StoreError};
-use verdict_core::rules::summary_counts;
+use verdict_core::domain::{Completion, LeaseOwner, PendingAuditEvent, Report, Run, RunId, to_micros};
+use verdict_core::ports::{CompleteError, LeaseError, RunQueue, StoreError};
 
 use crate::PgStore;
 use crate::audit::append;
@@ -14,75 +14,7 @@ use crate::error::store_error;
 use crate::queries::{CLAIM_NEXT, COMPLETE_RUN, HEARTBEAT, RELEASE, RUN_STATUS, WRITE_LIVE_REPORT};
 use crate::rows::RunRow;
 
-#[tracing::instrument(skip_all, fields(owner = %owner))]
-pub(crate) async fn claim_next(
-    store: &PgStore,
-    owner: &LeaseOwner,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
-) -> Result<Option<Run>, StoreError> {
-    let row: Option<RunRow> = sqlx::query_as(CLAIM_NEXT)
-        .bind(owner.as_str())
-        .bind(to_micros(now))
-        .bind(to_micros(lease_until))
-        .fetch_optional(store.pool())
-        .await
-        .map_err(store_error)?;
-    row.map(Run::try_from).transpose()
-}
-
-#[tracing::instrument(skip_all, fields(run_id = %run))]
-pub(crate) async fn heartbeat(
-    store: &PgStore,
-    run: RunId,
-    owner: &LeaseOwner,
-    lease_until: DateTime<Utc>,
-) -> Result<(), LeaseError> {
-    let (changed, found): (bool, bool) = sqlx::query_as(HEARTBEAT)
-        .bind(run.as_uuid())
-        .bind(owner.as_str())
-        .bind(to_micros(lease_until))
-        .fetch_one(store.pool())
-        .await
-        .map_err(store_error)?;
-    fenced(changed, found)
-}
-
-#[tracing::instrument(skip_all, fields(run_id = %run))]
-pub(crate) async fn release(
-    store: &PgStore,
-    run: RunId,
-    owner: &LeaseOwner,
-    now: DateTime<Utc>,
-) -> Result<(), LeaseError> {
-    let (changed, found, _woken): (bool, bool, i64) = sqlx::query_as(RELEASE)
-        .bind(run.as_uuid())
-        .bind(owner.as_str())
-        .bind(to_micros(now))
-        .fetch_one(store.pool())
-        .await
-        .map_err(store_error)?;
-    fenced(changed, found)
-}
-
-#[tracing::instrument(skip_all, fields(run_id = %run))]
-pub(crate) async fn write_live_report(
-    store: &PgStore,
-    run: RunId,
-    owner: &LeaseOwner,
-    report: &Report,
-) -> Result<(), LeaseError> {
-    let (changed, found): (bool, bool) = sqlx::query_as(WRITE_LIVE_REPORT)
-        .bind(run.as_uuid())
-        .bind(owner.as_str())
-        .bind(report.to_json())
-        .bind(summary_counts(&report.summary().counts))
-        .fetch_one(store.pool())
-        .await
-        .map_err(store_error)?;
-    fenced(changed, found)
-}
-
+/// A fenced update's answer: whether it changed the run, and whether the run exists.
 fn fenced(changed: bool, found: bool) -> Result<(), LeaseError> {
     match (changed, found) {
         (true, _) => Ok(()),
@@ -91,38 +23,95 @@ fn fenced(changed: bool, found: bool) -> Result<(), LeaseError> {
     }
 }
 
-#[tracing::instrument(skip_all, fields(run_id = %run))]
-pub(crate) async fn complete(
-    store: &PgStore,
-    run: RunId,
-    owner: &LeaseOwner,
-    completion: Completion,
-    completed: PendingAuditEvent,
-) -> Result<Run, CompleteError> {
-    let mut tx = store.pool().begin().await.map_err(store_error)?;
-    let row: Option<RunRow> = sqlx::query_as(COMPLETE_RUN)
-        .bind(run.as_uuid())
-        .bind(owner.as_str())
-        .bind(completion.outcome.as_str())
-        .bind(&completion.summary_counts)
-        .bind(&completion.failure_summary)
-        .bind(completion.report.to_json())
-        .bind(to_micros(completion.completed_at))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_error)?;
-    let Some(row) = row else {
-        let status: Option<String> =
-            sqlx::query_scalar(RUN_STATUS).bind(run.as_uuid()).fetch_optional(&mut *tx).await.map_err(store_error)?;
-        tx.rollback().await.map_err(store_error)?;
-        return Err(match status.as_deref() {
-            None => CompleteError::NotFound,
-            Some(status) if status == RunStatus::Completed.as_str() => CompleteError::AlreadyCompleted,
-            Some(_) => CompleteError::LeaseLost,
-        });
-    };
-    let done = Run::try_from(row)?;
-    append(&mut tx, completed).await?;
-    tx.commit().await.map_err(store_error)?;
-    Ok(done)
+#[async_trait]
+impl RunQueue for PgStore {
+    #[tracing::instrument(skip_all, fields(owner = %owner))]
+    async fn claim_next(
+        &self,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<Run>, StoreError> {
+        let row: Option<RunRow> = sqlx::query_as(CLAIM_NEXT)
+            .bind(owner.as_str())
+            .bind(to_micros(now))
+            .bind(to_micros(lease_until))
+            .fetch_optional(self.pool())
+            .await
+            .map_err(store_error)?;
+        row.map(Run::try_from).transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(run_id = %run))]
+    async fn heartbeat(&self, run: RunId, owner: &LeaseOwner, lease_until: DateTime<Utc>) -> Result<(), LeaseError> {
+        let (changed, found): (bool, bool) = sqlx::query_as(HEARTBEAT)
+            .bind(run.as_uuid())
+            .bind(owner.as_str())
+            .bind(to_micros(lease_until))
+            .fetch_one(self.pool())
+            .await
+            .map_err(store_error)?;
+        fenced(changed, found)
+    }
+
+    #[tracing::instrument(skip_all, fields(run_id = %run))]
+    async fn release(&self, run: RunId, owner: &LeaseOwner, now: DateTime<Utc>) -> Result<(), LeaseError> {
+        let (changed, found, _woken): (bool, bool, i64) = sqlx::query_as(RELEASE)
+            .bind(run.as_uuid())
+            .bind(owner.as_str())
+            .bind(to_micros(now))
+            .fetch_one(self.pool())
+            .await
+            .map_err(store_error)?;
+        fenced(changed, found)
+    }
+
+    #[tracing::instrument(skip_all, fields(run_id = %run))]
+    async fn write_live_report(&self, run: RunId, owner: &LeaseOwner, report: &Report) -> Result<(), LeaseError> {
+        let counts = serde_json::to_string(&report.summary().counts).map_err(|e| StoreError::Unexpected(e.into()))?;
+        let (changed, found): (bool, bool) = sqlx::query_as(WRITE_LIVE_REPORT)
+            .bind(run.as_uuid())
+            .bind(owner.as_str())
+            .bind(report.to_json_text())
+            .bind(counts)
+            .fetch_one(self.pool())
+            .await
+            .map_err(store_error)?;
+        fenced(changed, found)
+    }
+
+    #[tracing::instrument(skip_all, fields(run_id = %run))]
+    async fn complete(
+        &self,
+        run: RunId,
+        owner: &LeaseOwner,
+        completion: Completion,
+        completed: PendingAuditEvent,
+    ) -> Result<Run, CompleteError> {
+        let mut tx = self.pool().begin().await.map_err(store_error)?;
+        let row: Option<RunRow> = sqlx::query_as(COMPLETE_RUN)
+            .bind(run.as_uuid())
+            .bind(owner.as_str())
+            .bind(completion.outcome().as_str())
+            .bind(completion.summary_counts_json())
+            .bind(completion.failure_summary_json())
+            .bind(completion.report().to_json_text())
+            .bind(completion.completed_at())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let Some(row) = row else {
+            let status: Option<String> = sqlx::query_scalar(RUN_STATUS)
+                .bind(run.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            tx.rollback().await.map_err(store_error)?;
+            return Err(CompleteError::refused(status.as_deref()).map_err(StoreError::from)?);
+        };
+        let done = Run::try_from(row)?;
+        append(&mut tx, completed).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(done)
+    }
 }

@@ -1,20 +1,24 @@
-//! The run store: idempotent start decided by the partial unique index, the blocked-stub insert,
-//! and the read side (one run, keyset pages, latest run, previous report). The queue half lives
+//! The [`RunStore`] port: idempotent starts — the queued path decided by the partial unique index,
+//! the blocked path serialized by a transaction-scoped lock on the identity — and the read side
+//! (scope, one run, keyset pages, latest run, previous report, queue depth). The queue half lives
 //! in `queue.rs`.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
 use verdict_core::domain::{
-    Completion, LeaseOwner, NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery,
-    RunPage, to_micros,
+    NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery, RunPage, RunScope,
+    to_micros,
 };
-use verdict_core::ports::{CompleteError, LeaseError, RunStore, RunTally, StartOutcome, StoreError};
+use verdict_core::ports::{BlockedStart, QueueDepth, RunStore, StartOutcome, StoreError};
 
 use crate::PgStore;
 use crate::audit::append;
 use crate::error::store_error;
-use crate::queries::{ACTIVE_RUN, INSERT_COMPLETED, INSERT_QUEUED, LATEST_RUN, LIST_RUNS, PREVIOUS_REPORT, RUN_BY_ID};
-use crate::rows::{RunRow, report_from_json};
+use crate::queries::{
+    ACTIVE_RUN, INSERT_COMPLETED, INSERT_QUEUED, LATEST_RUN, LIST_RUNS, LOCK_IDENTITY, PREVIOUS_REPORT, QUEUE_DEPTH,
+    RUN_BY_ID, RUN_SCOPE,
+};
+use crate::rows::RunRow;
 
 /// How often a start retries when the active run it conflicted with completed before it could be
 /// read. Each retry needs another run of the identity to complete in a window of microseconds.
@@ -71,68 +75,48 @@ impl RunStore for PgStore {
         )))
     }
 
-    #[tracing::instrument(skip_all, fields(run_id = %run.id))]
-    async fn insert_completed(
-        &self,
-        run: NewRun,
-        completion: Completion,
-        started: PendingAuditEvent,
-        completed: PendingAuditEvent,
-    ) -> Result<Run, StoreError> {
+    #[tracing::instrument(skip_all, fields(run_id = %start.run.id))]
+    async fn start_blocked(&self, start: BlockedStart) -> Result<StartOutcome, StoreError> {
+        let identity_hash = start.run.identity_hash();
         let mut tx = self.pool().begin().await.map_err(store_error)?;
+        // Serializes blocked starts of the identity until commit: each sees the stub the previous
+        // one wrote.
+        sqlx::query(LOCK_IDENTITY).bind(identity_hash.as_str()).execute(&mut *tx).await.map_err(store_error)?;
+        if let Some(latest) = latest(&mut tx, &identity_hash).await?
+            && (latest.status.is_active() || start.reuse.reuses(&latest))
+        {
+            tx.rollback().await.map_err(store_error)?;
+            return Ok(StartOutcome::Deduplicated(latest));
+        }
+        let (run, completion) = (&start.run, &start.completion);
         let row: RunRow = sqlx::query_as(INSERT_COMPLETED)
             .bind(run.id.as_uuid())
             .bind(run.identity.workspace_id.get())
             .bind(run.identity.tenant_id.get())
             .bind(run.identity.provider_connection_id.map(|c| *c.as_uuid()))
             .bind(run.identity.flow.as_str())
-            .bind(run.identity_hash().as_str())
-            .bind(completion.outcome.as_str())
+            .bind(identity_hash.as_str())
+            .bind(completion.outcome().as_str())
             .bind(run.initiator_user_id.as_ref().map(|u| u.as_str()))
-            .bind(&completion.summary_counts)
-            .bind(&completion.failure_summary)
-            .bind(completion.report.to_json())
+            .bind(completion.summary_counts_json())
+            .bind(completion.failure_summary_json())
+            .bind(completion.report().to_json_text())
             .bind(to_micros(run.created_at))
-            .bind(to_micros(completion.completed_at))
+            .bind(completion.completed_at())
             .fetch_one(&mut *tx)
             .await
             .map_err(store_error)?;
         let stored = Run::try_from(row)?;
-        append(&mut tx, started).await?;
-        append(&mut tx, completed).await?;
+        append(&mut tx, start.started).await?;
+        append(&mut tx, start.completed).await?;
         tx.commit().await.map_err(store_error)?;
-        Ok(stored)
+        Ok(StartOutcome::Created(stored))
     }
 
-    async fn claim_next(
-        &self,
-        owner: &LeaseOwner,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Option<Run>, StoreError> {
-        crate::queue::claim_next(self, owner, now, lease_until).await
-    }
-
-    async fn heartbeat(&self, run: RunId, owner: &LeaseOwner, lease_until: DateTime<Utc>) -> Result<(), LeaseError> {
-        crate::queue::heartbeat(self, run, owner, lease_until).await
-    }
-
-    async fn release(&self, run: RunId, owner: &LeaseOwner, now: DateTime<Utc>) -> Result<(), LeaseError> {
-        crate::queue::release(self, run, owner, now).await
-    }
-
-    async fn write_live_report(&self, run: RunId, owner: &LeaseOwner, report: &Report) -> Result<(), LeaseError> {
-        crate::queue::write_live_report(self, run, owner, report).await
-    }
-
-    async fn complete(
-        &self,
-        run: RunId,
-        owner: &LeaseOwner,
-        completion: Completion,
-        completed: PendingAuditEvent,
-    ) -> Result<Run, CompleteError> {
-        crate::queue::complete(self, run, owner, completion, completed).await
+    async fn scope(&self, run: RunId) -> Result<Option<RunScope>, StoreError> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as(RUN_SCOPE).bind(run.as_uuid()).fetch_optional(self.pool()).await.map_err(store_error)?;
+        Ok(row.map(|(workspace, tenant)| RunScope::from_stored(workspace, tenant)).transpose()?)
     }
 
     async fn get(&self, run: RunId) -> Result<Option<Run>, StoreError> {
@@ -143,7 +127,6 @@ impl RunStore for PgStore {
 
     #[tracing::instrument(skip_all, fields(workspace_id = %query.workspace_id, tenant_id = %query.tenant_id))]
     async fn list(&self, query: RunListQuery) -> Result<RunPage, StoreError> {
-        let limit = query.limit.get() as usize;
         let rows: Vec<RunRow> = sqlx::query_as(LIST_RUNS)
             .bind(query.workspace_id.get())
             .bind(query.tenant_id.get())
@@ -152,24 +135,17 @@ impl RunStore for PgStore {
             .bind(query.provider_connection_id.map(|c| *c.as_uuid()))
             .bind(query.after.map(|c| c.created_at))
             .bind(query.after.map(|c| *c.id.as_uuid()))
-            // One more than the page tells whether another page follows.
-            .bind(i64::from(query.limit.get()) + 1)
+            .bind(query.fetch_limit())
             .fetch_all(self.pool())
             .await
             .map_err(store_error)?;
-        let more = rows.len() > limit;
-        let runs = rows.into_iter().take(limit).map(Run::try_from).collect::<Result<Vec<_>, _>>()?;
-        let next = if more { runs.last().map(Run::cursor) } else { None };
-        Ok(RunPage { runs, next })
+        let runs = rows.into_iter().map(Run::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(RunPage::from_overfetched(runs, query.limit))
     }
 
     async fn latest_for_identity(&self, identity: &RunIdentityHash) -> Result<Option<Run>, StoreError> {
-        let row: Option<RunRow> = sqlx::query_as(LATEST_RUN)
-            .bind(identity.as_str())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(store_error)?;
-        row.map(Run::try_from).transpose()
+        let mut conn = self.pool().acquire().await.map_err(store_error)?;
+        latest(&mut conn, identity).await
     }
 
     async fn previous_completed_report(
@@ -177,26 +153,23 @@ impl RunStore for PgStore {
         identity: &RunIdentityHash,
         before: RunCursor,
     ) -> Result<Option<Report>, StoreError> {
-        let report: Option<Option<serde_json::Value>> = sqlx::query_scalar(PREVIOUS_REPORT)
+        let report: Option<Option<String>> = sqlx::query_scalar(PREVIOUS_REPORT)
             .bind(identity.as_str())
             .bind(before.created_at)
             .bind(before.id.as_uuid())
             .fetch_optional(self.pool())
             .await
             .map_err(store_error)?;
-        report.flatten().map(report_from_json).transpose()
+        Ok(report.flatten().as_deref().map(Report::from_stored_json).transpose()?)
     }
-    async fn tally(&self) -> Result<Vec<RunTally>, StoreError> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT status, outcome, count(*) FROM operation_runs GROUP BY status, outcome ORDER BY status, outcome",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(store_error)?;
-        rows.into_iter()
-            .map(|(status, outcome, count)| {
-                RunTally::from_stored(&status, &outcome, count).map_err(|e| StoreError::Unexpected(e.into()))
-            })
-            .collect()
+    async fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(QUEUE_DEPTH).fetch_all(self.pool()).await.map_err(store_error)?;
+        Ok(QueueDepth::from_stored(&rows)?)
     }
+}
+
+async fn latest(conn: &mut PgConnection, identity: &RunIdentityHash) -> Result<Option<Run>, StoreError> {
+    let row: Option<RunRow> =
+        sqlx::query_as(LATEST_RUN).bind(identity.as_str()).fetch_optional(conn).await.map_err(store_error)?;
+    row.map(Run::try_from).transpose()
 }

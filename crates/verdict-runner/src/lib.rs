@@ -11,7 +11,7 @@
 //! use verdict_runner::{EntraClient, EntraConfig, FlowEngine, LocalWake, WorkerConfig, WorkerPool, builtin_registry};
 //!
 //! let wake = Arc::new(LocalWake::new());
-//! ports.queue = wake.clone(); // a start wakes a worker at once
+//! ports.notifier = wake.clone(); // a start wakes a worker at once
 //! let entra = Arc::new(EntraClient::new(EntraConfig::default())?);
 //! let engine = FlowEngine::new(builtin_registry(&ports.flows, entra)?, verdict_runner::DEFAULT_CHECK_TIMEOUT);
 //! let pool = WorkerPool::start(ports, Arc::new(engine), wake, WorkerConfig::default());

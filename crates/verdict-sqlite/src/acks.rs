@@ -5,21 +5,21 @@
 use async_trait::async_trait;
 use sqlx::SqliteConnection;
 use verdict_core::domain::{Acknowledgement, NewAcknowledgement, PendingAuditEvent, RunId};
-use verdict_core::ports::{AcknowledgeError, AcknowledgementStore, StoreError};
+use verdict_core::ports::{AckInsertError, AcknowledgementStore, StoreError};
 
 use crate::SqliteStore;
 use crate::audit::append;
 use crate::errors::{invariant, is_foreign_key_violation, store_error};
-use crate::rows::{AckRow, ack_columns, convert_all, optional_timestamp, timestamp};
+use crate::rows::{AckRow, ack_columns, optional_timestamp, timestamp};
 
 /// Inserts `ack` unless its (run, check) is taken; `None` when it is. A run that does not exist
 /// in the acknowledgement's workspace and tenant violates the table's only foreign key (SQLite
 /// names no constraint in its errors, so the kind identifies it) and becomes
-/// [`AcknowledgeError::RunNotFound`].
+/// [`AckInsertError::RunNotFound`].
 async fn insert(
     tx: &mut SqliteConnection,
     ack: &NewAcknowledgement,
-) -> Result<Option<Acknowledgement>, AcknowledgeError> {
+) -> Result<Option<Acknowledgement>, AckInsertError> {
     let at = timestamp(ack.acknowledged_at);
     let row: Option<AckRow> = sqlx::query_as(concat!(
         "INSERT INTO verification_check_acknowledgements (",
@@ -41,7 +41,7 @@ async fn insert(
     .bind(at.as_str())
     .fetch_optional(&mut *tx)
     .await
-    .map_err(|e| if is_foreign_key_violation(&e) { AcknowledgeError::RunNotFound } else { store_error(e).into() })?;
+    .map_err(|e| if is_foreign_key_violation(&e) { AckInsertError::RunNotFound } else { store_error(e).into() })?;
     Ok(row.map(AckRow::into_acknowledgement).transpose()?)
 }
 
@@ -66,15 +66,23 @@ impl AcknowledgementStore for SqliteStore {
         &self,
         ack: NewAcknowledgement,
         event: PendingAuditEvent,
-    ) -> Result<Acknowledgement, AcknowledgeError> {
+    ) -> Result<Acknowledgement, AckInsertError> {
         let mut tx = self.begin_write().await?;
-        let Some(stored) = insert(&mut tx, &ack).await? else {
-            let winner = existing(&mut tx, &ack).await?;
-            tx.rollback().await.map_err(store_error)?;
-            return Err(AcknowledgeError::AlreadyAcknowledged(Box::new(winner)));
+        let inserted = match insert(tx.conn(), &ack).await {
+            Ok(inserted) => inserted,
+            Err(AckInsertError::RunNotFound) => {
+                tx.rollback().await?;
+                return Err(AckInsertError::RunNotFound);
+            }
+            Err(other) => return Err(other),
         };
-        append(&mut tx, event).await?;
-        tx.commit().await.map_err(store_error)?;
+        let Some(stored) = inserted else {
+            let winner = existing(tx.conn(), &ack).await?;
+            tx.rollback().await?;
+            return Err(AckInsertError::AlreadyAcknowledged(Box::new(winner)));
+        };
+        append(tx.conn(), event).await?;
+        tx.commit().await?;
         Ok(stored)
     }
 
@@ -88,6 +96,6 @@ impl AcknowledgementStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
-        convert_all(rows, AckRow::into_acknowledgement)
+        rows.into_iter().map(AckRow::into_acknowledgement).collect()
     }
 }

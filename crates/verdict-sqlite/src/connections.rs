@@ -12,7 +12,7 @@ use verdict_core::ports::{ConnectionUpdateError, ProviderConnectionStore, StoreE
 use crate::SqliteStore;
 use crate::audit::append;
 use crate::errors::store_error;
-use crate::rows::{ConnectionRow, connection_columns, convert_all, optional_timestamp, timestamp};
+use crate::rows::{ConnectionRow, connection_columns, optional_timestamp, timestamp};
 
 /// Which connection, within which workspace and tenant.
 #[derive(Clone, Copy)]
@@ -116,9 +116,9 @@ impl ProviderConnectionStore for SqliteStore {
         event: PendingAuditEvent,
     ) -> Result<ProviderConnection, StoreError> {
         let mut tx = self.begin_write().await?;
-        let stored = insert(&mut tx, &connection).await?;
-        append(&mut tx, event).await?;
-        tx.commit().await.map_err(store_error)?;
+        let stored = insert(tx.conn(), &connection).await?;
+        append(tx.conn(), event).await?;
+        tx.commit().await?;
         Ok(stored)
     }
 
@@ -132,16 +132,6 @@ impl ProviderConnectionStore for SqliteStore {
         scoped(&mut conn, Scope { workspace, tenant, id }).await
     }
 
-    async fn get_by_id(&self, id: ProviderConnectionId) -> Result<Option<ProviderConnection>, StoreError> {
-        let row: Option<ConnectionRow> =
-            sqlx::query_as(concat!("SELECT ", connection_columns!(), " FROM provider_connections WHERE id = ?"))
-                .bind(id.to_string())
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(store_error)?;
-        row.map(ConnectionRow::into_connection).transpose()
-    }
-
     async fn list(&self, workspace: WorkspaceId, tenant: TenantId) -> Result<Vec<ProviderConnection>, StoreError> {
         let rows: Vec<ConnectionRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -153,7 +143,7 @@ impl ProviderConnectionStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
-        convert_all(rows, ConnectionRow::into_connection)
+        rows.into_iter().map(ConnectionRow::into_connection).collect()
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(connection_id = %id))]
@@ -168,12 +158,13 @@ impl ProviderConnectionStore for SqliteStore {
     ) -> Result<ProviderConnection, ConnectionUpdateError> {
         let scope = Scope { workspace, tenant, id };
         let mut tx = self.begin_write().await?;
-        let Some(rotated) = update_secret(&mut tx, scope, &ciphertext, at).await? else {
-            let exists = scoped(&mut tx, scope).await?.is_some();
+        let Some(rotated) = update_secret(tx.conn(), scope, &ciphertext, at).await? else {
+            let exists = scoped(tx.conn(), scope).await?.is_some();
+            tx.rollback().await?;
             return Err(if exists { ConnectionUpdateError::Disabled } else { ConnectionUpdateError::NotFound });
         };
-        append(&mut tx, event).await?;
-        tx.commit().await.map_err(store_error)?;
+        append(tx.conn(), event).await?;
+        tx.commit().await?;
         Ok(rotated)
     }
 
@@ -188,14 +179,15 @@ impl ProviderConnectionStore for SqliteStore {
     ) -> Result<ProviderConnection, ConnectionUpdateError> {
         let scope = Scope { workspace, tenant, id };
         let mut tx = self.begin_write().await?;
-        let Some(disabled) = mark_disabled(&mut tx, scope, at).await? else {
+        let Some(disabled) = mark_disabled(tx.conn(), scope, at).await? else {
             // Already disabled: returned unchanged, nothing written.
-            let unchanged = scoped(&mut tx, scope).await?.ok_or(ConnectionUpdateError::NotFound)?;
-            tx.rollback().await.map_err(store_error)?;
+            let unchanged = scoped(tx.conn(), scope).await?;
+            tx.rollback().await?;
+            let unchanged = unchanged.ok_or(ConnectionUpdateError::NotFound)?;
             return Ok(unchanged);
         };
-        append(&mut tx, event).await?;
-        tx.commit().await.map_err(store_error)?;
+        append(tx.conn(), event).await?;
+        tx.commit().await?;
         Ok(disabled)
     }
 }

@@ -68,15 +68,6 @@ pub(crate) fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.kind() == ErrorKind::ForeignKeyViolation)
 }
 
-/// A stored value that does not decode into its domain type: the database holds data Verdict
-/// never writes, which is a broken invariant rather than a business outcome.
-pub(crate) fn corrupt<E>(column: &'static str, error: E) -> StoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    StoreError::Unexpected(anyhow::Error::new(error).context(format!("stored column `{column}` is invalid")))
-}
-
 /// A broken invariant detected by the adapter itself.
 pub(crate) fn invariant(message: &'static str) -> StoreError {
     StoreError::Unexpected(anyhow::anyhow!(message))

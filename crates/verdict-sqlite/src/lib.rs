@@ -17,12 +17,12 @@ mod errors;
 mod queue;
 mod rows;
 mod runs;
+mod write;
 
 use std::path::Path;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, Transaction};
 use verdict_core::ports::StoreError;
 
 pub use errors::SetupError;
@@ -126,12 +126,23 @@ impl SqliteStore {
         MIGRATOR.run(&self.writer).await.map_err(SetupError::Migrate)
     }
 
-    /// Answers when the database does (readiness probes).
+    /// Answers when a write can commit (readiness probes): rewrites the one row of
+    /// `readiness_probe` in a write transaction, so a full disk or a read-only file answers
+    /// [`StoreError::Unavailable`] here before it fails a user's write.
     ///
     /// # Errors
-    /// [`StoreError`] when it does not.
+    /// [`StoreError`] when the write does not commit.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.reader).await.map(|_| ()).map_err(store_error)
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO readiness_probe (id, checked_at) VALUES (1, ?) \
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+        )
+        .bind(rows::timestamp(chrono::Utc::now()))
+        .execute(tx.conn())
+        .await
+        .map_err(store_error)?;
+        tx.commit().await
     }
 
     /// Closes every connection, waiting for running calls to finish. Later calls fail as
@@ -142,8 +153,8 @@ impl SqliteStore {
     }
 
     /// Starts a write transaction holding the database's write lock from the start.
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(store_error)
+    async fn begin_write(&self) -> Result<write::WriteTx, StoreError> {
+        write::WriteTx::begin(&self.writer).await
     }
 }
 

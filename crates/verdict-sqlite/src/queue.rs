@@ -1,92 +1,57 @@
-//! The run queue: claim, lease fencing (heartbeat, release, live report) and immutable
+//! The [`RunQueue`] port: claim, lease fencing (heartbeat, release, live report) and immutable
 //! completion. Every change is one conditional `UPDATE` in a write transaction; when it matches
 //! no row, a read in the same transaction tells which refusal applies.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
-use verdict_core::domain::{Completion, LeaseOwner, PendingAuditEvent, Report, Run, RunId, RunStatus};
-use verdict_core::ports::{CompleteError, LeaseError, StoreError};
-use verdict_core::rules::summary_counts;
+use verdict_core::domain::{Completion, LeaseOwner, PendingAuditEvent, Report, Run, RunId};
+use verdict_core::ports::{CompleteError, LeaseError, RunQueue, StoreError};
 
 use crate::SqliteStore;
 use crate::audit::append;
-use crate::errors::{corrupt, store_error};
+use crate::errors::store_error;
 use crate::rows::{RunRow, run_columns, timestamp};
-use crate::runs::json_text;
+use crate::write::WriteTx;
 
-/// Why a fenced update matched no row.
-enum Refusal {
-    NotFound,
-    Completed,
-    LeaseLost,
-}
-
-async fn refusal(tx: &mut SqliteConnection, run: RunId) -> Result<Refusal, StoreError> {
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM operation_runs WHERE id = ?")
+/// The stored status of `run` (`None` when there is no such run), to explain a refusal.
+async fn status_of(tx: &mut WriteTx, run: RunId) -> Result<Option<String>, StoreError> {
+    sqlx::query_scalar("SELECT status FROM operation_runs WHERE id = ?")
         .bind(run.to_string())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(tx.conn())
         .await
-        .map_err(store_error)?;
-    let Some(status) = status else { return Ok(Refusal::NotFound) };
-    match RunStatus::parse(&status).map_err(|e| corrupt("status", e))? {
-        RunStatus::Completed => Ok(Refusal::Completed),
-        RunStatus::Queued | RunStatus::Running => Ok(Refusal::LeaseLost),
-    }
-}
-
-fn lease_error(refusal: Refusal) -> LeaseError {
-    match refusal {
-        Refusal::NotFound => LeaseError::NotFound,
-        Refusal::Completed | Refusal::LeaseLost => LeaseError::LeaseLost,
-    }
-}
-
-fn complete_error(refusal: Refusal) -> CompleteError {
-    match refusal {
-        Refusal::NotFound => CompleteError::NotFound,
-        Refusal::Completed => CompleteError::AlreadyCompleted,
-        Refusal::LeaseLost => CompleteError::LeaseLost,
-    }
-}
-
-async fn complete_row(
-    tx: &mut SqliteConnection,
-    run: RunId,
-    owner: &LeaseOwner,
-    done: &Completion,
-) -> Result<Option<Run>, StoreError> {
-    let row: Option<RunRow> = sqlx::query_as(concat!(
-        "UPDATE operation_runs SET status = 'completed', outcome = ?, summary_counts = ?, failure_summary = ?, \
-         context = json_set(context, '$.verification_report', json(?)), completed_at = ?, \
-         lease_owner = NULL, lease_expires_at = NULL \
-         WHERE id = ? AND status = 'running' AND lease_owner = ? \
-         RETURNING ",
-        run_columns!()
-    ))
-    .bind(done.outcome.as_str())
-    .bind(json_text(&done.summary_counts)?)
-    .bind(json_text(&done.failure_summary)?)
-    .bind(report_json(&done.report)?)
-    .bind(timestamp(done.completed_at))
-    .bind(run.to_string())
-    .bind(owner.as_str())
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(store_error)?;
-    row.map(RunRow::into_run).transpose()
-}
-
-fn report_json(report: &Report) -> Result<String, StoreError> {
-    json_text(&report.to_json())
+        .map_err(store_error)
 }
 
 impl SqliteStore {
-    /// Claims the oldest claimable run (see `RunStore::claim_next`).
-    ///
-    /// # Errors
-    /// [`StoreError`] on storage failure; nothing is claimed then.
+    /// Runs one lease-fenced `UPDATE` (`?1` run, `?2` owner, then `values`) and commits it, or
+    /// rolls back and says why it matched no row.
+    async fn fenced(
+        &self,
+        sql: &'static str,
+        run: RunId,
+        owner: &LeaseOwner,
+        values: &[String],
+    ) -> Result<(), LeaseError> {
+        let mut tx = self.begin_write().await?;
+        let mut query = sqlx::query(sql).bind(run.to_string()).bind(owner.as_str());
+        for value in values {
+            query = query.bind(value.as_str());
+        }
+        let updated = query.execute(tx.conn()).await.map_err(store_error)?;
+        if updated.rows_affected() == 0 {
+            let status = status_of(&mut tx, run).await?;
+            tx.rollback().await?;
+            return Err(LeaseError::refused(status.as_deref()).map_err(StoreError::from)?);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RunQueue for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, fields(owner = %owner))]
-    pub(crate) async fn claim(
+    async fn claim_next(
         &self,
         owner: &LeaseOwner,
         now: DateTime<Utc>,
@@ -107,80 +72,52 @@ impl SqliteStore {
         .bind(timestamp(now))
         .bind(owner.as_str())
         .bind(timestamp(lease_until))
-        .fetch_optional(&mut *tx)
+        .fetch_optional(tx.conn())
         .await
         .map_err(store_error)?;
         let claimed = row.map(RunRow::into_run).transpose()?;
-        tx.commit().await.map_err(store_error)?;
+        tx.commit().await?;
         Ok(claimed)
     }
 
-    /// Sets the lease expiry of a run running under `owner` (heartbeat and release).
-    ///
-    /// # Errors
-    /// [`LeaseError::LeaseLost`] when the run is not running under `owner`.
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run))]
-    pub(crate) async fn set_lease_expiry(
-        &self,
-        run: RunId,
-        owner: &LeaseOwner,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), LeaseError> {
-        let mut tx = self.begin_write().await?;
-        let updated = sqlx::query(
-            "UPDATE operation_runs SET lease_expires_at = ? WHERE id = ? AND status = 'running' AND lease_owner = ?",
+    async fn heartbeat(&self, run: RunId, owner: &LeaseOwner, lease_until: DateTime<Utc>) -> Result<(), LeaseError> {
+        self.fenced(
+            "UPDATE operation_runs SET lease_expires_at = ?3 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
+            run,
+            owner,
+            &[timestamp(lease_until)],
         )
-        .bind(timestamp(expires_at))
-        .bind(run.to_string())
-        .bind(owner.as_str())
-        .execute(&mut *tx)
         .await
-        .map_err(store_error)?;
-        if updated.rows_affected() == 0 {
-            return Err(lease_error(refusal(&mut tx, run).await?));
-        }
-        tx.commit().await.map_err(store_error)?;
-        Ok(())
     }
 
-    /// Replaces the live report of a run running under `owner`.
-    ///
-    /// # Errors
-    /// [`LeaseError::LeaseLost`] when the run is not running under `owner`.
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run))]
-    pub(crate) async fn replace_live_report(
-        &self,
-        run: RunId,
-        owner: &LeaseOwner,
-        report: &Report,
-    ) -> Result<(), LeaseError> {
-        let counts = json_text(&summary_counts(&report.summary().counts))?;
-        let report = report_json(report)?;
-        let mut tx = self.begin_write().await?;
-        let updated = sqlx::query(
-            "UPDATE operation_runs SET context = json_set(context, '$.verification_report', json(?)), \
-             summary_counts = ? WHERE id = ? AND status = 'running' AND lease_owner = ?",
+    async fn release(&self, run: RunId, owner: &LeaseOwner, now: DateTime<Utc>) -> Result<(), LeaseError> {
+        self.fenced(
+            "UPDATE operation_runs SET lease_expires_at = ?3, attempt = max(attempt - 1, 0) \
+             WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
+            run,
+            owner,
+            &[timestamp(now)],
         )
-        .bind(report)
-        .bind(counts)
-        .bind(run.to_string())
-        .bind(owner.as_str())
-        .execute(&mut *tx)
         .await
-        .map_err(store_error)?;
-        if updated.rows_affected() == 0 {
-            return Err(lease_error(refusal(&mut tx, run).await?));
-        }
-        tx.commit().await.map_err(store_error)?;
-        Ok(())
     }
 
-    /// Completes a run running under `owner`, with its audit event, in one transaction.
-    ///
-    /// # Errors
-    /// See `RunStore::complete`.
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run))]
-    pub(crate) async fn finish(
+    async fn write_live_report(&self, run: RunId, owner: &LeaseOwner, report: &Report) -> Result<(), LeaseError> {
+        let counts = serde_json::to_string(&report.summary().counts).map_err(|e| StoreError::Unexpected(e.into()))?;
+        self.fenced(
+            "UPDATE operation_runs SET context = json_set(context, '$.verification_report', json(?3)), \
+             summary_counts = ?4 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
+            run,
+            owner,
+            &[report.to_json_text(), counts],
+        )
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run))]
+    async fn complete(
         &self,
         run: RunId,
         owner: &LeaseOwner,
@@ -188,11 +125,32 @@ impl SqliteStore {
         completed: PendingAuditEvent,
     ) -> Result<Run, CompleteError> {
         let mut tx = self.begin_write().await?;
-        let Some(done) = complete_row(&mut tx, run, owner, &completion).await? else {
-            return Err(complete_error(refusal(&mut tx, run).await?));
+        let row: Option<RunRow> = sqlx::query_as(concat!(
+            "UPDATE operation_runs SET status = 'completed', outcome = ?, summary_counts = ?, failure_summary = ?, \
+             context = json_set(context, '$.verification_report', json(?)), completed_at = ?, \
+             lease_owner = NULL, lease_expires_at = NULL \
+             WHERE id = ? AND status = 'running' AND lease_owner = ? \
+             RETURNING ",
+            run_columns!()
+        ))
+        .bind(completion.outcome().as_str())
+        .bind(completion.summary_counts_json())
+        .bind(completion.failure_summary_json())
+        .bind(completion.report().to_json_text())
+        .bind(timestamp(completion.completed_at()))
+        .bind(run.to_string())
+        .bind(owner.as_str())
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(store_error)?;
+        let Some(row) = row else {
+            let status = status_of(&mut tx, run).await?;
+            tx.rollback().await?;
+            return Err(CompleteError::refused(status.as_deref()).map_err(StoreError::from)?);
         };
-        append(&mut tx, completed).await?;
-        tx.commit().await.map_err(store_error)?;
+        let done = row.into_run()?;
+        append(tx.conn(), completed).await?;
+        tx.commit().await?;
         Ok(done)
     }
 }

@@ -1,30 +1,23 @@
-//! The [`RunStore`] port: idempotent start decided by the partial unique index
-//! `operation_runs_active_identity_uidx`, the blocked-stub insert, and the read side (get,
-//! keyset listing, latest and previous report of an identity). The queue lives in `queue`.
+//! The [`RunStore`] port: idempotent starts — the queued path decided by the partial unique index
+//! `operation_runs_active_identity_uidx`, the blocked path serialized by the single writer — and
+//! the read side (scope, get, keyset listing, latest and previous report, queue depth).
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use verdict_core::domain::{
-    Completion, FlowId, LeaseOwner, NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash,
-    RunListQuery, RunPage, RunStatus,
+    Completion, FlowId, NewRun, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery, RunPage, RunScope,
+    RunStatus,
 };
-use verdict_core::ports::{CompleteError, LeaseError, RunStore, RunTally, StartOutcome, StoreError};
+use verdict_core::ports::{BlockedStart, QueueDepth, RunStore, StartOutcome, StoreError};
 
 use crate::SqliteStore;
 use crate::audit::append;
-use crate::errors::{corrupt, invariant, store_error};
-use crate::rows::{RunRow, convert_all, optional_timestamp, run_columns, timestamp};
+use crate::errors::{invariant, store_error};
+use crate::rows::{RunRow, optional_timestamp, run_columns, timestamp};
 
 /// The `context` document holding a report.
-pub(crate) fn context_json(report: &Report) -> Result<String, StoreError> {
-    serde_json::to_string(&serde_json::json!({ "verification_report": report.to_json() }))
-        .map_err(|e| StoreError::Unexpected(e.into()))
-}
-
-/// JSON text of a summary column.
-pub(crate) fn json_text(value: &serde_json::Value) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Unexpected(e.into()))
+pub(crate) fn context_json(report: &Report) -> String {
+    format!(r#"{{"verification_report":{}}}"#, report.to_json_text())
 }
 
 /// Inserts `run` as queued unless the active-identity index already holds an active run of the
@@ -66,7 +59,7 @@ async fn active_run(tx: &mut SqliteConnection, run: &NewRun) -> Result<Run, Stor
     row.ok_or_else(|| invariant("a start conflicted with an active run that does not exist"))?.into_run()
 }
 
-async fn insert_completed_row(tx: &mut SqliteConnection, run: &NewRun, done: &Completion) -> Result<Run, StoreError> {
+async fn insert_completed(tx: &mut SqliteConnection, run: &NewRun, done: &Completion) -> Result<Run, StoreError> {
     let row: RunRow = sqlx::query_as(concat!(
         "INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, run_identity_hash, \
          status, outcome, initiator_user_id, summary_counts, failure_summary, context, created_at, completed_at) \
@@ -80,17 +73,30 @@ async fn insert_completed_row(tx: &mut SqliteConnection, run: &NewRun, done: &Co
     .bind(run.identity.provider_connection_id.map(|id| id.to_string()))
     .bind(run.identity.flow.as_str())
     .bind(run.identity_hash().as_str())
-    .bind(done.outcome.as_str())
+    .bind(done.outcome().as_str())
     .bind(run.initiator_user_id.as_ref().map(|u| u.as_str()))
-    .bind(json_text(&done.summary_counts)?)
-    .bind(json_text(&done.failure_summary)?)
-    .bind(context_json(&done.report)?)
+    .bind(done.summary_counts_json())
+    .bind(done.failure_summary_json())
+    .bind(context_json(done.report()))
     .bind(timestamp(run.created_at))
-    .bind(timestamp(done.completed_at))
+    .bind(timestamp(done.completed_at()))
     .fetch_one(&mut *tx)
     .await
     .map_err(store_error)?;
     row.into_run()
+}
+
+async fn latest(conn: &mut SqliteConnection, identity: &RunIdentityHash) -> Result<Option<Run>, StoreError> {
+    let row: Option<RunRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        run_columns!(),
+        " FROM operation_runs WHERE run_identity_hash = ? ORDER BY created_at DESC, id DESC LIMIT 1"
+    ))
+    .bind(identity.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    row.map(RunRow::into_run).transpose()
 }
 
 impl SqliteStore {
@@ -122,75 +128,58 @@ impl SqliteStore {
             .bind(query.provider_connection_id.map(|id| id.to_string()))
             .bind(optional_timestamp(query.after.map(|c| c.created_at)))
             .bind(query.after.map(|c| c.id.to_string()))
-            // One more than the page tells whether another page follows.
-            .bind(i64::from(query.limit.get()) + 1)
+            .bind(query.fetch_limit())
             .fetch_all(&self.reader)
             .await
             .map_err(store_error)?;
-        convert_all(rows, RunRow::into_run)
+        rows.into_iter().map(RunRow::into_run).collect()
     }
 }
 
 #[async_trait]
 impl RunStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run.id))]
-    async fn start_or_deduplicate(&self, run: NewRun, started: PendingAuditEvent) -> Result<StartOutcome, StoreError> {
+    async fn start_or_deduplicate(
+        &self,
+        run: NewRun,
+        started: verdict_core::domain::PendingAuditEvent,
+    ) -> Result<StartOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
-        if let Some(created) = insert_queued(&mut tx, &run).await? {
-            append(&mut tx, started).await?;
-            tx.commit().await.map_err(store_error)?;
+        if let Some(created) = insert_queued(tx.conn(), &run).await? {
+            append(tx.conn(), started).await?;
+            tx.commit().await?;
             return Ok(StartOutcome::Created(created));
         }
-        let active = active_run(&mut tx, &run).await?;
-        tx.rollback().await.map_err(store_error)?;
+        let active = active_run(tx.conn(), &run).await?;
+        tx.rollback().await?;
         Ok(StartOutcome::Deduplicated(active))
     }
 
-    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run.id))]
-    async fn insert_completed(
-        &self,
-        run: NewRun,
-        completion: Completion,
-        started: PendingAuditEvent,
-        completed: PendingAuditEvent,
-    ) -> Result<Run, StoreError> {
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %start.run.id))]
+    async fn start_blocked(&self, start: BlockedStart) -> Result<StartOutcome, StoreError> {
+        // The write transaction holds the database's write lock: starts of the identity run
+        // one after the other, and each sees the stub the previous one wrote.
         let mut tx = self.begin_write().await?;
-        let row = insert_completed_row(&mut tx, &run, &completion).await?;
-        append(&mut tx, started).await?;
-        append(&mut tx, completed).await?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(row)
+        if let Some(latest) = latest(tx.conn(), &start.run.identity_hash()).await?
+            && (latest.status.is_active() || start.reuse.reuses(&latest))
+        {
+            tx.rollback().await?;
+            return Ok(StartOutcome::Deduplicated(latest));
+        }
+        let run = insert_completed(tx.conn(), &start.run, &start.completion).await?;
+        append(tx.conn(), start.started).await?;
+        append(tx.conn(), start.completed).await?;
+        tx.commit().await?;
+        Ok(StartOutcome::Created(run))
     }
 
-    async fn claim_next(
-        &self,
-        owner: &LeaseOwner,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Option<Run>, StoreError> {
-        self.claim(owner, now, lease_until).await
-    }
-
-    async fn heartbeat(&self, run: RunId, owner: &LeaseOwner, lease_until: DateTime<Utc>) -> Result<(), LeaseError> {
-        self.set_lease_expiry(run, owner, lease_until).await
-    }
-
-    async fn release(&self, run: RunId, owner: &LeaseOwner, now: DateTime<Utc>) -> Result<(), LeaseError> {
-        self.set_lease_expiry(run, owner, now).await
-    }
-
-    async fn write_live_report(&self, run: RunId, owner: &LeaseOwner, report: &Report) -> Result<(), LeaseError> {
-        self.replace_live_report(run, owner, report).await
-    }
-
-    async fn complete(
-        &self,
-        run: RunId,
-        owner: &LeaseOwner,
-        completion: Completion,
-        completed: PendingAuditEvent,
-    ) -> Result<Run, CompleteError> {
-        self.finish(run, owner, completion, completed).await
+    async fn scope(&self, run: RunId) -> Result<Option<RunScope>, StoreError> {
+        let row: Option<(i64, i64)> = sqlx::query_as("SELECT workspace_id, tenant_id FROM operation_runs WHERE id = ?")
+            .bind(run.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(|(workspace, tenant)| RunScope::from_stored(workspace, tenant)).transpose()?)
     }
 
     async fn get(&self, run: RunId) -> Result<Option<Run>, StoreError> {
@@ -204,25 +193,12 @@ impl RunStore for SqliteStore {
     }
 
     async fn list(&self, query: RunListQuery) -> Result<RunPage, StoreError> {
-        let mut runs = self.list_page(&query).await?;
-        let limit = query.limit.get() as usize;
-        let more = runs.len() > limit;
-        runs.truncate(limit);
-        let next = if more { runs.last().map(Run::cursor) } else { None };
-        Ok(RunPage { runs, next })
+        Ok(RunPage::from_overfetched(self.list_page(&query).await?, query.limit))
     }
 
     async fn latest_for_identity(&self, identity: &RunIdentityHash) -> Result<Option<Run>, StoreError> {
-        let row: Option<RunRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            run_columns!(),
-            " FROM operation_runs WHERE run_identity_hash = ? ORDER BY created_at DESC, id DESC LIMIT 1"
-        ))
-        .bind(identity.as_str())
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(store_error)?;
-        row.map(RunRow::into_run).transpose()
+        let mut conn = self.reader.acquire().await.map_err(store_error)?;
+        latest(&mut conn, identity).await
     }
 
     async fn previous_completed_report(
@@ -242,19 +218,17 @@ impl RunStore for SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(store_error)?;
-        report.flatten().map(|json| serde_json::from_str(&json).map_err(|e| corrupt("context", e))).transpose()
+        Ok(report.flatten().as_deref().map(Report::from_stored_json).transpose()?)
     }
-    async fn tally(&self) -> Result<Vec<RunTally>, StoreError> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT status, outcome, count(*) FROM operation_runs GROUP BY status, outcome ORDER BY status, outcome",
+
+    async fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
+        // `status IN (...)` is the queue index's predicate: the count walks active runs only.
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, count(*) FROM operation_runs WHERE status IN ('queued', 'running') GROUP BY status",
         )
         .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
-        rows.into_iter()
-            .map(|(status, outcome, count)| {
-                RunTally::from_stored(&status, &outcome, count).map_err(|e| StoreError::Unexpected(e.into()))
-            })
-            .collect()
+        Ok(QueueDepth::from_stored(&rows)?)
     }
 }

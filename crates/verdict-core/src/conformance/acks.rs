@@ -2,14 +2,15 @@
 
 use super::Stores;
 use super::fixtures::*;
-use crate::domain::{AuditAction, ProviderConnectionId};
-use crate::ports::{AcknowledgeError, AuditQuery};
+use crate::domain::{AuditAction, ProviderConnectionId, TenantScope};
+use crate::ports::{AckInsertError, AuditQuery};
 
 async fn ack_events(stores: &Stores) -> usize {
     stores
         .audit
         .events(AuditQuery {
             workspace: ws(1),
+            visible: TenantScope::All,
             tenant: None,
             action: Some(AuditAction::CheckAcknowledged),
             after_seq: None,
@@ -35,7 +36,7 @@ pub async fn acknowledgement_is_unique_per_run_and_check(stores: &Stores) {
     second.reason = crate::domain::AckReason::parse("another reason").unwrap();
     let event = acknowledged(&second);
     match stores.acknowledgements.acknowledge(second, event).await {
-        Err(AcknowledgeError::AlreadyAcknowledged(existing)) => assert_eq!(*existing, stored),
+        Err(AckInsertError::AlreadyAcknowledged(existing)) => assert_eq!(*existing, stored),
         other => panic!("expected AlreadyAcknowledged, got {other:?}"),
     }
     let other_check = acknowledgement(&run, "c");
@@ -67,7 +68,7 @@ pub async fn concurrent_acknowledgements_have_one_winner(stores: &Stores) {
     while let Some(result) = tasks.join_next().await {
         match result.unwrap() {
             Ok(ack) => won.push(ack),
-            Err(AcknowledgeError::AlreadyAcknowledged(existing)) => lost.push(*existing),
+            Err(AckInsertError::AlreadyAcknowledged(existing)) => lost.push(*existing),
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
@@ -83,13 +84,13 @@ pub async fn acknowledgement_of_a_missing_run_writes_nothing(stores: &Stores) {
     run.id = crate::domain::RunId::generate();
     let ack = acknowledgement(&run, "b");
     let event = acknowledged(&ack);
-    assert!(matches!(stores.acknowledgements.acknowledge(ack, event).await, Err(AcknowledgeError::RunNotFound)));
+    assert!(matches!(stores.acknowledgements.acknowledge(ack, event).await, Err(AckInsertError::RunNotFound)));
     // A real run named under another tenant's scope is just as missing.
     run.id =
         run_to_completion(stores, &identity(1, 10, Some(ProviderConnectionId::generate())), mixed_checks()).await.id;
     let mut foreign = acknowledgement(&run, "b");
     foreign.tenant_id = tenant(11);
     let event = acknowledged(&foreign);
-    assert!(matches!(stores.acknowledgements.acknowledge(foreign, event).await, Err(AcknowledgeError::RunNotFound)));
+    assert!(matches!(stores.acknowledgements.acknowledge(foreign, event).await, Err(AckInsertError::RunNotFound)));
     assert_eq!(ack_events(stores).await, 0);
 }

@@ -4,14 +4,23 @@ use std::collections::HashSet;
 
 use super::Stores;
 use super::fixtures::*;
-use crate::domain::{AuditAction, AuditEvent, ChainHash, GENESIS_HASH};
+use std::collections::BTreeSet;
+
+use crate::domain::{AuditAction, AuditEvent, ChainHash, ChainHeadRecord, GENESIS_HASH, TenantScope};
 use crate::ports::{AuditQuery, ChainHead};
 use crate::services::verify_chain;
 
 async fn all(stores: &Stores, workspace: i64) -> Vec<AuditEvent> {
     stores
         .audit
-        .events(AuditQuery { workspace: ws(workspace), tenant: None, action: None, after_seq: None, limit: 100_000 })
+        .events(AuditQuery {
+            workspace: ws(workspace),
+            visible: TenantScope::All,
+            tenant: None,
+            action: None,
+            after_seq: None,
+            limit: 100_000,
+        })
         .await
         .unwrap()
 }
@@ -75,6 +84,7 @@ pub async fn audit_events_filter_and_page_by_seq(stores: &Stores) {
     assert_eq!(run.identity.tenant_id, tenant(10));
     let query = |tenant_id: Option<i64>, action: Option<AuditAction>, after_seq: Option<u64>, limit: u32| AuditQuery {
         workspace: ws(1),
+        visible: TenantScope::All,
         tenant: tenant_id.map(tenant),
         action,
         after_seq,
@@ -122,4 +132,49 @@ pub async fn chain_heads_name_every_workspace_and_its_newest_seq(stores: &Stores
     }
     let heads = stores.audit.chain_heads().await.unwrap();
     assert_eq!(heads, [ChainHead { workspace: ws(1), seq: 1 }, ChainHead { workspace: ws(3), seq: 3 }]);
+}
+
+/// The chain head names the newest event's seq and hash, per workspace.
+pub async fn chain_head_records_the_newest_event(stores: &Stores) {
+    assert_eq!(stores.audit.chain_head(ws(1)).await.unwrap(), None);
+    for workspace in [1, 2, 1] {
+        let conn = connection(workspace, 10);
+        let event = connection_event(&conn, AuditAction::ProviderConnectionCreated);
+        stores.connections.create(conn, event).await.unwrap();
+    }
+    let newest = all(stores, 1).await.pop().unwrap();
+    let head = ChainHeadRecord { seq: 2, hash: newest.hash().clone() };
+    assert_eq!(stores.audit.chain_head(ws(1)).await.unwrap(), Some(head));
+    assert_eq!(stores.audit.chain_head(ws(2)).await.unwrap().map(|h| h.seq), Some(1));
+}
+
+/// A reader entitled to some tenants sees their events and the workspace-level ones only.
+pub async fn audit_events_are_visible_by_tenant_entitlement(stores: &Stores) {
+    for t in [10, 11, 12] {
+        let conn = connection(1, t);
+        let event = connection_event(&conn, AuditAction::ProviderConnectionCreated);
+        stores.connections.create(conn, event).await.unwrap();
+    }
+    let mut workspace_level = connection_event(&connection(1, 10), AuditAction::ProviderConnectionCreated);
+    workspace_level.tenant_id = None;
+    let conn = connection(1, 13);
+    stores.connections.create(conn, workspace_level).await.unwrap();
+    let visible = |scope: TenantScope| AuditQuery {
+        workspace: ws(1),
+        visible: scope,
+        tenant: None,
+        action: None,
+        after_seq: None,
+        limit: 100,
+    };
+    let tenants_of =
+        |events: Vec<AuditEvent>| events.iter().map(|e| e.tenant_id().map(|t| t.get())).collect::<Vec<_>>();
+    let only_10 = TenantScope::Only(BTreeSet::from([tenant(10)]));
+    assert_eq!(tenants_of(stores.audit.events(visible(only_10)).await.unwrap()), [Some(10), None]);
+    let none = TenantScope::Only(BTreeSet::new());
+    assert_eq!(tenants_of(stores.audit.events(visible(none)).await.unwrap()), [None]);
+    assert_eq!(stores.audit.events(visible(TenantScope::All)).await.unwrap().len(), 4);
+    let mut filtered = visible(TenantScope::Only(BTreeSet::from([tenant(10), tenant(11)])));
+    filtered.tenant = Some(tenant(11));
+    assert_eq!(tenants_of(stores.audit.events(filtered).await.unwrap()), [Some(11)]);
 }

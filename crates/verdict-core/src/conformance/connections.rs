@@ -4,13 +4,20 @@ use chrono::Duration;
 
 use super::Stores;
 use super::fixtures::*;
-use crate::domain::{AuditAction, SecretCiphertext};
+use crate::domain::{AuditAction, SecretCiphertext, TenantScope};
 use crate::ports::{AuditQuery, ConnectionUpdateError};
 
 async fn count(stores: &Stores, action: AuditAction) -> usize {
     stores
         .audit
-        .events(AuditQuery { workspace: ws(1), tenant: None, action: Some(action), after_seq: None, limit: 1000 })
+        .events(AuditQuery {
+            workspace: ws(1),
+            visible: TenantScope::All,
+            tenant: None,
+            action: Some(action),
+            after_seq: None,
+            limit: 1000,
+        })
         .await
         .unwrap()
         .len()
@@ -29,7 +36,6 @@ pub async fn connections_are_scoped_to_their_tenant(stores: &Stores) {
     assert_eq!(stores.connections.get(ws(1), tenant(10), mine.id).await.unwrap(), Some(mine.clone()));
     assert_eq!(stores.connections.get(ws(1), tenant(11), mine.id).await.unwrap(), None, "foreign tenant");
     assert_eq!(stores.connections.get(ws(2), tenant(10), mine.id).await.unwrap(), None, "foreign workspace");
-    assert_eq!(stores.connections.get_by_id(mine.id).await.unwrap(), Some(mine.clone()));
     let listed = stores.connections.list(ws(1), tenant(10)).await.unwrap();
     assert_eq!(listed, vec![mine]);
     assert!(stores.connections.list(ws(2), tenant(10)).await.unwrap().is_empty());
@@ -77,5 +83,5 @@ pub async fn rotate_and_disable_follow_the_rules(stores: &Stores) {
 
     assert_eq!(count(stores, AuditAction::ProviderConnectionSecretRotated).await, 1);
     assert_eq!(count(stores, AuditAction::ProviderConnectionDisabled).await, 1);
-    assert_eq!(stores.connections.get_by_id(conn.id).await.unwrap(), Some(again));
+    assert_eq!(stores.connections.get(conn.workspace_id, conn.tenant_id, conn.id).await.unwrap(), Some(again));
 }

@@ -5,11 +5,11 @@ use serde_json::Map;
 
 use crate::domain::{
     AckReason, AcknowledgementId, Actor, AuditAction, CheckKey, CheckResult, CheckStatus, CheckTitle, ClientId,
-    Completion, DirectoryId, DisplayName, FlowId, LeaseOwner, NewAcknowledgement, NewRun, Outcome, PendingAuditEvent,
-    ProviderConnection, ProviderConnectionId, ReasonCode, Report, ReportDraft, Run, RunId, RunIdentity,
-    SecretCiphertext, Severity, Subject, SubjectType, TenantId, UserId, WorkspaceId, to_micros,
+    Completion, DirectoryId, DisplayName, Ending, FlowId, LeaseOwner, NewAcknowledgement, NewRun, Outcome,
+    PendingAuditEvent, ProviderConnection, ProviderConnectionId, ReasonCode, Report, ReportDraft, Run, RunId,
+    RunIdentity, SecretCiphertext, Severity, Subject, SubjectType, TenantId, UserId, WorkspaceId, to_micros,
 };
-use crate::rules::{failure_summary, outcome_for, report_identity, summary_counts};
+use crate::rules::report_identity;
 use crate::services::events;
 
 /// A workspace id.
@@ -95,19 +95,13 @@ pub fn report(run: &Run, checks: Vec<CheckResult>, previous: Option<RunId>) -> R
 /// A completion with `report`.
 #[must_use]
 pub fn completion(report: Report) -> Completion {
-    Completion {
-        outcome: outcome_for(report.summary().overall),
-        summary_counts: summary_counts(&report.summary().counts),
-        failure_summary: failure_summary(report.checks()),
-        completed_at: now(),
-        report,
-    }
+    Completion::new(report, Ending::Finished, now())
 }
 
 /// The `verification.completed` event of a run.
 #[must_use]
 pub fn completed(run: &Run, report: &Report) -> PendingAuditEvent {
-    events::claimed_run_completed(run, report, outcome_for(report.summary().overall), now())
+    events::claimed_run_completed(run, &completion(report.clone()))
 }
 
 /// A report with one passing and one blocking failing check.
@@ -127,7 +121,7 @@ pub async fn run_to_completion(stores: &super::Stores, identity: &RunIdentity, c
     let created = stores.runs.start_or_deduplicate(new, event).await.unwrap();
     let worker = owner("worker-complete");
     let at = now() + Duration::days(3650);
-    let claimed = stores.runs.claim_next(&worker, at, at + Duration::seconds(60)).await.unwrap().unwrap();
+    let claimed = stores.queue.claim_next(&worker, at, at + Duration::seconds(60)).await.unwrap().unwrap();
     assert_eq!(claimed.id, created.run().id, "run_to_completion needs a store without other claimable runs");
     let previous = stores
         .runs
@@ -137,7 +131,7 @@ pub async fn run_to_completion(stores: &super::Stores, identity: &RunIdentity, c
         .map(|r| r.report_id());
     let report = report(&claimed, checks, previous);
     let event = completed(&claimed, &report);
-    stores.runs.complete(claimed.id, &worker, completion(report), event).await.unwrap()
+    stores.queue.complete(claimed.id, &worker, completion(report), event).await.unwrap()
 }
 
 /// A provider connection of `workspace`/`tenant_id`.
@@ -200,5 +194,5 @@ pub fn acknowledged(ack: &NewAcknowledgement) -> PendingAuditEvent {
 /// Whether the outcome of a completion is what the suite wrote.
 #[must_use]
 pub fn outcome_of(report: &Report) -> Outcome {
-    outcome_for(report.summary().overall)
+    Ending::Finished.outcome(report.summary().overall)
 }

@@ -10,6 +10,7 @@ mod acks;
 mod audit;
 mod connections;
 mod fixtures;
+mod queue;
 mod runs;
 
 use std::any::Any;
@@ -19,14 +20,18 @@ pub use acks::*;
 pub use audit::*;
 pub use connections::*;
 pub use fixtures::*;
+pub use queue::*;
 pub use runs::*;
 
-use crate::ports::{AcknowledgementStore, AuditLog, ProviderConnectionStore, RunStore};
+use crate::ports::{AcknowledgementStore, AuditLog, ProviderConnectionStore, RunQueue, RunStore};
+use crate::services::Store;
 
 /// One fresh, empty set of stores for one test.
 pub struct Stores {
     /// Runs.
     pub runs: Arc<dyn RunStore>,
+    /// The run queue.
+    pub queue: Arc<dyn RunQueue>,
     /// Acknowledgements.
     pub acknowledgements: Arc<dyn AcknowledgementStore>,
     /// Provider connections.
@@ -46,12 +51,10 @@ impl std::fmt::Debug for Stores {
 
 impl Stores {
     /// Stores backed by one value implementing every port.
-    pub fn from_single<S>(store: S, guard: Option<Box<dyn Any + Send + Sync>>) -> Self
-    where
-        S: RunStore + AcknowledgementStore + ProviderConnectionStore + AuditLog + Clone + 'static,
-    {
+    pub fn from_single<S: Store>(store: S, guard: Option<Box<dyn Any + Send + Sync>>) -> Self {
         Self {
             runs: Arc::new(store.clone()),
+            queue: Arc::new(store.clone()),
             acknowledgements: Arc::new(store.clone()),
             connections: Arc::new(store.clone()),
             audit: Arc::new(store),
@@ -69,7 +72,10 @@ macro_rules! conformance_tests {
             concurrent_starts_for_one_identity_create_exactly_one_run,
             deduplicated_start_writes_nothing,
             completed_run_frees_the_identity,
-            insert_completed_writes_both_events,
+            blocked_start_writes_a_stub_with_both_events,
+            blocked_starts_reuse_the_latest_stub_until_something_changes,
+            concurrent_blocked_starts_write_one_stub,
+            scope_names_workspace_and_tenant,
             previous_report_matches_identity_exactly_and_null_only_null,
             latest_for_identity_is_the_newest_even_if_active,
             completed_report_cannot_be_changed,
@@ -80,7 +86,7 @@ macro_rules! conformance_tests {
             concurrent_claims_never_share_a_run,
             lease_expiry_allows_reclaim_and_fences_the_old_owner,
             heartbeat_extends_and_release_hands_back_the_lease,
-            tally_counts_runs_by_status_and_outcome,
+            queue_depth_counts_active_runs,
             acknowledgement_is_unique_per_run_and_check,
             concurrent_acknowledgements_have_one_winner,
             acknowledgement_of_a_missing_run_writes_nothing,
@@ -91,6 +97,8 @@ macro_rules! conformance_tests {
             audit_events_filter_and_page_by_seq,
             stored_events_keep_their_hash,
             chain_heads_name_every_workspace_and_its_newest_seq,
+            chain_head_records_the_newest_event,
+            audit_events_are_visible_by_tenant_entitlement,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

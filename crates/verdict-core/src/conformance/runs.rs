@@ -1,4 +1,4 @@
-//! Run store behaviour: idempotent start, queue, leases, immutable completion, listing.
+//! Run store behaviour: idempotent starts (queued and blocked), scope, reads and listing.
 
 use std::collections::HashSet;
 
@@ -6,17 +6,15 @@ use chrono::Duration;
 
 use super::Stores;
 use super::fixtures::*;
-use crate::domain::{
-    AuditAction, CheckStatus, FlowId, PageLimit, ProviderConnectionId, ReasonCode, RunCursor, RunListQuery, RunStatus,
-};
-use crate::ports::{AuditQuery, CompleteError, LeaseError, StartOutcome};
-use crate::rules::{live_report, summary_counts};
+use crate::domain::{AuditAction, FlowId, PageLimit, ProviderConnectionId, RunCursor, RunListQuery, RunStatus};
+use crate::ports::{AuditQuery, BlockedReuse, BlockedStart, StartOutcome};
 
 async fn events_of(stores: &Stores, workspace: i64, action: AuditAction) -> usize {
     stores
         .audit
         .events(AuditQuery {
             workspace: ws(workspace),
+            visible: crate::domain::TenantScope::All,
             tenant: None,
             action: Some(action),
             after_seq: None,
@@ -94,28 +92,96 @@ pub async fn completed_run_frees_the_identity(stores: &Stores) {
     assert_ne!(outcome.run().id, first.id);
 }
 
-/// The blocked stub path inserts a completed run with both of its events.
-pub async fn insert_completed_writes_both_events(stores: &Stores) {
-    let identity = identity(1, 10, None);
-    let new = new_run(&identity, now());
+fn blocked_start(
+    identity: &crate::domain::RunIdentity,
+    reason: &str,
+    changed: Option<chrono::DateTime<chrono::Utc>>,
+) -> BlockedStart {
+    let new = new_run(identity, now());
     let started_event = started(&new);
-    let stub = crate::rules::blocked_stub_report(new.id, &identity, None, "No connection.", now(), None).unwrap();
-    let completion = completion(stub.clone());
+    let stub = crate::rules::blocked_stub_report(new.id, identity, None, reason, now(), None);
+    let completion = crate::domain::Completion::new(stub, crate::domain::Ending::Blocked, now());
     let completed_event =
-        crate::services::events::new_run_completed(&new, &stub, crate::domain::Outcome::Blocked, now());
-    let mut completion = completion;
-    completion.outcome = crate::domain::Outcome::Blocked;
-    let run = stores.runs.insert_completed(new, completion, started_event, completed_event).await.unwrap();
+        crate::services::events::run_completed(&new.id, identity, crate::domain::Actor::User(user()), &completion, 0);
+    BlockedStart {
+        run: new,
+        completion,
+        started: started_event,
+        completed: completed_event,
+        reuse: BlockedReuse { reason: reason.to_owned(), connection_changed_at: changed },
+    }
+}
+
+/// The blocked path inserts a completed stub with both of its events; it is not active.
+pub async fn blocked_start_writes_a_stub_with_both_events(stores: &Stores) {
+    let identity = identity(1, 10, None);
+    let start = blocked_start(&identity, "No connection.", None);
+    let stub = start.completion.report().clone();
+    let outcome = stores.runs.start_blocked(start).await.unwrap();
+    let StartOutcome::Created(run) = outcome else { panic!("the first blocked start writes a stub") };
     assert_eq!((run.status, run.outcome), (RunStatus::Completed, crate::domain::Outcome::Blocked));
     let stored = stores.runs.get(run.id).await.unwrap().unwrap();
     assert_eq!(stored.report.as_ref(), Some(&stub));
-    assert_eq!(stored.summary_counts, Some(summary_counts(&stub.summary().counts)));
+    assert_eq!(stored.summary_counts, Some(stub.summary().counts));
+    assert_eq!(stored.failure_summary.as_ref().map(|f| f.0.len()), Some(1));
     assert_eq!(events_of(stores, 1, AuditAction::VerificationStarted).await, 1);
     assert_eq!(events_of(stores, 1, AuditAction::VerificationCompleted).await, 1);
     // Not active: a normal start of the identity is not deduplicated against it.
     let next = new_run(&identity, now());
     let event = started(&next);
     assert!(matches!(stores.runs.start_or_deduplicate(next, event).await.unwrap(), StartOutcome::Created(_)));
+}
+
+/// A blocked start returns the latest stub while its reason is the same and the connection has
+/// not changed since; a new reason or a changed connection writes a new stub; an active run of
+/// the identity is returned as it is.
+pub async fn blocked_starts_reuse_the_latest_stub_until_something_changes(stores: &Stores) {
+    let identity = identity(1, 10, Some(ProviderConnectionId::generate()));
+    let before = now() - Duration::seconds(60);
+    let first = stores.runs.start_blocked(blocked_start(&identity, "Disabled.", Some(before))).await.unwrap();
+    let first = first.run().clone();
+    let again = stores.runs.start_blocked(blocked_start(&identity, "Disabled.", Some(before))).await.unwrap();
+    assert!(matches!(&again, StartOutcome::Deduplicated(run) if run.id == first.id), "{again:?}");
+    let other = stores.runs.start_blocked(blocked_start(&identity, "No secret.", Some(before))).await.unwrap();
+    assert!(matches!(&other, StartOutcome::Created(run) if run.id != first.id));
+    let later = Some(now() + Duration::seconds(60));
+    let changed = stores.runs.start_blocked(blocked_start(&identity, "No secret.", later)).await.unwrap();
+    assert!(matches!(changed, StartOutcome::Created(_)), "the connection changed after the stub");
+    assert_eq!(events_of(stores, 1, AuditAction::VerificationCompleted).await, 3);
+    let queued = new_run(&identity, now());
+    let event = started(&queued);
+    let active = stores.runs.start_or_deduplicate(queued, event).await.unwrap();
+    let blocked = stores.runs.start_blocked(blocked_start(&identity, "No secret.", None)).await.unwrap();
+    assert!(matches!(&blocked, StartOutcome::Deduplicated(run) if run.id == active.run().id));
+}
+
+/// Concurrent blocked starts of one identity write exactly one stub and two events.
+pub async fn concurrent_blocked_starts_write_one_stub(stores: &Stores) {
+    let identity = identity(1, 10, None);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let runs = stores.runs.clone();
+        let start = blocked_start(&identity, "No connection.", None);
+        tasks.spawn(async move { runs.start_blocked(start).await });
+    }
+    let mut ids = HashSet::new();
+    let mut created = 0;
+    while let Some(result) = tasks.join_next().await {
+        let outcome = result.unwrap().expect("no start may fail");
+        ids.insert(outcome.run().id);
+        created += usize::from(matches!(outcome, StartOutcome::Created(_)));
+    }
+    assert_eq!((created, ids.len()), (1, 1));
+    assert_eq!(events_of(stores, 1, AuditAction::VerificationStarted).await, 1);
+    assert_eq!(events_of(stores, 1, AuditAction::VerificationCompleted).await, 1);
+}
+
+/// A run's scope is its workspace and tenant; a missing run has none.
+pub async fn scope_names_workspace_and_tenant(stores: &Stores) {
+    let run = run_to_completion(stores, &identity(3, 30, None), mixed_checks()).await;
+    let scope = stores.runs.scope(run.id).await.unwrap().unwrap();
+    assert_eq!((scope.workspace_id, scope.tenant_id), (ws(3), tenant(30)));
+    assert!(stores.runs.scope(crate::domain::RunId::generate()).await.unwrap().is_none());
 }
 
 /// The previous report is the newest earlier completed run of exactly the same identity; a
@@ -160,59 +226,6 @@ pub async fn latest_for_identity_is_the_newest_even_if_active(stores: &Stores) {
     let active = stores.runs.start_or_deduplicate(next, event).await.unwrap();
     let latest = stores.runs.latest_for_identity(&identity.hash()).await.unwrap().unwrap();
     assert_eq!((latest.id, latest.status), (active.run().id, RunStatus::Queued));
-}
-
-/// A completed run's report cannot be changed through the port, and completing twice fails.
-pub async fn completed_report_cannot_be_changed(stores: &Stores) {
-    let identity = identity(1, 10, None);
-    let done = run_to_completion(stores, &identity, mixed_checks()).await;
-    let worker = owner("worker-complete");
-    let other = report(&done, vec![check("a", CheckStatus::Pass, false, ReasonCode::OK)], None);
-    assert!(matches!(stores.runs.write_live_report(done.id, &worker, &other).await, Err(LeaseError::LeaseLost)));
-    let event = completed(&done, &other);
-    let again = stores.runs.complete(done.id, &worker, completion(other.clone()), event).await;
-    assert!(matches!(again, Err(CompleteError::AlreadyCompleted)), "{again:?}");
-    assert!(matches!(stores.runs.heartbeat(done.id, &worker, now()).await, Err(LeaseError::LeaseLost)));
-    let stored = stores.runs.get(done.id).await.unwrap().unwrap();
-    assert_eq!(stored.report, done.report);
-    assert_eq!(stored.status, RunStatus::Completed);
-    assert_eq!(events_of(stores, 1, AuditAction::VerificationCompleted).await, 1);
-    let missing = crate::domain::RunId::generate();
-    let event = completed(&done, &other);
-    assert!(matches!(
-        stores.runs.complete(missing, &worker, completion(other), event).await,
-        Err(CompleteError::NotFound)
-    ));
-}
-
-/// What is written is what is read: the live report, counts and timestamps survive exactly.
-pub async fn live_report_round_trips_exactly(stores: &Stores) {
-    let identity = identity(1, 10, Some(ProviderConnectionId::generate()));
-    let new = new_run(&identity, now());
-    let created_at = new.created_at;
-    let event = started(&new);
-    stores.runs.start_or_deduplicate(new, event).await.unwrap();
-    let worker = owner("w1");
-    let at = now();
-    let claimed = stores.runs.claim_next(&worker, at, at + Duration::seconds(30)).await.unwrap().unwrap();
-    assert_eq!(claimed.created_at, created_at);
-    assert_eq!(claimed.started_at, Some(at));
-    assert_eq!(claimed.lease_expires_at, Some(at + Duration::seconds(30)));
-    let flow = crate::flows::provider_connection_check().unwrap();
-    let mut draft = live_report(claimed.id, &identity, None, &flow, now()).unwrap().to_draft();
-    draft.checks[1] = check("provider_connection.token_acquisition", CheckStatus::Pass, true, ReasonCode::OK)
-        .with_message("Token acquired — ünïcødé ✓ \"quoted\"")
-        .with_evidence(crate::domain::Evidence::new("http_status", 200_i64).unwrap())
-        .with_evidence(crate::domain::Evidence::new("cached", false).unwrap());
-    let live = crate::domain::Report::assemble(draft).unwrap();
-    stores.runs.write_live_report(claimed.id, &worker, &live).await.unwrap();
-    let stored = stores.runs.get(claimed.id).await.unwrap().unwrap();
-    assert_eq!(stored.report.as_ref(), Some(&live));
-    assert_eq!(stored.report.unwrap().to_json(), live.to_json());
-    assert_eq!(stored.summary_counts, Some(summary_counts(&live.summary().counts)));
-    assert_eq!((stored.status, stored.attempt), (RunStatus::Running, 1));
-    assert_eq!(stored.initiator_user_id, Some(user()));
-    assert_eq!(stored.identity, identity);
 }
 
 /// Keyset pages never repeat or skip a run, ties in `created_at` included.
@@ -305,132 +318,16 @@ pub async fn list_filters_by_flow_status_and_connection(stores: &Stores) {
     assert_eq!(list(None, Some(RunStatus::Running), None).await, HashSet::new());
 }
 
-/// The claim takes the oldest queued run, marks it running and counts the attempt.
-pub async fn claim_takes_the_oldest_queued_run(stores: &Stores) {
-    let worker = owner("w1");
-    assert!(stores.runs.claim_next(&worker, now(), now()).await.unwrap().is_none(), "empty queue");
-    let base = now();
-    let mut ids = Vec::new();
-    for i in 0..3 {
-        let new = new_run(&identity(1, 10, Some(ProviderConnectionId::generate())), base - Duration::seconds(10 - i));
-        ids.push(new.id);
-        let event = started(&new);
-        stores.runs.start_or_deduplicate(new, event).await.unwrap();
-    }
-    for expected in ids {
-        let at = now();
-        let run = stores.runs.claim_next(&worker, at, at + Duration::seconds(30)).await.unwrap().unwrap();
-        assert_eq!(run.id, expected);
-        assert_eq!((run.status, run.attempt), (RunStatus::Running, 1));
-        assert_eq!(run.lease_owner.as_ref(), Some(&worker));
-    }
-    assert!(stores.runs.claim_next(&worker, now(), now() + Duration::seconds(30)).await.unwrap().is_none());
-}
-
-/// Concurrent claimers never get the same run.
-pub async fn concurrent_claims_never_share_a_run(stores: &Stores) {
-    for _ in 0..10 {
-        let new = new_run(&identity(1, 10, Some(ProviderConnectionId::generate())), now());
-        let event = started(&new);
-        stores.runs.start_or_deduplicate(new, event).await.unwrap();
-    }
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..20 {
-        let runs = stores.runs.clone();
-        tasks.spawn(async move {
-            let worker = owner(&format!("w{i}"));
-            let at = now();
-            runs.claim_next(&worker, at, at + Duration::seconds(60)).await
-        });
-    }
-    let mut claimed = Vec::new();
-    while let Some(result) = tasks.join_next().await {
-        if let Some(run) = result.unwrap().expect("claims must not fail") {
-            claimed.push(run.id);
-        }
-    }
-    let unique: HashSet<_> = claimed.iter().collect();
-    assert_eq!(claimed.len(), 10, "every run claimed once");
-    assert_eq!(unique.len(), 10, "no run claimed twice");
-}
-
-/// An expired lease lets another worker claim the run; the old owner is fenced off.
-pub async fn lease_expiry_allows_reclaim_and_fences_the_old_owner(stores: &Stores) {
-    let new = new_run(&identity(1, 10, None), now());
-    let event = started(&new);
-    stores.runs.start_or_deduplicate(new, event).await.unwrap();
-    let (a, b) = (owner("worker-a"), owner("worker-b"));
-    let t0 = now();
-    let first = stores.runs.claim_next(&a, t0, t0 + Duration::seconds(30)).await.unwrap().unwrap();
-    assert!(
-        stores.runs.claim_next(&b, t0 + Duration::seconds(29), t0 + Duration::seconds(59)).await.unwrap().is_none()
-    );
-    let t1 = t0 + Duration::seconds(31);
-    let second = stores.runs.claim_next(&b, t1, t1 + Duration::seconds(30)).await.unwrap().unwrap();
-    assert_eq!(second.id, first.id);
-    assert_eq!(second.attempt, 2);
-    assert_eq!(second.started_at, first.started_at, "started_at is the first claim's");
-    assert_eq!(second.lease_owner.as_ref(), Some(&b));
-    assert!(matches!(
-        stores.runs.heartbeat(first.id, &a, t1 + Duration::seconds(60)).await,
-        Err(LeaseError::LeaseLost)
-    ));
-    let r = report(&first, mixed_checks(), None);
-    assert!(matches!(stores.runs.write_live_report(first.id, &a, &r).await, Err(LeaseError::LeaseLost)));
-    let event = completed(&first, &r);
-    assert!(matches!(
-        stores.runs.complete(first.id, &a, completion(r.clone()), event).await,
-        Err(CompleteError::LeaseLost)
-    ));
-    let event = completed(&second, &r);
-    let done = stores.runs.complete(second.id, &b, completion(r), event).await.unwrap();
-    assert_eq!(done.status, RunStatus::Completed);
-    assert!(done.lease_owner.is_none() && done.lease_expires_at.is_none());
-    let t2 = t1 + Duration::days(1);
-    assert!(stores.runs.claim_next(&a, t2, t2).await.unwrap().is_none(), "completed runs are never claimed");
-}
-
-/// A heartbeat pushes the lease out; a release makes the run claimable at once.
-pub async fn heartbeat_extends_and_release_hands_back_the_lease(stores: &Stores) {
-    let new = new_run(&identity(1, 10, None), now());
-    let event = started(&new);
-    stores.runs.start_or_deduplicate(new, event).await.unwrap();
-    let (a, b) = (owner("worker-a"), owner("worker-b"));
-    let t0 = now();
-    let run = stores.runs.claim_next(&a, t0, t0 + Duration::seconds(30)).await.unwrap().unwrap();
-    stores.runs.heartbeat(run.id, &a, t0 + Duration::seconds(90)).await.unwrap();
-    assert!(
-        stores.runs.claim_next(&b, t0 + Duration::seconds(60), t0 + Duration::seconds(90)).await.unwrap().is_none()
-    );
-    let stored = stores.runs.get(run.id).await.unwrap().unwrap();
-    assert_eq!(stored.lease_expires_at, Some(t0 + Duration::seconds(90)));
-    assert!(matches!(stores.runs.release(run.id, &b, t0).await, Err(LeaseError::LeaseLost)), "only the owner releases");
-    stores.runs.release(run.id, &a, t0 + Duration::seconds(61)).await.unwrap();
-    let again =
-        stores.runs.claim_next(&b, t0 + Duration::seconds(62), t0 + Duration::seconds(92)).await.unwrap().unwrap();
-    assert_eq!((again.id, again.attempt), (run.id, 2));
-    assert!(matches!(stores.runs.heartbeat(crate::domain::RunId::generate(), &b, t0).await, Err(LeaseError::NotFound)));
-}
-
-/// Tallies count runs by status and outcome.
-pub async fn tally_counts_runs_by_status_and_outcome(stores: &Stores) {
-    assert!(stores.runs.tally().await.unwrap().is_empty());
+/// The queue depth counts queued and running runs only.
+pub async fn queue_depth_counts_active_runs(stores: &Stores) {
+    assert_eq!(stores.runs.queue_depth().await.unwrap(), crate::ports::QueueDepth::default());
     run_to_completion(stores, &identity(1, 10, None), mixed_checks()).await;
-    run_to_completion(stores, &identity(1, 11, None), vec![check("a", CheckStatus::Pass, false, ReasonCode::OK)]).await;
-    for t in [12, 13] {
+    for t in [12, 13, 14] {
         let new = new_run(&identity(2, t, None), now());
         let event = started(&new);
         stores.runs.start_or_deduplicate(new, event).await.unwrap();
     }
-    let mut tallies: Vec<(RunStatus, crate::domain::Outcome, u64)> =
-        stores.runs.tally().await.unwrap().into_iter().map(|t| (t.status, t.outcome, t.count)).collect();
-    tallies.sort_by_key(|(s, o, _)| (s.as_str(), o.as_str()));
-    assert_eq!(
-        tallies,
-        [
-            (RunStatus::Completed, crate::domain::Outcome::Failed, 1),
-            (RunStatus::Completed, crate::domain::Outcome::Succeeded, 1),
-            (RunStatus::Queued, crate::domain::Outcome::Pending, 2),
-        ]
-    );
+    let at = now();
+    stores.queue.claim_next(&owner("w"), at, at + Duration::seconds(30)).await.unwrap().unwrap();
+    assert_eq!(stores.runs.queue_depth().await.unwrap(), crate::ports::QueueDepth { queued: 2, running: 1 });
 }

@@ -1,19 +1,13 @@
-//! Audit events and their hash chain (SPEC §8). An event is written in the same transaction as
-//! the action it records; the store assigns `seq` and `prev_hash` and seals it with
-//! `hash = SHA-256(prev_hash + "\n" + canonical JSON of the event without prev_hash and hash)`.
-
-use std::fmt;
+//! Audit events (docs/contract.md, "Audit chain"). An event is written in the same transaction as
+//! the action it records; the store assigns `seq` and `prev_hash` and seals it (see `chain`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
-use super::{AuditEventId, ParseError, TenantId, UserId, WorkspaceId};
+use super::{AuditEventId, ChainHash, ParseError, TenantId, UserId, WorkspaceId, chain_hash};
 use crate::rules::sanitize_metadata;
-
-/// The `prev_hash` of a workspace's first event: 64 zeros.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -90,6 +84,27 @@ impl Actor {
     pub fn runner() -> Self {
         Self::System("verdict-runner".to_owned())
     }
+
+    /// The stored columns `(actor_type, actor_id)`.
+    #[must_use]
+    pub fn parts(&self) -> (&'static str, &str) {
+        match self {
+            Self::User(user) => ("user", user.as_str()),
+            Self::System(component) => ("system", component.as_str()),
+        }
+    }
+
+    /// Rebuilds an actor from its stored columns.
+    ///
+    /// # Errors
+    /// [`ParseError`] for an unknown type or an invalid user id.
+    pub fn from_parts(kind: &str, id: String) -> Result<Self, ParseError> {
+        match kind {
+            "user" => UserId::parse(id).map(Self::User),
+            "system" => Ok(Self::System(id)),
+            _ => Err(ParseError::new("actor_type", "must be user or system")),
+        }
+    }
 }
 
 /// What kind of thing an event is about.
@@ -102,6 +117,32 @@ pub enum SubjectType {
     ProviderConnection,
     /// An acknowledgement.
     Acknowledgement,
+}
+
+impl SubjectType {
+    /// Every kind.
+    pub const ALL: [Self; 3] = [Self::OperationRun, Self::ProviderConnection, Self::Acknowledgement];
+
+    /// The stored (and wire) name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::OperationRun => "operation_run",
+            Self::ProviderConnection => "provider_connection",
+            Self::Acknowledgement => "acknowledgement",
+        }
+    }
+
+    /// Parses a stored name.
+    ///
+    /// # Errors
+    /// [`ParseError`] for an unknown kind.
+    pub fn parse(value: &str) -> Result<Self, ParseError> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == value)
+            .ok_or_else(|| ParseError::new("subject_type", "names no known subject"))
+    }
 }
 
 /// What an event is about.
@@ -188,106 +229,6 @@ impl PendingAuditEvent {
     }
 }
 
-/// A SHA-256 chain hash: 64 lowercase hex characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ChainHash(String);
-
-impl ChainHash {
-    /// The `prev_hash` of a workspace's first event.
-    #[must_use]
-    pub fn genesis() -> Self {
-        Self(GENESIS_HASH.to_owned())
-    }
-
-    /// Parses a stored hash.
-    ///
-    /// # Errors
-    /// [`ParseError`] unless 64 lowercase hex characters.
-    pub fn parse(value: impl Into<String>) -> Result<Self, ParseError> {
-        let value = value.into();
-        if super::flow::is_sha256_hex(&value) {
-            Ok(Self(value))
-        } else {
-            Err(ParseError::new("hash", "must be 64 lowercase hex characters"))
-        }
-    }
-
-    /// The hash as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for ChainHash {
-    type Error = ParseError;
-    fn try_from(value: String) -> Result<Self, ParseError> {
-        Self::parse(value)
-    }
-}
-
-impl From<ChainHash> for String {
-    fn from(value: ChainHash) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Display for ChainHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// `SHA-256(prev_hash + "\n" + canonical_json(event))`, lowercase hex.
-#[must_use]
-pub fn chain_hash(prev_hash: &ChainHash, event_without_hashes: &Value) -> ChainHash {
-    let mut hasher = Sha256::new();
-    hasher.update(prev_hash.as_str().as_bytes());
-    hasher.update(b"\n");
-    hasher.update(canonical_json(event_without_hashes).as_bytes());
-    ChainHash(hex::encode(hasher.finalize()))
-}
-
-/// Canonical JSON: object keys sorted byte-wise at every level, no insignificant whitespace,
-/// strings escaped as serde_json escapes them. Independent of serde_json's map ordering features.
-#[must_use]
-pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(value, &mut out);
-    out
-}
-
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push('{');
-            for (i, (key, value)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(value, out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
-}
-
 /// A sealed event, as stored and as returned by the API.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {
@@ -298,23 +239,48 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    /// Rebuilds a stored event without checking its hash (verification does that).
-    #[must_use]
-    pub fn from_stored(fields: StoredAuditEvent) -> Self {
-        Self {
+    /// Rebuilds a stored event from its columns, without checking its hash (verification does
+    /// that: a tampered row must still be readable to be named).
+    ///
+    /// # Errors
+    /// [`ParseError`] when a column does not hold a value Verdict writes.
+    pub fn from_stored(row: StoredAuditEvent) -> Result<Self, ParseError> {
+        Ok(Self {
             pending: PendingAuditEvent {
-                id: fields.id,
-                occurred_at: super::to_micros(fields.occurred_at),
-                workspace_id: fields.workspace_id,
-                tenant_id: fields.tenant_id,
-                actor: fields.actor,
-                action: fields.action,
-                subject: fields.subject,
-                metadata: fields.metadata,
+                id: AuditEventId::from_uuid(row.id),
+                occurred_at: super::to_micros(row.occurred_at),
+                workspace_id: WorkspaceId::new(row.workspace_id)?,
+                tenant_id: row.tenant_id.map(TenantId::new).transpose()?,
+                actor: Actor::from_parts(&row.actor_type, row.actor_id)?,
+                action: AuditAction::parse(&row.action)?,
+                subject: Subject { kind: SubjectType::parse(&row.subject_type)?, id: row.subject_id },
+                metadata: serde_json::from_str(&row.metadata)
+                    .map_err(|_| ParseError::new("metadata", "must be a JSON object"))?,
             },
-            seq: fields.seq,
-            prev_hash: fields.prev_hash,
-            hash: fields.hash,
+            seq: u64::try_from(row.seq).map_err(|_| ParseError::new("seq", "must not be negative"))?,
+            prev_hash: ChainHash::parse(row.prev_hash)?,
+            hash: ChainHash::parse(row.hash)?,
+        })
+    }
+
+    /// The event as stored columns (what an adapter inserts; also how tests tamper with one).
+    #[must_use]
+    pub fn to_stored(&self) -> StoredAuditEvent {
+        let (actor_type, actor_id) = self.pending.actor.parts();
+        StoredAuditEvent {
+            id: *self.pending.id.as_uuid(),
+            seq: i64::try_from(self.seq).unwrap_or(i64::MAX),
+            occurred_at: self.pending.occurred_at,
+            workspace_id: self.pending.workspace_id.get(),
+            tenant_id: self.pending.tenant_id.map(TenantId::get),
+            actor_type: actor_type.to_owned(),
+            actor_id: actor_id.to_owned(),
+            action: self.pending.action.as_str().to_owned(),
+            subject_type: self.pending.subject.kind.as_str().to_owned(),
+            subject_id: self.pending.subject.id.clone(),
+            metadata: Value::Object(self.pending.metadata.clone()).to_string(),
+            prev_hash: self.prev_hash.to_string(),
+            hash: self.hash.to_string(),
         }
     }
 
@@ -385,112 +351,41 @@ impl AuditEvent {
     pub fn to_json(&self) -> Value {
         let mut value = self.pending.hashed_json(self.seq);
         if let Value::Object(map) = &mut value {
-            map.insert("prev_hash".into(), Value::String(self.prev_hash.0.clone()));
-            map.insert("hash".into(), Value::String(self.hash.0.clone()));
+            map.insert("prev_hash".into(), Value::String(self.prev_hash.to_string()));
+            map.insert("hash".into(), Value::String(self.hash.to_string()));
         }
         value
     }
 }
 
-/// The stored columns of an event, for adapters rebuilding one.
-#[derive(Debug, Clone, PartialEq)]
+/// The stored columns of an event, as an adapter decodes them; [`AuditEvent::from_stored`] gives
+/// them meaning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)] // the columns of `audit_logs`, named as in the schema
 pub struct StoredAuditEvent {
-    /// Id.
-    pub id: AuditEventId,
-    /// Seq.
-    pub seq: u64,
-    /// Occurred at.
+    pub id: Uuid,
+    pub seq: i64,
     pub occurred_at: DateTime<Utc>,
-    /// Workspace.
-    pub workspace_id: WorkspaceId,
-    /// Tenant.
-    pub tenant_id: Option<TenantId>,
-    /// Actor.
-    pub actor: Actor,
-    /// Action.
-    pub action: AuditAction,
-    /// Subject.
-    pub subject: Subject,
-    /// Metadata as stored.
-    pub metadata: Map<String, Value>,
-    /// Previous hash.
-    pub prev_hash: ChainHash,
-    /// Hash.
-    pub hash: ChainHash,
-}
-
-/// The result of verifying a chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct ChainVerification {
-    /// Whether every event checked out.
-    pub valid: bool,
-    /// How many events were examined.
-    pub events_checked: u64,
-    /// The first `seq` at which the chain breaks (a modified event, a missing one, or a broken
-    /// link), if any.
-    pub first_broken_seq: Option<u64>,
-}
-
-/// Verifies a chain one event at a time, in `seq` order, in constant memory.
-#[derive(Debug, Clone)]
-pub struct ChainVerifier {
-    expected_seq: u64,
-    prev_hash: ChainHash,
-    checked: u64,
-    broken: Option<u64>,
-}
-
-impl Default for ChainVerifier {
-    fn default() -> Self {
-        Self { expected_seq: 1, prev_hash: ChainHash::genesis(), checked: 0, broken: None }
-    }
-}
-
-impl ChainVerifier {
-    /// Starts at the genesis of a workspace's chain.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Feeds the next event. Returns `false` once the chain is known to be broken (callers may
-    /// stop reading then).
-    pub fn push(&mut self, event: &AuditEvent) -> bool {
-        if self.broken.is_some() {
-            return false;
-        }
-        self.checked += 1;
-        if event.seq != self.expected_seq {
-            // A gap (deleted row) or a duplicate: the chain breaks at the seq we expected.
-            self.broken = Some(self.expected_seq.min(event.seq));
-            return false;
-        }
-        if event.prev_hash != self.prev_hash || event.recompute_hash() != event.hash {
-            self.broken = Some(event.seq);
-            return false;
-        }
-        self.prev_hash = event.hash.clone();
-        self.expected_seq += 1;
-        true
-    }
-
-    /// The verdict so far.
-    #[must_use]
-    pub fn finish(&self) -> ChainVerification {
-        ChainVerification { valid: self.broken.is_none(), events_checked: self.checked, first_broken_seq: self.broken }
-    }
-
-    /// The hash the next event must link to.
-    #[must_use]
-    pub fn head(&self) -> &ChainHash {
-        &self.prev_hash
-    }
+    pub workspace_id: i64,
+    pub tenant_id: Option<i64>,
+    pub actor_type: String,
+    pub actor_id: String,
+    pub action: String,
+    pub subject_type: String,
+    pub subject_id: String,
+    /// JSON text of the metadata object.
+    pub metadata: String,
+    pub prev_hash: String,
+    pub hash: String,
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use serde_json::json;
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::domain::{GENESIS_HASH, canonical_json};
 
     fn pending(ws: i64, n: i64) -> PendingAuditEvent {
         let mut metadata = Map::new();
@@ -504,23 +399,6 @@ mod tests {
             Subject { kind: SubjectType::OperationRun, id: format!("run-{n}") },
             metadata,
         )
-    }
-
-    fn chain(len: u64) -> Vec<AuditEvent> {
-        let mut prev = ChainHash::genesis();
-        (1..=len)
-            .map(|seq| {
-                let event = pending(1, i64::try_from(seq).unwrap()).seal(seq, prev.clone());
-                prev = event.hash().clone();
-                event
-            })
-            .collect()
-    }
-
-    #[test]
-    fn canonical_json_sorts_keys_at_every_level_without_whitespace() {
-        let value = json!({"b": 1, "a": {"d": [true, null, "x\"y"], "c": 2.5}, "é": "ü"});
-        assert_eq!(canonical_json(&value), r#"{"a":{"c":2.5,"d":[true,null,"x\"y"]},"b":1,"é":"ü"}"#);
     }
 
     #[test]
@@ -561,65 +439,20 @@ mod tests {
     }
 
     #[test]
-    fn an_intact_chain_verifies() {
-        let mut verifier = ChainVerifier::new();
-        assert!(chain(20).iter().all(|e| verifier.push(e)));
-        assert_eq!(verifier.finish(), ChainVerification { valid: true, events_checked: 20, first_broken_seq: None });
-    }
-
-    #[test]
-    fn a_modified_event_is_named() {
-        let mut events = chain(10);
-        let mut fields = stored(&events[4]);
-        fields.metadata.insert("n".into(), json!(999));
-        events[4] = AuditEvent::from_stored(fields);
-        let mut verifier = ChainVerifier::new();
-        for e in &events {
-            verifier.push(e);
+    fn stored_columns_round_trip_and_name_their_kinds() {
+        let event = pending(1, 1).seal(1, ChainHash::genesis());
+        assert_eq!(AuditEvent::from_stored(event.to_stored()).unwrap(), event);
+        for kind in SubjectType::ALL {
+            assert_eq!(SubjectType::parse(kind.as_str()), Ok(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str(), "stored names are the wire names");
         }
-        assert_eq!(verifier.finish().first_broken_seq, Some(5));
-        assert!(!verifier.finish().valid);
-    }
-
-    #[test]
-    fn a_deleted_event_is_a_gap_named_by_its_seq() {
-        let mut events = chain(10);
-        events.remove(6);
-        let mut verifier = ChainVerifier::new();
-        for e in &events {
-            verifier.push(e);
-        }
-        assert_eq!(verifier.finish().first_broken_seq, Some(7));
-    }
-
-    #[test]
-    fn a_rehashed_forgery_still_breaks_the_next_link() {
-        let mut events = chain(5);
-        let mut fields = stored(&events[1]);
-        fields.metadata.insert("n".into(), json!(42));
-        let forged = AuditEvent::from_stored(fields.clone());
-        fields.hash = forged.recompute_hash();
-        events[1] = AuditEvent::from_stored(fields);
-        let mut verifier = ChainVerifier::new();
-        for e in &events {
-            verifier.push(e);
-        }
-        assert_eq!(verifier.finish().first_broken_seq, Some(3));
-    }
-
-    pub(crate) fn stored(e: &AuditEvent) -> StoredAuditEvent {
-        StoredAuditEvent {
-            id: e.id(),
-            seq: e.seq(),
-            occurred_at: e.occurred_at(),
-            workspace_id: e.workspace_id(),
-            tenant_id: e.tenant_id(),
-            actor: e.actor().clone(),
-            action: e.action(),
-            subject: e.subject().clone(),
-            metadata: e.metadata().clone(),
-            prev_hash: e.prev_hash().clone(),
-            hash: e.hash().clone(),
-        }
+        assert!(SubjectType::parse("tenant").is_err());
+        let user = Actor::User(UserId::parse("u-1").unwrap());
+        let (kind, id) = user.parts();
+        assert_eq!(Actor::from_parts(kind, id.to_owned()), Ok(user));
+        assert!(Actor::from_parts("robot", "x".into()).is_err());
+        let mut bad = event.to_stored();
+        bad.metadata = "[1]".into();
+        assert!(AuditEvent::from_stored(bad).is_err());
     }
 }

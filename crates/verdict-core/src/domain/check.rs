@@ -43,6 +43,17 @@ impl CheckKey {
         }
     }
 
+    /// A key written in the source as a constant. Constant keys are checked by the tests of the
+    /// code that declares them, so an invalid one is a bug caught before it ships; this spares
+    /// every caller an error path that cannot happen.
+    ///
+    /// # Panics
+    /// When `value` is not a valid key (a programming error).
+    #[must_use]
+    pub fn from_static(value: &'static str) -> Self {
+        Self::parse(value).unwrap_or_else(|e| panic!("constant check key {value:?}: {e}"))
+    }
+
     /// The key as text.
     #[must_use]
     pub fn as_str(&self) -> &str {
@@ -150,6 +161,15 @@ impl CheckTitle {
             return Err(ParseError::new("title", "must not contain control characters"));
         }
         Ok(Self(value))
+    }
+
+    /// A title written in the source as a constant (see [`CheckKey::from_static`]).
+    ///
+    /// # Panics
+    /// When `value` is not a valid title (a programming error).
+    #[must_use]
+    pub fn from_static(value: &'static str) -> Self {
+        Self::parse(value).unwrap_or_else(|e| panic!("constant check title {value:?}: {e}"))
     }
 
     /// The title as text.

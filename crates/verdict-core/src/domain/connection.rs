@@ -186,14 +186,6 @@ pub struct ProviderConnection {
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
-impl ProviderConnection {
-    /// Whether a run can use it: enabled and with a secret (SPEC §5.3).
-    #[must_use]
-    pub fn is_usable(&self) -> bool {
-        self.disabled_at.is_none() && self.client_secret_ciphertext.is_some()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
-//! Identifiers: positive host-issued integers for workspaces and tenants, UUIDv7 for what
-//! Verdict owns. Each is a newtype whose constructor rejects anything else.
+//! Identifiers: positive host-issued integers for workspaces and tenants, UUIDs for what
+//! Verdict owns (it issues version 7 and accepts any version in canonical form). Each is a newtype
+//! whose constructor rejects anything else.
 
 use std::fmt;
 use std::str::FromStr;
@@ -67,7 +68,21 @@ macro_rules! positive_id {
     };
 }
 
-macro_rules! v7_id {
+/// Parses a UUID in its canonical form only: 36 characters, lowercase hex, hyphens at 8, 13, 18
+/// and 23 (RFC 9562 §4). Uppercase, braced, `urn:uuid:` and unhyphenated spellings are refused, so
+/// the server accepts exactly the strings the contracts describe; any version is accepted.
+#[must_use]
+pub fn parse_canonical_uuid(text: &str) -> Option<Uuid> {
+    let bytes = text.as_bytes();
+    let canonical = bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => matches!(b, b'0'..=b'9' | b'a'..=b'f'),
+        });
+    if canonical { Uuid::try_parse(text).ok() } else { None }
+}
+
+macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -75,22 +90,17 @@ macro_rules! v7_id {
         pub struct $name(Uuid);
 
         impl $name {
-            /// A fresh, time-ordered id.
+            /// A fresh, time-ordered (version 7) id: what Verdict issues.
             #[must_use]
             pub fn generate() -> Self {
                 Self(Uuid::now_v7())
             }
 
-            /// Accepts only version-7 UUIDs.
-            ///
-            /// # Errors
-            /// [`ParseError`] for any other UUID version.
-            pub fn from_uuid(uuid: Uuid) -> Result<Self, ParseError> {
-                if uuid.get_version_num() == 7 {
-                    Ok(Self(uuid))
-                } else {
-                    Err(ParseError::new($what, "must be a UUIDv7"))
-                }
+            /// Wraps any UUID. Verdict issues version 7, but an id it receives is looked up, not
+            /// judged by its version: an id of another version simply does not exist.
+            #[must_use]
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
             }
 
             /// The UUID.
@@ -109,8 +119,9 @@ macro_rules! v7_id {
         impl FromStr for $name {
             type Err = ParseError;
             fn from_str(s: &str) -> Result<Self, ParseError> {
-                let uuid = Uuid::try_parse(s).map_err(|_| ParseError::new($what, "must be a UUID"))?;
-                Self::from_uuid(uuid)
+                parse_canonical_uuid(s)
+                    .map(Self)
+                    .ok_or_else(|| ParseError::new($what, "must be a UUID in canonical lowercase hyphenated form"))
             }
         }
 
@@ -133,22 +144,22 @@ positive_id!(
     TenantId,
     "tenant_id"
 );
-v7_id!(
+uuid_id!(
     /// A run (and its report: `report_id` equals the run id).
     RunId,
     "run_id"
 );
-v7_id!(
+uuid_id!(
     /// A provider connection owned by Verdict.
     ProviderConnectionId,
     "provider_connection_id"
 );
-v7_id!(
+uuid_id!(
     /// An acknowledgement row.
     AcknowledgementId,
     "acknowledgement_id"
 );
-v7_id!(
+uuid_id!(
     /// An audit event.
     AuditEventId,
     "audit_event_id"
@@ -212,11 +223,25 @@ mod tests {
     }
 
     #[test]
-    fn run_ids_accept_only_uuid_v7() {
+    fn ids_accept_exactly_the_canonical_form_of_any_version() {
         let id = RunId::generate();
         assert_eq!(id.to_string().parse::<RunId>(), Ok(id));
-        assert!("550e8400-e29b-41d4-a716-446655440000".parse::<RunId>().is_err(), "v4 rejected");
-        assert!("not-a-uuid".parse::<RunId>().is_err());
+        let v4 = "550e8400-e29b-41d4-a716-446655440000";
+        assert_eq!(v4.parse::<RunId>().map(|r| r.to_string()).as_deref(), Ok(v4), "any version is an id");
+        for bad in [
+            "550E8400-E29B-41D4-A716-446655440000",
+            "{550e8400-e29b-41d4-a716-446655440000}",
+            "urn:uuid:550e8400-e29b-41d4-a716-446655440000",
+            "550e8400e29b41d4a716446655440000",
+            "550e8400-e29b-41d4-a716-44665544000g",
+            "550e8400-e29b-41d4-a716_446655440000",
+            " 550e8400-e29b-41d4-a716-446655440000",
+            "not-a-uuid",
+            "",
+        ] {
+            assert!(bad.parse::<RunId>().is_err(), "{bad}");
+            assert!(bad.parse::<ProviderConnectionId>().is_err(), "{bad}");
+        }
         let json = serde_json::to_string(&id).unwrap();
         assert_eq!(serde_json::from_str::<RunId>(&json).unwrap(), id);
     }

@@ -260,6 +260,43 @@ impl Report {
     }
 }
 
+impl Report {
+    /// Reads a report from its stored JSON text, trusting the derived fields. Invariant: a
+    /// store holds only reports that [`Report::assemble`] built — sanitized, uniquely keyed, with
+    /// summary and fingerprint derived from the checks — because the write path is the only
+    /// writer and takes a [`Report`], never raw JSON. So reads skip re-sanitizing every string
+    /// and re-deriving summary and fingerprint; the types still parse (keys, statuses, reason
+    /// codes), and a row that does not is reported as corrupt. `Deserialize` (used for reports
+    /// from anywhere else) re-validates everything.
+    ///
+    /// # Errors
+    /// [`ParseError`] when the text is not a report of schema major version 1.
+    pub fn from_stored_json(text: &str) -> Result<Self, ParseError> {
+        let wire: ReportWire = serde_json::from_str(text)
+            .map_err(|e| ParseError::new("verification_report", format!("is not a stored report: {e}")))?;
+        if !is_v1_schema_version(&wire.schema_version) {
+            return Err(ParseError::new("schema_version", "must match ^1\\.[0-9]+\\.[0-9]+$"));
+        }
+        Ok(Self {
+            report_id: wire.report_id,
+            schema_version: wire.schema_version,
+            flow: wire.flow,
+            generated_at: wire.generated_at,
+            identity: wire.identity,
+            fingerprint: wire.fingerprint,
+            previous_report_id: wire.previous_report_id,
+            summary: wire.summary,
+            checks: wire.checks,
+        })
+    }
+
+    /// The report as JSON text, as stores persist it.
+    #[must_use]
+    pub fn to_json_text(&self) -> String {
+        super::completion::json_text(self)
+    }
+}
+
 /// The stored form, re-validated on the way in.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -373,6 +410,16 @@ mod tests {
         let mut v2 = json;
         v2["schema_version"] = "2.0.0".into();
         assert!(serde_json::from_value::<Report>(v2).is_err());
+    }
+
+    #[test]
+    fn stored_text_round_trips_through_the_trusted_reader() {
+        let report = Report::assemble(draft(vec![check("a", CheckStatus::Warn, false)])).unwrap();
+        assert_eq!(Report::from_stored_json(&report.to_json_text()).unwrap(), report);
+        assert!(Report::from_stored_json("{}").is_err());
+        let mut v2 = report.to_json();
+        v2["schema_version"] = "2.0.0".into();
+        assert!(Report::from_stored_json(&v2.to_string()).is_err());
     }
 
     #[test]

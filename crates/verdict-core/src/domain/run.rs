@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    FlowId, ParseError, ProviderConnectionId, Report, RunId, RunIdentity, RunIdentityHash, TenantId, UserId,
-    WorkspaceId,
+    Counts, FailureSummary, FlowId, ParseError, ProviderConnectionId, Report, RunId, RunIdentity, RunIdentityHash,
+    TenantId, UserId, WorkspaceId,
 };
 
 /// Where a run is in its lifecycle.
@@ -112,9 +112,9 @@ pub struct Run {
     /// Who started it; `None` for system-started runs.
     pub initiator_user_id: Option<UserId>,
     /// Counts of the report's summary, once written.
-    pub summary_counts: Option<serde_json::Value>,
+    pub summary_counts: Option<Counts>,
     /// Keys and reason codes of failing checks, once completed.
-    pub failure_summary: Option<serde_json::Value>,
+    pub failure_summary: Option<FailureSummary>,
     /// The live or final report; `None` while queued.
     pub report: Option<Report>,
     /// How many times a worker has claimed it.
@@ -136,6 +136,32 @@ impl Run {
     #[must_use]
     pub fn cursor(&self) -> RunCursor {
         RunCursor { created_at: self.created_at, id: self.id }
+    }
+
+    /// The workspace and tenant the run belongs to.
+    #[must_use]
+    pub fn scope(&self) -> RunScope {
+        RunScope { workspace_id: self.identity.workspace_id, tenant_id: self.identity.tenant_id }
+    }
+}
+
+/// Where a run belongs: all that authorization needs, read before anything large is loaded so
+/// that a foreign run and a missing one cost the same (docs/contract.md, "Authorization").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunScope {
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// The tenant.
+    pub tenant_id: TenantId,
+}
+
+impl RunScope {
+    /// Rebuilds a scope from stored columns.
+    ///
+    /// # Errors
+    /// [`ParseError`] for a non-positive id.
+    pub fn from_stored(workspace_id: i64, tenant_id: i64) -> Result<Self, ParseError> {
+        Ok(Self { workspace_id: WorkspaceId::new(workspace_id)?, tenant_id: TenantId::new(tenant_id)? })
     }
 }
 
@@ -197,21 +223,6 @@ impl fmt::Display for LeaseOwner {
     }
 }
 
-/// What a run store needs to finish a run: final report, outcome and the mirrors of the report.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Completion {
-    /// The final, schema-valid report.
-    pub report: Report,
-    /// The outcome.
-    pub outcome: Outcome,
-    /// Mirrors `report.summary.counts`.
-    pub summary_counts: serde_json::Value,
-    /// Keys and reason codes of failing checks.
-    pub failure_summary: serde_json::Value,
-    /// Completion time.
-    pub completed_at: DateTime<Utc>,
-}
-
 /// Filters and page position for listing a tenant's runs, newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunListQuery {
@@ -229,6 +240,15 @@ pub struct RunListQuery {
     pub limit: PageLimit,
     /// Continue after this position.
     pub after: Option<RunCursor>,
+}
+
+impl RunListQuery {
+    /// How many rows a store fetches: one more than the page, which tells whether another page
+    /// follows (see [`RunPage::from_overfetched`]).
+    #[must_use]
+    pub fn fetch_limit(&self) -> i64 {
+        i64::from(self.limit.get()) + 1
+    }
 }
 
 /// A page size between 1 and 100.
@@ -302,6 +322,19 @@ pub struct RunPage {
     pub runs: Vec<Run>,
     /// Where the next page starts, if there may be one.
     pub next: Option<RunCursor>,
+}
+
+impl RunPage {
+    /// A page from up to [`RunListQuery::fetch_limit`] rows in listing order: the extra row, if
+    /// present, only says that another page follows.
+    #[must_use]
+    pub fn from_overfetched(mut runs: Vec<Run>, limit: PageLimit) -> Self {
+        let limit = limit.get() as usize;
+        let more = runs.len() > limit;
+        runs.truncate(limit);
+        let next = if more { runs.last().map(Run::cursor) } else { None };
+        Self { runs, next }
+    }
 }
 
 #[cfg(test)]

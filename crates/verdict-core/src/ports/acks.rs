@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use super::StoreError;
 use crate::domain::{Acknowledgement, NewAcknowledgement, PendingAuditEvent, RunId};
 
-/// Why an acknowledgement was not written.
+/// Why the store did not insert an acknowledgement.
 #[derive(Debug, thiserror::Error)]
-pub enum AcknowledgeError {
+pub enum AckInsertError {
     /// One already exists for this (run, check); it is returned unchanged.
     #[error("the check is already acknowledged")]
     AlreadyAcknowledged(Box<Acknowledgement>),
@@ -25,15 +25,15 @@ pub enum AcknowledgeError {
 pub trait AcknowledgementStore: Send + Sync {
     /// Inserts an acknowledgement with its audit event, atomically. Uniqueness of
     /// `(run, check_key)` is the store's own constraint: under any concurrency one insert wins
-    /// and the others get [`AcknowledgeError::AlreadyAcknowledged`] with the winner.
+    /// and the others get [`AckInsertError::AlreadyAcknowledged`] with the winner.
     ///
     /// # Errors
-    /// See [`AcknowledgeError`]; nothing is written on error.
+    /// See [`AckInsertError`]; nothing is written on error.
     async fn acknowledge(
         &self,
         ack: NewAcknowledgement,
         event: PendingAuditEvent,
-    ) -> Result<Acknowledgement, AcknowledgeError>;
+    ) -> Result<Acknowledgement, AckInsertError>;
 
     /// The acknowledgements of a run, oldest first.
     ///

@@ -47,12 +47,6 @@ pub trait ProviderConnectionStore: Send + Sync {
         id: ProviderConnectionId,
     ) -> Result<Option<ProviderConnection>, StoreError>;
 
-    /// One connection by id alone, for workers resolving a run's connection.
-    ///
-    /// # Errors
-    /// [`StoreError`] on storage failure.
-    async fn get_by_id(&self, id: ProviderConnectionId) -> Result<Option<ProviderConnection>, StoreError>;
-
     /// A tenant's connections, oldest first.
     ///
     /// # Errors

@@ -7,6 +7,7 @@ mod audit;
 mod cipher;
 mod clock;
 mod connections;
+mod notify;
 mod queue;
 mod runs;
 
@@ -15,6 +16,7 @@ pub use audit::*;
 pub use cipher::*;
 pub use clock::*;
 pub use connections::*;
+pub use notify::*;
 pub use queue::*;
 pub use runs::*;
 
@@ -27,4 +29,12 @@ pub enum StoreError {
     /// Anything else: a bug or a broken invariant (HTTP 500).
     #[error("unexpected store error")]
     Unexpected(#[source] anyhow::Error),
+}
+
+impl From<crate::domain::ParseError> for StoreError {
+    /// A value that breaks a domain invariant where none can occur — a stored row holding data
+    /// Verdict never writes, or a report that does not assemble: a bug, not a business outcome.
+    fn from(error: crate::domain::ParseError) -> Self {
+        Self::Unexpected(anyhow::Error::new(error).context("a domain invariant is broken"))
+    }
 }

@@ -1,21 +1,23 @@
-//! The run store: a durable queue of runs with idempotent start, leases and immutable
-//! completion.
+//! The run store as the API uses it: idempotent starts (the queued path and the blocked path),
+//! and the reads behind the run view, the run list and the latest-run look-up. Workers use
+//! [`super::RunQueue`] instead.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
 use crate::domain::{
-    Completion, LeaseOwner, NewRun, Outcome, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash,
-    RunListQuery, RunPage, RunStatus,
+    Completion, NewRun, Outcome, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery,
+    RunPage, RunScope,
 };
+use crate::rules::blocked_stub_reason;
 
 /// What a start did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StartOutcome {
-    /// A new run was queued (and `verification.started` written).
+    /// A new run was written (queued, or completed at once as a blocked stub), with its events.
     Created(Run),
-    /// An active run of the same identity already existed; it is returned, nothing is written.
+    /// An existing run of the same identity is the answer; nothing was written.
     Deduplicated(Run),
 }
 
@@ -29,63 +31,43 @@ impl StartOutcome {
     }
 }
 
-/// How many runs are in one (status, outcome), for operators' metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunTally {
-    /// The status.
-    pub status: RunStatus,
-    /// The outcome.
-    pub outcome: Outcome,
-    /// How many runs.
-    pub count: u64,
+/// A start whose prerequisites are missing: the blocked stub to write, unless the identity's
+/// latest run already says the same (docs/contract.md, "Idempotent starts").
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockedStart {
+    /// The run to insert, already completed.
+    pub run: NewRun,
+    /// Its completion: the stub report, outcome `blocked`.
+    pub completion: Completion,
+    /// `verification.started`.
+    pub started: PendingAuditEvent,
+    /// `verification.completed`.
+    pub completed: PendingAuditEvent,
+    /// When an existing stub answers this start instead.
+    pub reuse: BlockedReuse,
 }
 
-impl RunTally {
-    /// Rebuilds a tally from stored columns.
-    ///
-    /// # Errors
-    /// [`crate::domain::ParseError`] for an unknown status or outcome or a negative count.
-    pub fn from_stored(status: &str, outcome: &str, count: i64) -> Result<Self, crate::domain::ParseError> {
-        Ok(Self {
-            status: RunStatus::parse(status)?,
-            outcome: Outcome::parse(outcome)?,
-            count: u64::try_from(count).map_err(|_| crate::domain::ParseError::new("count", "must not be negative"))?,
-        })
+/// The rule that makes blocked starts idempotent: the identity's latest run is a blocked stub for
+/// the same reason, created after the connection last changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockedReuse {
+    /// The stub's reason (its check's message).
+    pub reason: String,
+    /// When the connection last changed (`updated_at`); `None` when there is no connection.
+    pub connection_changed_at: Option<DateTime<Utc>>,
+}
+
+impl BlockedReuse {
+    /// Whether `latest`, the identity's most recent run, answers the start.
+    #[must_use]
+    pub fn reuses(&self, latest: &Run) -> bool {
+        latest.outcome == Outcome::Blocked
+            && latest.report.as_ref().and_then(blocked_stub_reason) == Some(self.reason.as_str())
+            && self.connection_changed_at.is_none_or(|changed| changed <= latest.created_at)
     }
 }
 
-/// Why a lease operation was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum LeaseError {
-    /// No such run.
-    #[error("no such run")]
-    NotFound,
-    /// The run is not running under this owner any more (re-claimed or completed).
-    #[error("the lease is held by someone else or the run is no longer running")]
-    LeaseLost,
-    /// Storage failure.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Why completing a run was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum CompleteError {
-    /// No such run.
-    #[error("no such run")]
-    NotFound,
-    /// The run already completed: its report never changes again.
-    #[error("the run has already completed")]
-    AlreadyCompleted,
-    /// The run is running under another owner.
-    #[error("the lease is held by someone else")]
-    LeaseLost,
-    /// Storage failure.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// The durable run queue.
+/// Runs as the API reads and writes them.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait RunStore: Send + Sync {
@@ -99,65 +81,20 @@ pub trait RunStore: Send + Sync {
     /// [`StoreError`] on storage failure; nothing is written then.
     async fn start_or_deduplicate(&self, run: NewRun, started: PendingAuditEvent) -> Result<StartOutcome, StoreError>;
 
-    /// Inserts a run that is already completed (the blocked stub of SPEC §5.3), with its
-    /// `verification.started` and `verification.completed` events, atomically.
+    /// Serialized per identity (a transaction-scoped lock on its hash, or the single writer):
+    /// returns the identity's latest run when it is active or when [`BlockedReuse::reuses`] it;
+    /// otherwise inserts the completed stub with both events, atomically. Any number of
+    /// concurrent calls for one identity write at most one stub.
     ///
     /// # Errors
     /// [`StoreError`] on storage failure; nothing is written then.
-    async fn insert_completed(
-        &self,
-        run: NewRun,
-        completion: Completion,
-        started: PendingAuditEvent,
-        completed: PendingAuditEvent,
-    ) -> Result<Run, StoreError>;
+    async fn start_blocked(&self, start: BlockedStart) -> Result<StartOutcome, StoreError>;
 
-    /// Claims the oldest claimable run — `queued`, or `running` with a lease that expired at or
-    /// before `now` — setting it `running`, `attempt + 1`, `started_at` (first claim only) and
-    /// the lease `(owner, lease_until)`. Two concurrent callers never get the same run.
+    /// Where a run belongs, read without loading it: what authorization needs.
     ///
     /// # Errors
-    /// [`StoreError`] on storage failure; nothing is claimed then.
-    async fn claim_next(
-        &self,
-        owner: &LeaseOwner,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Option<Run>, StoreError>;
-
-    /// Extends the lease of a running run held by `owner`.
-    ///
-    /// # Errors
-    /// [`LeaseError::LeaseLost`] when the run is not running under `owner`.
-    async fn heartbeat(&self, run: RunId, owner: &LeaseOwner, lease_until: DateTime<Utc>) -> Result<(), LeaseError>;
-
-    /// Hands a lease back early (graceful shutdown): the run stays `running` with its lease
-    /// expiring at `now`, so the next claim picks it up.
-    ///
-    /// # Errors
-    /// [`LeaseError::LeaseLost`] when the run is not running under `owner`.
-    async fn release(&self, run: RunId, owner: &LeaseOwner, now: DateTime<Utc>) -> Result<(), LeaseError>;
-
-    /// Replaces the live report of a running run held by `owner`.
-    ///
-    /// # Errors
-    /// [`LeaseError::LeaseLost`] when the run is not running under `owner` (a completed run's
-    /// report can never be changed this way).
-    async fn write_live_report(&self, run: RunId, owner: &LeaseOwner, report: &Report) -> Result<(), LeaseError>;
-
-    /// Completes a running run held by `owner`: final report, outcome, summary counts, failure
-    /// summary, `completed_at`, lease cleared, and `completed` written — all in one transaction.
-    ///
-    /// # Errors
-    /// [`CompleteError::AlreadyCompleted`] when it completed before (nothing changes),
-    /// [`CompleteError::LeaseLost`] when another owner holds it, [`CompleteError::NotFound`].
-    async fn complete(
-        &self,
-        run: RunId,
-        owner: &LeaseOwner,
-        completion: Completion,
-        completed: PendingAuditEvent,
-    ) -> Result<Run, CompleteError>;
+    /// [`StoreError`] on storage failure.
+    async fn scope(&self, run: RunId) -> Result<Option<RunScope>, StoreError>;
 
     /// One run.
     ///
@@ -189,9 +126,42 @@ pub trait RunStore: Send + Sync {
         before: RunCursor,
     ) -> Result<Option<Report>, StoreError>;
 
-    /// How many runs are in each (status, outcome) present, across all workspaces.
+    /// How many runs are queued and running, across workspaces: the queue depth operators watch.
+    /// Its cost is bounded by the active runs (the queue index), never by the run history.
     ///
     /// # Errors
     /// [`StoreError`] on storage failure.
-    async fn tally(&self) -> Result<Vec<RunTally>, StoreError>;
+    async fn queue_depth(&self) -> Result<QueueDepth, StoreError>;
+}
+
+/// Active runs by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Waiting for a worker.
+    pub queued: u64,
+    /// Claimed by a worker.
+    pub running: u64,
+}
+
+impl QueueDepth {
+    /// Rebuilds the depth from stored `(status, count)` pairs of active runs.
+    ///
+    /// # Errors
+    /// [`crate::domain::ParseError`] for a status other than queued or running, or a negative
+    /// count.
+    pub fn from_stored(rows: &[(String, i64)]) -> Result<Self, crate::domain::ParseError> {
+        let mut depth = Self::default();
+        for (status, count) in rows {
+            let count =
+                u64::try_from(*count).map_err(|_| crate::domain::ParseError::new("count", "must not be negative"))?;
+            match crate::domain::RunStatus::parse(status)? {
+                crate::domain::RunStatus::Queued => depth.queued += count,
+                crate::domain::RunStatus::Running => depth.running += count,
+                crate::domain::RunStatus::Completed => {
+                    return Err(crate::domain::ParseError::new("status", "a completed run is not in the queue"));
+                }
+            }
+        }
+        Ok(depth)
+    }
 }

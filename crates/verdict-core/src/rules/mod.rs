@@ -1,11 +1,11 @@
-//! The product's rules as pure functions: summary, fingerprint, change, outcome, redaction,
-//! acknowledgement eligibility, the stub and abandoned reports, and access decisions.
+//! The product's rules as pure functions: summary, fingerprint, change, redaction,
+//! acknowledgement eligibility, the reports the lifecycle writes, and access decisions.
 
 mod ack;
 mod authz;
 mod change;
 mod fingerprint;
-mod outcome;
+mod prerequisite;
 mod reports;
 mod sanitize;
 mod summary;
@@ -14,7 +14,7 @@ pub use ack::*;
 pub use authz::*;
 pub use change::*;
 pub use fingerprint::*;
-pub use outcome::*;
+pub use prerequisite::*;
 pub use reports::*;
 pub use sanitize::*;
 pub use summary::*;

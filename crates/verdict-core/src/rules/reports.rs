@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    CheckKey, CheckResult, CheckStatus, CheckTitle, FlowDescriptor, NextStep, ParseError, ReasonCode, Report,
+    CheckKey, CheckResult, CheckStatus, CheckTitle, Ending, FlowDescriptor, NextStep, ParseError, ReasonCode, Report,
     ReportDraft, ReportIdentity, RunId, RunIdentity, Severity,
 };
 
@@ -13,9 +13,7 @@ pub const CONFIGURED_CHECK_KEY: &str = "provider_connection.configured";
 
 /// The stub report of a run whose prerequisites are missing: one blocking failing check
 /// `provider_connection.configured` with a next step to configure the connection.
-///
-/// # Errors
-/// Never in practice: the check is built from constants.
+#[must_use]
 pub fn blocked_stub_report(
     run_id: RunId,
     identity: &RunIdentity,
@@ -23,12 +21,12 @@ pub fn blocked_stub_report(
     why: &str,
     generated_at: DateTime<Utc>,
     previous_report_id: Option<RunId>,
-) -> Result<Report, ParseError> {
+) -> Report {
     let configure =
         format!("/v1/workspaces/{}/tenants/{}/provider-connections", identity.workspace_id, identity.tenant_id);
     let check = CheckResult::new(
-        CheckKey::parse(CONFIGURED_CHECK_KEY)?,
-        CheckTitle::parse("Provider connection is configured")?,
+        CheckKey::from_static(CONFIGURED_CHECK_KEY),
+        CheckTitle::from_static("Provider connection is configured"),
         CheckStatus::Fail,
         Severity::Critical,
         true,
@@ -44,6 +42,7 @@ pub fn blocked_stub_report(
         previous_report_id,
         checks: vec![check],
     })
+    .unwrap_or_else(|e| unreachable!("a report of one check always assembles: {e}"))
 }
 
 /// The report identity of a run.
@@ -96,23 +95,28 @@ pub fn live_report(
     })
 }
 
-/// The final report of an abandoned run: finished checks are kept, unfinished ones are recorded
-/// as `fail`, non-blocking, `ext.runner.aborted`.
+/// The final report of a run from its recorded checks. A check still `running` at this point
+/// never finished; it is recorded as `fail`, non-blocking, `ext.runner.aborted`, with a message
+/// saying why — the same for a finished run and an abandoned one, only the wording differs.
 ///
 /// # Errors
 /// [`ParseError`] when the draft's keys are not unique.
-pub fn abandoned_report(
+pub fn final_report(
     mut draft: ReportDraft,
+    ending: Ending,
     generated_at: DateTime<Utc>,
     previous_report_id: Option<RunId>,
 ) -> Result<Report, ParseError> {
+    let why = match ending {
+        Ending::Abandoned => "The run was abandoned after repeated worker failures; this check never finished.",
+        Ending::Finished | Ending::Blocked => "The run completed before this check finished.",
+    };
     for check in &mut draft.checks {
         if check.status == CheckStatus::Running {
             check.status = CheckStatus::Fail;
             check.blocking = false;
             check.reason_code = ReasonCode::RUNNER_ABORTED;
-            check.message =
-                "The run was abandoned after repeated worker failures; this check never finished.".to_owned();
+            why.clone_into(&mut check.message);
         }
     }
     draft.generated_at = generated_at;
@@ -120,24 +124,27 @@ pub fn abandoned_report(
     Report::assemble(draft)
 }
 
-/// The final report from a run's checks: a check still `running` at this point never
-/// finished, so it is recorded as aborted, exactly as for an abandoned run.
-///
-/// # Errors
-/// [`ParseError`] when the draft's keys are not unique.
-pub fn final_report(
-    draft: ReportDraft,
-    generated_at: DateTime<Utc>,
-    previous_report_id: Option<RunId>,
-) -> Result<Report, ParseError> {
-    abandoned_report(draft, generated_at, previous_report_id)
+/// The reason of a blocked stub report (its single check's message), or `None` when the report
+/// is not a stub: what makes a later blocked start reuse it (docs/contract.md, "Idempotent
+/// starts").
+#[must_use]
+pub fn blocked_stub_reason(report: &Report) -> Option<&str> {
+    match report.checks() {
+        [check]
+            if check.key.as_str() == CONFIGURED_CHECK_KEY
+                && check.is_blocker()
+                && check.reason_code == ReasonCode::MISSING_CONFIGURATION =>
+        {
+            Some(check.message.as_str())
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::{CheckDescriptor, FlowId, Outcome, Overall, TenantId, WorkspaceId};
-    use crate::rules::outcome_for;
 
     fn identity() -> RunIdentity {
         RunIdentity {
@@ -167,8 +174,7 @@ mod tests {
     #[test]
     fn blocked_stub_has_one_blocking_missing_configuration_check() {
         let report =
-            blocked_stub_report(RunId::generate(), &identity(), None, "No provider connection.", Utc::now(), None)
-                .unwrap();
+            blocked_stub_report(RunId::generate(), &identity(), None, "No provider connection.", Utc::now(), None);
         assert_eq!(report.checks().len(), 1);
         let check = &report.checks()[0];
         assert_eq!(check.key.as_str(), "provider_connection.configured");
@@ -186,18 +192,29 @@ mod tests {
     }
 
     #[test]
-    fn abandoned_report_keeps_finished_checks_and_aborts_the_rest() {
+    fn final_report_keeps_finished_checks_and_aborts_the_rest() {
         let mut draft = live_report(RunId::generate(), &identity(), None, &flow(), Utc::now()).unwrap().to_draft();
         draft.checks[0].status = CheckStatus::Pass;
         draft.checks[0].reason_code = ReasonCode::OK;
         let previous = RunId::generate();
-        let report = abandoned_report(draft, Utc::now(), Some(previous)).unwrap();
-        assert_eq!(report.checks()[0].status, CheckStatus::Pass);
-        for c in &report.checks()[1..] {
-            assert_eq!((c.status, c.blocking, c.reason_code), (CheckStatus::Fail, false, ReasonCode::RUNNER_ABORTED));
+        for (ending, outcome) in [(Ending::Abandoned, Outcome::Failed), (Ending::Finished, Outcome::Succeeded)] {
+            let report = final_report(draft.clone(), ending, Utc::now(), Some(previous)).unwrap();
+            assert_eq!(report.checks()[0].status, CheckStatus::Pass);
+            for c in &report.checks()[1..] {
+                let line = (c.status, c.blocking, c.reason_code);
+                assert_eq!(line, (CheckStatus::Fail, false, ReasonCode::RUNNER_ABORTED));
+            }
+            assert_eq!(report.summary().overall, Overall::NeedsAttention);
+            assert_eq!(report.previous_report_id(), Some(previous));
+            assert_eq!(ending.outcome(report.summary().overall), outcome);
         }
-        assert_eq!(report.summary().overall, Overall::NeedsAttention);
-        assert_eq!(report.previous_report_id(), Some(previous));
-        assert_ne!(outcome_for(report.summary().overall), Outcome::Pending);
+    }
+
+    #[test]
+    fn only_a_stub_has_a_blocked_stub_reason() {
+        let stub = blocked_stub_report(RunId::generate(), &identity(), None, "Disabled.", Utc::now(), None);
+        assert_eq!(blocked_stub_reason(&stub), Some("Disabled."));
+        let live = live_report(RunId::generate(), &identity(), None, &flow(), Utc::now()).unwrap();
+        assert_eq!(blocked_stub_reason(&live), None);
     }
 }

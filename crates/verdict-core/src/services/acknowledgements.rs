@@ -1,22 +1,20 @@
-//! Acknowledging checks (SPEC §6): only on a completed run, only a failing or warning check,
-//! once per (run, check), immutable, audited without the reason text.
+//! Acknowledging checks (docs/contract.md, "Acknowledgements"): only on a completed run, only a
+//! failing or warning check, once per (run, check), immutable, audited without the reason text.
 
 use chrono::{DateTime, Utc};
 
-use super::{Failure, Ports, events};
+use super::{AcknowledgementView, Ports, ReadRunError, events};
 use crate::domain::{
-    AckReason, Acknowledgement, AcknowledgementId, Capability, CheckKey, CheckStatus, NewAcknowledgement, Principal,
-    RunId,
+    AckReason, AcknowledgementId, Capability, CheckKey, CheckStatus, NewAcknowledgement, Principal, RunId, RunScope,
+    UserId,
 };
-use crate::ports::AcknowledgeError;
+use crate::ports::{AckInsertError, StoreError};
 use crate::rules::{AccessDenied, AckRejection, authorize, check_acknowledgeable};
 
 /// A request to acknowledge one check of one report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acknowledge {
-    /// The run (report) from the path.
-    pub run_id: RunId,
-    /// The `report_id` from the body, if given: must equal `run_id`.
+    /// The `report_id` from the body, if given: must equal the permit's run.
     pub report_id: Option<RunId>,
     /// The check.
     pub check_key: CheckKey,
@@ -28,7 +26,7 @@ pub struct Acknowledge {
 
 /// Why an acknowledgement was refused.
 #[derive(Debug, thiserror::Error)]
-pub enum AcknowledgeCheckError {
+pub enum AcknowledgeError {
     /// Missing or not visible.
     #[error("not found")]
     NotFound,
@@ -53,12 +51,41 @@ pub enum AcknowledgeCheckError {
     /// `expires_at` is in the past.
     #[error("expires_at must not be earlier than now")]
     ExpiresInPast,
-    /// Already acknowledged: the existing acknowledgement.
+    /// Already acknowledged: the existing acknowledgement, with `expired` as of now.
     #[error("already acknowledged")]
-    AlreadyAcknowledged(Box<Acknowledgement>),
+    AlreadyAcknowledged(Box<AcknowledgementView>),
     /// Storage failure.
     #[error(transparent)]
-    Failure(#[from] Failure),
+    Store(#[from] StoreError),
+}
+
+impl From<AccessDenied> for AcknowledgeError {
+    fn from(denied: AccessDenied) -> Self {
+        match denied {
+            AccessDenied::NotFound => Self::NotFound,
+            AccessDenied::Forbidden => Self::Forbidden,
+        }
+    }
+}
+
+impl From<AckRejection> for AcknowledgeError {
+    fn from(rejection: AckRejection) -> Self {
+        match rejection {
+            AckRejection::RunNotCompleted => Self::RunNotCompleted,
+            AckRejection::CheckNotFound => Self::CheckNotFound,
+            AckRejection::NotAcknowledgeable { status } => Self::NotAcknowledgeable { status },
+            AckRejection::ExpiresInPast => Self::ExpiresInPast,
+        }
+    }
+}
+
+/// Proof that the caller may acknowledge checks of this run. Made only by
+/// [`AcknowledgementService::authorize`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcknowledgePermit {
+    run_id: RunId,
+    scope: RunScope,
+    user: UserId,
 }
 
 /// Acknowledging and listing acknowledgements.
@@ -74,77 +101,69 @@ impl AcknowledgementService {
         Self { ports }
     }
 
-    /// Acknowledges a check.
+    /// Decides from the run's scope alone whether `principal` may acknowledge its checks.
     ///
     /// # Errors
-    /// See [`AcknowledgeCheckError`]; nothing is written on error.
-    #[tracing::instrument(skip_all, fields(run_id = %request.run_id, check_key = %request.check_key))]
+    /// [`AcknowledgeError::NotFound`] (missing or not visible), [`AcknowledgeError::Forbidden`].
+    pub async fn authorize(&self, principal: &Principal, run_id: RunId) -> Result<AcknowledgePermit, AcknowledgeError> {
+        let scope = self.ports.runs.scope(run_id).await?.ok_or(AcknowledgeError::NotFound)?;
+        authorize(principal, scope.workspace_id, Some(scope.tenant_id), Some(Capability::VerificationAcknowledge))?;
+        Ok(AcknowledgePermit { run_id, scope, user: principal.user_id.clone() })
+    }
+
+    /// Acknowledges a check, returning it with `expired` as of now.
+    ///
+    /// # Errors
+    /// See [`AcknowledgeError`]; nothing is written on error.
+    #[tracing::instrument(skip_all, fields(run_id = %permit.run_id, check_key = %request.check_key))]
     pub async fn acknowledge(
         &self,
-        principal: &Principal,
+        permit: AcknowledgePermit,
         request: Acknowledge,
-    ) -> Result<Acknowledgement, AcknowledgeCheckError> {
-        let run =
-            self.ports.runs.get(request.run_id).await.map_err(Failure::from)?.ok_or(AcknowledgeCheckError::NotFound)?;
-        authorize(
-            principal,
-            run.identity.workspace_id,
-            Some(run.identity.tenant_id),
-            Some(Capability::VerificationAcknowledge),
-        )
-        .map_err(|denied| match denied {
-            AccessDenied::NotFound => AcknowledgeCheckError::NotFound,
-            AccessDenied::Forbidden => AcknowledgeCheckError::Forbidden,
-        })?;
-        if request.report_id.is_some_and(|id| id != run.id) {
-            return Err(AcknowledgeCheckError::ReportMismatch);
+    ) -> Result<AcknowledgementView, AcknowledgeError> {
+        if request.report_id.is_some_and(|id| id != permit.run_id) {
+            return Err(AcknowledgeError::ReportMismatch);
         }
+        let run = self.ports.runs.get(permit.run_id).await?.ok_or(AcknowledgeError::NotFound)?;
         let now = self.ports.clock.now();
-        check_acknowledgeable(&run, &request.check_key, request.expires_at, now).map_err(
-            |rejection| match rejection {
-                AckRejection::RunNotCompleted => AcknowledgeCheckError::RunNotCompleted,
-                AckRejection::CheckNotFound => AcknowledgeCheckError::CheckNotFound,
-                AckRejection::NotAcknowledgeable { status } => AcknowledgeCheckError::NotAcknowledgeable { status },
-                AckRejection::ExpiresInPast => AcknowledgeCheckError::ExpiresInPast,
-            },
-        )?;
+        check_acknowledgeable(&run, &request.check_key, request.expires_at, now)?;
         let new = NewAcknowledgement {
             id: AcknowledgementId::generate(),
-            workspace_id: run.identity.workspace_id,
-            tenant_id: run.identity.tenant_id,
+            workspace_id: permit.scope.workspace_id,
+            tenant_id: permit.scope.tenant_id,
             run_id: run.id,
             check_key: request.check_key,
             reason: request.reason,
             expires_at: request.expires_at.map(crate::domain::to_micros),
-            acknowledged_by: principal.user_id.clone(),
+            acknowledged_by: permit.user,
             acknowledged_at: now,
         };
         let event = events::check_acknowledged(&new);
-        self.ports.acknowledgements.acknowledge(new, event).await.map_err(|e| match e {
-            AcknowledgeError::AlreadyAcknowledged(existing) => AcknowledgeCheckError::AlreadyAcknowledged(existing),
-            AcknowledgeError::RunNotFound => AcknowledgeCheckError::NotFound,
-            AcknowledgeError::Store(e) => AcknowledgeCheckError::Failure(e.into()),
-        })
+        match self.ports.acknowledgements.acknowledge(new, event).await {
+            Ok(ack) => Ok(AcknowledgementView::at(ack, now)),
+            Err(AckInsertError::AlreadyAcknowledged(existing)) => {
+                Err(AcknowledgeError::AlreadyAcknowledged(Box::new(AcknowledgementView::at(*existing, now))))
+            }
+            Err(AckInsertError::RunNotFound) => Err(AcknowledgeError::NotFound),
+            Err(AckInsertError::Store(e)) => Err(e.into()),
+        }
     }
 
     /// The acknowledgements of a run the caller may see, with `expired` computed now.
     ///
     /// # Errors
-    /// [`super::ReadRunError::NotFound`] when the run is missing or not visible.
-    pub async fn list(
-        &self,
-        principal: &Principal,
-        run_id: RunId,
-    ) -> Result<Vec<super::AcknowledgementView>, super::ReadRunError> {
-        let run = super::VerificationService::new(self.ports.clone()).run(principal, run_id).await?;
+    /// [`ReadRunError::NotFound`] when the run is missing or not visible.
+    pub async fn list(&self, principal: &Principal, run_id: RunId) -> Result<Vec<AcknowledgementView>, ReadRunError> {
+        let scope = self.ports.runs.scope(run_id).await?.ok_or(ReadRunError::NotFound)?;
+        authorize(principal, scope.workspace_id, Some(scope.tenant_id), None)?;
         let now = self.ports.clock.now();
         Ok(self
             .ports
             .acknowledgements
-            .list_for_run(run.id)
+            .list_for_run(run_id)
             .await?
             .into_iter()
-            .map(|a| super::AcknowledgementView { expired: a.is_expired(now), acknowledgement: a })
+            .map(|a| AcknowledgementView::at(a, now))
             .collect())
     }
 }

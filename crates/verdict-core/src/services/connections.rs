@@ -1,12 +1,12 @@
 //! Managing provider connections: create, read, rotate the secret, disable. The secret is
 //! encrypted before it reaches a store and is never returned.
 
-use super::{Failure, Ports, events};
+use super::{Ports, events};
 use crate::domain::{
     Actor, AuditAction, Capability, ClientId, ClientSecret, DirectoryId, DisplayName, Principal, ProviderConnection,
-    ProviderConnectionId, TenantId, WorkspaceId,
+    ProviderConnectionId, SecretCiphertext, TenantId, UserId, WorkspaceId,
 };
-use crate::ports::ConnectionUpdateError;
+use crate::ports::{ConnectionUpdateError, StoreError};
 use crate::rules::{AccessDenied, authorize};
 
 /// A new connection.
@@ -34,9 +34,12 @@ pub enum ConnectionError {
     /// The connection is disabled.
     #[error("the provider connection is disabled")]
     Disabled,
-    /// Storage or encryption failure.
+    /// The secret could not be encrypted (a broken key).
+    #[error("the secret could not be encrypted")]
+    Encryption(#[source] crate::ports::CipherError),
+    /// Storage failure.
     #[error(transparent)]
-    Failure(#[from] Failure),
+    Store(#[from] StoreError),
 }
 
 impl From<AccessDenied> for ConnectionError {
@@ -48,20 +51,31 @@ impl From<AccessDenied> for ConnectionError {
     }
 }
 
-impl From<crate::ports::StoreError> for ConnectionError {
-    fn from(e: crate::ports::StoreError) -> Self {
-        Self::Failure(e.into())
-    }
-}
-
 impl From<ConnectionUpdateError> for ConnectionError {
     fn from(e: ConnectionUpdateError) -> Self {
         match e {
             ConnectionUpdateError::NotFound => Self::NotFound,
             ConnectionUpdateError::Disabled => Self::Disabled,
-            ConnectionUpdateError::Store(e) => e.into(),
+            ConnectionUpdateError::Store(e) => Self::Store(e),
         }
     }
+}
+
+/// Proof that the caller may manage connections of a tenant. Made only by
+/// [`ConnectionService::authorize_create`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatePermit {
+    workspace: WorkspaceId,
+    tenant: TenantId,
+    user: UserId,
+}
+
+/// Proof that the caller may manage this existing connection, which it holds as read. Made only
+/// by [`ConnectionService::authorize_change`].
+#[derive(Debug, Clone)]
+pub struct ChangePermit {
+    connection: ProviderConnection,
+    user: UserId,
 }
 
 /// Provider-connection management.
@@ -77,33 +91,58 @@ impl ConnectionService {
         Self { ports }
     }
 
-    fn encrypt(
+    fn encrypt(&self, id: ProviderConnectionId, secret: &ClientSecret) -> Result<SecretCiphertext, ConnectionError> {
+        self.ports.cipher.encrypt(id, secret).map_err(ConnectionError::Encryption)
+    }
+
+    /// Decides whether `principal` may create connections in the tenant.
+    ///
+    /// # Errors
+    /// [`ConnectionError::NotFound`] or [`ConnectionError::Forbidden`].
+    pub fn authorize_create(
         &self,
+        principal: &Principal,
+        workspace: WorkspaceId,
+        tenant: TenantId,
+    ) -> Result<CreatePermit, ConnectionError> {
+        authorize(principal, workspace, Some(tenant), Some(Capability::ProviderConnectionManage))?;
+        Ok(CreatePermit { workspace, tenant, user: principal.user_id.clone() })
+    }
+
+    /// Decides whether `principal` may change the connection: a connection that is missing is
+    /// "not found" before a missing capability is "forbidden", exactly as for a foreign one.
+    ///
+    /// # Errors
+    /// [`ConnectionError::NotFound`] or [`ConnectionError::Forbidden`].
+    pub async fn authorize_change(
+        &self,
+        principal: &Principal,
+        workspace: WorkspaceId,
+        tenant: TenantId,
         id: ProviderConnectionId,
-        secret: &ClientSecret,
-    ) -> Result<crate::domain::SecretCiphertext, Failure> {
-        self.ports.cipher.encrypt(id, secret).map_err(|e| Failure::Unexpected(e.into()))
+    ) -> Result<ChangePermit, ConnectionError> {
+        authorize(principal, workspace, Some(tenant), None)?;
+        let connection = self.ports.connections.get(workspace, tenant, id).await?.ok_or(ConnectionError::NotFound)?;
+        authorize(principal, workspace, Some(tenant), Some(Capability::ProviderConnectionManage))?;
+        Ok(ChangePermit { connection, user: principal.user_id.clone() })
     }
 
     /// Creates a connection.
     ///
     /// # Errors
     /// See [`ConnectionError`].
-    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, tenant_id = %tenant))]
+    #[tracing::instrument(skip_all, fields(workspace_id = %permit.workspace, tenant_id = %permit.tenant))]
     pub async fn create(
         &self,
-        principal: &Principal,
-        workspace: WorkspaceId,
-        tenant: TenantId,
+        permit: CreatePermit,
         request: CreateConnection,
     ) -> Result<ProviderConnection, ConnectionError> {
-        authorize(principal, workspace, Some(tenant), Some(Capability::ProviderConnectionManage))?;
         let id = ProviderConnectionId::generate();
         let now = self.ports.clock.now();
         let connection = ProviderConnection {
             id,
-            workspace_id: workspace,
-            tenant_id: tenant,
+            workspace_id: permit.workspace,
+            tenant_id: permit.tenant,
             display_name: request.display_name,
             entra_tenant_id: request.entra_tenant_id,
             client_id: request.client_id,
@@ -115,7 +154,7 @@ impl ConnectionService {
         };
         let event = events::connection_event(
             &connection,
-            Actor::User(principal.user_id.clone()),
+            Actor::User(permit.user),
             AuditAction::ProviderConnectionCreated,
             now,
         );
@@ -133,7 +172,7 @@ impl ConnectionService {
         tenant: TenantId,
         id: ProviderConnectionId,
     ) -> Result<ProviderConnection, ConnectionError> {
-        authorize(principal, workspace, Some(tenant), None).map_err(|_| ConnectionError::NotFound)?;
+        authorize(principal, workspace, Some(tenant), None)?;
         self.ports.connections.get(workspace, tenant, id).await?.ok_or(ConnectionError::NotFound)
     }
 
@@ -147,7 +186,7 @@ impl ConnectionService {
         workspace: WorkspaceId,
         tenant: TenantId,
     ) -> Result<Vec<ProviderConnection>, ConnectionError> {
-        authorize(principal, workspace, Some(tenant), None).map_err(|_| ConnectionError::NotFound)?;
+        authorize(principal, workspace, Some(tenant), None)?;
         Ok(self.ports.connections.list(workspace, tenant).await?)
     }
 
@@ -155,52 +194,41 @@ impl ConnectionService {
     ///
     /// # Errors
     /// See [`ConnectionError`].
-    #[tracing::instrument(skip_all, fields(connection_id = %id))]
+    #[tracing::instrument(skip_all, fields(connection_id = %permit.connection.id))]
     pub async fn rotate_secret(
         &self,
-        principal: &Principal,
-        workspace: WorkspaceId,
-        tenant: TenantId,
-        id: ProviderConnectionId,
+        permit: ChangePermit,
         secret: ClientSecret,
     ) -> Result<ProviderConnection, ConnectionError> {
-        authorize(principal, workspace, Some(tenant), Some(Capability::ProviderConnectionManage))?;
-        let current = self.ports.connections.get(workspace, tenant, id).await?.ok_or(ConnectionError::NotFound)?;
+        let current = permit.connection;
         if current.disabled_at.is_some() {
             return Err(ConnectionError::Disabled);
         }
         let now = self.ports.clock.now();
-        let ciphertext = self.encrypt(id, &secret)?;
+        let ciphertext = self.encrypt(current.id, &secret)?;
         let event = events::connection_event(
             &current,
-            Actor::User(principal.user_id.clone()),
+            Actor::User(permit.user),
             AuditAction::ProviderConnectionSecretRotated,
             now,
         );
-        Ok(self.ports.connections.rotate_secret(workspace, tenant, id, ciphertext, now, event).await?)
+        Ok(self
+            .ports
+            .connections
+            .rotate_secret(current.workspace_id, current.tenant_id, current.id, ciphertext, now, event)
+            .await?)
     }
 
     /// Disables a connection (idempotent).
     ///
     /// # Errors
     /// See [`ConnectionError`].
-    #[tracing::instrument(skip_all, fields(connection_id = %id))]
-    pub async fn disable(
-        &self,
-        principal: &Principal,
-        workspace: WorkspaceId,
-        tenant: TenantId,
-        id: ProviderConnectionId,
-    ) -> Result<ProviderConnection, ConnectionError> {
-        authorize(principal, workspace, Some(tenant), Some(Capability::ProviderConnectionManage))?;
-        let current = self.ports.connections.get(workspace, tenant, id).await?.ok_or(ConnectionError::NotFound)?;
+    #[tracing::instrument(skip_all, fields(connection_id = %permit.connection.id))]
+    pub async fn disable(&self, permit: ChangePermit) -> Result<ProviderConnection, ConnectionError> {
+        let current = permit.connection;
         let now = self.ports.clock.now();
-        let event = events::connection_event(
-            &current,
-            Actor::User(principal.user_id.clone()),
-            AuditAction::ProviderConnectionDisabled,
-            now,
-        );
-        Ok(self.ports.connections.disable(workspace, tenant, id, now, event).await?)
+        let event =
+            events::connection_event(&current, Actor::User(permit.user), AuditAction::ProviderConnectionDisabled, now);
+        Ok(self.ports.connections.disable(current.workspace_id, current.tenant_id, current.id, now, event).await?)
     }
 }

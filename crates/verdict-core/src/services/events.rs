@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::domain::{
-    Actor, AuditAction, NewAcknowledgement, NewRun, PendingAuditEvent, ProviderConnection, Report, Run, Subject,
-    SubjectType,
+    Actor, AuditAction, Completion, NewAcknowledgement, NewRun, PendingAuditEvent, ProviderConnection, Run, RunId,
+    RunIdentity, Subject, SubjectType,
 };
 
 fn object(value: Value) -> Map<String, Value> {
@@ -15,16 +15,12 @@ fn object(value: Value) -> Map<String, Value> {
     }
 }
 
-fn actor_of(run: &NewRun) -> Actor {
-    run.initiator_user_id.clone().map_or_else(|| Actor::System("verdict".to_owned()), Actor::User)
-}
-
 pub(crate) fn run_started(run: &NewRun, at: DateTime<Utc>) -> PendingAuditEvent {
     PendingAuditEvent::new(
         at,
         run.identity.workspace_id,
         Some(run.identity.tenant_id),
-        actor_of(run),
+        super::verifications::actor_of(run),
         AuditAction::VerificationStarted,
         Subject { kind: SubjectType::OperationRun, id: run.id.to_string() },
         object(json!({
@@ -34,25 +30,25 @@ pub(crate) fn run_started(run: &NewRun, at: DateTime<Utc>) -> PendingAuditEvent 
     )
 }
 
+/// `verification.completed`, written in the completion's transaction.
 pub(crate) fn run_completed(
-    run_id: &str,
-    identity: &crate::domain::RunIdentity,
+    run_id: &RunId,
+    identity: &RunIdentity,
     actor: Actor,
-    report: &Report,
-    outcome: crate::domain::Outcome,
+    completion: &Completion,
     attempt: u32,
-    at: DateTime<Utc>,
 ) -> PendingAuditEvent {
+    let report = completion.report();
     PendingAuditEvent::new(
-        at,
+        completion.completed_at(),
         identity.workspace_id,
         Some(identity.tenant_id),
         actor,
         AuditAction::VerificationCompleted,
-        Subject { kind: SubjectType::OperationRun, id: run_id.to_owned() },
+        Subject { kind: SubjectType::OperationRun, id: run_id.to_string() },
         object(json!({
             "flow": report.flow(),
-            "outcome": outcome.as_str(),
+            "outcome": completion.outcome().as_str(),
             "overall": report.summary().overall.as_str(),
             "counts": report.summary().counts,
             "fingerprint": report.fingerprint(),
@@ -62,22 +58,9 @@ pub(crate) fn run_completed(
     )
 }
 
-pub(crate) fn new_run_completed(
-    run: &NewRun,
-    report: &Report,
-    outcome: crate::domain::Outcome,
-    at: DateTime<Utc>,
-) -> PendingAuditEvent {
-    run_completed(&run.id.to_string(), &run.identity, actor_of(run), report, outcome, 0, at)
-}
-
-pub(crate) fn claimed_run_completed(
-    run: &Run,
-    report: &Report,
-    outcome: crate::domain::Outcome,
-    at: DateTime<Utc>,
-) -> PendingAuditEvent {
-    run_completed(&run.id.to_string(), &run.identity, Actor::runner(), report, outcome, run.attempt, at)
+/// `verification.completed` of a run a worker claimed.
+pub(crate) fn claimed_run_completed(run: &Run, completion: &Completion) -> PendingAuditEvent {
+    run_completed(&run.id, &run.identity, Actor::runner(), completion, run.attempt)
 }
 
 pub(crate) fn check_acknowledged(ack: &NewAcknowledgement) -> PendingAuditEvent {

@@ -1,5 +1,10 @@
 //! Services own the business sequences: authorize, validate, call the ports in the right order.
 //! Handlers and workers call services; they never sequence ports themselves.
+//!
+//! Authorization comes first (docs/contract.md, "Authorization"): a write is two calls, an
+//! `authorize_*` that decides 404/403 from the cheapest look-up and returns a permit, and the
+//! action that takes the permit. Only this module can make a permit, so an action cannot run
+//! unauthorized, and the HTTP adapter parses a request body only after the permit exists.
 
 mod acknowledgements;
 mod audit;
@@ -18,14 +23,17 @@ pub use verifications::*;
 
 use crate::flows::FlowCatalog;
 use crate::ports::{
-    AcknowledgementStore, AuditLog, Clock, ProviderConnectionStore, QueueNotifier, RunStore, SecretCipher, StoreError,
+    AcknowledgementStore, AuditLog, Clock, ProviderConnectionStore, QueueNotifier, RunQueue, RunStore, SecretCipher,
+    SystemClock,
 };
 
 /// Everything the services need from the outside world.
 #[derive(Clone)]
 pub struct Ports {
-    /// Runs.
+    /// Runs, as the API reads and starts them.
     pub runs: Arc<dyn RunStore>,
+    /// The run queue, as workers drive it.
+    pub queue: Arc<dyn RunQueue>,
     /// Acknowledgements.
     pub acknowledgements: Arc<dyn AcknowledgementStore>,
     /// Provider connections.
@@ -39,31 +47,61 @@ pub struct Ports {
     /// Known flows.
     pub flows: Arc<FlowCatalog>,
     /// Wakes workers when a run is queued.
-    pub queue: Arc<dyn QueueNotifier>,
+    pub notifier: Arc<dyn QueueNotifier>,
+}
+
+/// A store implementing every storage port (the SQLite and PostgreSQL adapters, the in-memory
+/// fakes).
+pub trait Store:
+    RunStore + RunQueue + AcknowledgementStore + ProviderConnectionStore + AuditLog + Clone + 'static
+{
+}
+
+impl<S> Store for S where
+    S: RunStore + RunQueue + AcknowledgementStore + ProviderConnectionStore + AuditLog + Clone + 'static
+{
+}
+
+impl Ports {
+    /// The ports on one store: the one way every process, test and benchmark assembles them.
+    /// The clock is the system clock ([`Ports::with_clock`] changes it).
+    #[must_use]
+    pub fn over<S: Store>(
+        store: &S,
+        cipher: Arc<dyn SecretCipher>,
+        flows: Arc<FlowCatalog>,
+        notifier: Arc<dyn QueueNotifier>,
+    ) -> Self {
+        Self {
+            runs: Arc::new(store.clone()),
+            queue: Arc::new(store.clone()),
+            acknowledgements: Arc::new(store.clone()),
+            connections: Arc::new(store.clone()),
+            audit: Arc::new(store.clone()),
+            cipher,
+            clock: Arc::new(SystemClock),
+            flows,
+            notifier,
+        }
+    }
+
+    /// The same ports with another clock (tests move time by hand).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The same ports with another notifier.
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: Arc<dyn QueueNotifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
 }
 
 impl std::fmt::Debug for Ports {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ports").finish_non_exhaustive()
-    }
-}
-
-/// A storage failure as every service reports it.
-#[derive(Debug, thiserror::Error)]
-pub enum Failure {
-    /// The store is unavailable: retry later.
-    #[error("the store is unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// A bug or broken invariant.
-    #[error("unexpected failure")]
-    Unexpected(#[source] anyhow::Error),
-}
-
-impl From<StoreError> for Failure {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(e) => Self::Unavailable(e),
-            StoreError::Unexpected(e) => Self::Unexpected(e),
-        }
     }
 }

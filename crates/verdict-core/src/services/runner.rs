@@ -1,19 +1,20 @@
-//! The run lifecycle as workers drive it (SPEC §5.2–5.4): claim with a lease, write the live
-//! report as checks finish, complete with the final report, outcome and audit event in one
-//! store call; re-check prerequisites at claim time; abandon runs whose workers keep dying.
+//! The run lifecycle as workers drive it (docs/contract.md, "Run lifecycle"): claim with a lease,
+//! write the live report as checks finish, complete with the final report, outcome and audit
+//! event in one store call; re-check prerequisites at claim time; abandon runs whose workers keep
+//! dying.
 
 use std::sync::Arc;
 
 use chrono::Duration;
 
-use super::{Failure, Ports, events};
+use super::{Ports, events};
 use crate::domain::{
-    CheckKey, CheckResult, CheckStatus, CheckTitle, ClientSecret, Completion, FlowDescriptor, LeaseOwner, Outcome,
-    ProviderConnection, ReasonCode, Report, ReportDraft, Run, RunCursor, Severity,
+    CheckKey, CheckResult, CheckStatus, CheckTitle, ClientSecret, Completion, Ending, FlowDescriptor, LeaseOwner,
+    ProviderConnection, ReasonCode, Report, ReportDraft, Run, RunCursor, RunId, Severity,
 };
-use crate::ports::{CompleteError, LeaseError};
+use crate::ports::{CompleteError, LeaseError, StoreError};
 use crate::rules::{
-    abandoned_report, blocked_stub_report, failure_summary, live_report, outcome_for, report_identity, summary_counts,
+    UNDECRYPTABLE_SECRET, blocked_stub_report, final_report, live_report, missing_prerequisite, report_identity,
 };
 
 /// Claims after which a run is completed as abandoned instead of run again.
@@ -54,14 +55,14 @@ pub enum RunnerError {
     UnknownCheck(CheckKey),
     /// Storage failure.
     #[error(transparent)]
-    Failure(#[from] Failure),
+    Store(#[from] StoreError),
 }
 
 impl From<LeaseError> for RunnerError {
     fn from(e: LeaseError) -> Self {
         match e {
             LeaseError::NotFound | LeaseError::LeaseLost => Self::LeaseLost,
-            LeaseError::Store(e) => Self::Failure(e.into()),
+            LeaseError::Store(e) => Self::Store(e),
         }
     }
 }
@@ -70,7 +71,7 @@ impl From<CompleteError> for RunnerError {
     fn from(e: CompleteError) -> Self {
         match e {
             CompleteError::NotFound | CompleteError::AlreadyCompleted | CompleteError::LeaseLost => Self::LeaseLost,
-            CompleteError::Store(e) => Self::Failure(e.into()),
+            CompleteError::Store(e) => Self::Store(e),
         }
     }
 }
@@ -94,12 +95,11 @@ impl RunnerService {
     /// missing, disabled or without a usable secret as blocked.
     ///
     /// # Errors
-    /// [`RunnerError::Failure`] on storage failure.
+    /// [`RunnerError::Store`] on storage failure.
     pub async fn claim(&self, owner: &LeaseOwner) -> Result<Option<ClaimedRun>, RunnerError> {
         loop {
             let now = self.ports.clock.now();
-            let Some(run) = self.ports.runs.claim_next(owner, now, now + self.lease).await.map_err(Failure::from)?
-            else {
+            let Some(run) = self.ports.queue.claim_next(owner, now, now + self.lease).await? else {
                 return Ok(None);
             };
             tracing::debug!(run_id = %run.id, attempt = run.attempt, "claimed run");
@@ -113,25 +113,24 @@ impl RunnerService {
         let flow = self.ports.flows.get(&run.identity.flow);
         if run.attempt > MAX_ATTEMPTS {
             tracing::warn!(run_id = %run.id, attempt = run.attempt, "abandoning run after repeated worker failures");
-            let draft = run.report.as_ref().map(Report::to_draft);
-            let draft = match (draft, &flow) {
-                (Some(draft), _) => draft,
+            let draft = match (run.report.as_ref(), &flow) {
+                (Some(report), _) => report.to_draft(),
                 (None, Some(flow)) => live_report(run.id, &run.identity, None, flow, self.ports.clock.now())
-                    .map_err(|e| Failure::Unexpected(e.into()))?
+                    .map_err(StoreError::from)?
                     .to_draft(),
-                (None, None) => unavailable_flow_draft(&run)?,
+                (None, None) => unavailable_flow_draft(&run),
             };
-            self.finish(&run, owner, draft, true).await?;
+            self.finish(&run, owner, draft, Ending::Abandoned).await?;
             return Ok(None);
         }
         let Some(flow) = flow else {
             tracing::error!(run_id = %run.id, flow = %run.identity.flow, "run of a flow this worker does not know");
-            self.finish(&run, owner, unavailable_flow_draft(&run)?, false).await?;
+            self.finish(&run, owner, unavailable_flow_draft(&run), Ending::Finished).await?;
             return Ok(None);
         };
         let (connection, secret) = if flow.requires_provider_connection {
             match self.usable_connection(&run).await? {
-                Ok(pair) => (Some(pair.0), Some(pair.1)),
+                Ok((connection, secret)) => (Some(connection), Some(secret)),
                 Err(why) => {
                     self.finish_blocked(&run, owner, why).await?;
                     return Ok(None);
@@ -141,36 +140,36 @@ impl RunnerService {
             (None, None)
         };
         let entra = connection.as_ref().map(|c| c.entra_tenant_id);
-        let live = live_report(run.id, &run.identity, entra, &flow, self.ports.clock.now())
-            .map_err(|e| Failure::Unexpected(e.into()))?;
-        self.ports.runs.write_live_report(run.id, owner, &live).await?;
+        let live =
+            live_report(run.id, &run.identity, entra, &flow, self.ports.clock.now()).map_err(StoreError::from)?;
+        self.ports.queue.write_live_report(run.id, owner, &live).await?;
         Ok(Some(ClaimedRun { draft: live.to_draft(), run, flow, connection, secret, owner: owner.clone() }))
     }
 
+    /// The run's connection and its decrypted secret, or why the run cannot use it — the same
+    /// rule a start applies (`missing_prerequisite`), plus a secret this key cannot decrypt.
     async fn usable_connection(
         &self,
         run: &Run,
     ) -> Result<Result<(ProviderConnection, ClientSecret), &'static str>, RunnerError> {
-        let Some(id) = run.identity.provider_connection_id else {
-            return Ok(Err("No provider connection was given for this verification."));
+        let identity = &run.identity;
+        let connection = match identity.provider_connection_id {
+            Some(id) => self.ports.connections.get(identity.workspace_id, identity.tenant_id, id).await?,
+            None => None,
         };
-        let connection = self.ports.connections.get_by_id(id).await.map_err(Failure::from)?;
-        let Some(connection) =
-            connection.filter(|c| c.workspace_id == run.identity.workspace_id && c.tenant_id == run.identity.tenant_id)
-        else {
-            return Ok(Err("The provider connection does not exist in this tenant."));
-        };
-        if connection.disabled_at.is_some() {
-            return Ok(Err("The provider connection is disabled."));
+        if let Some(why) = missing_prerequisite(identity.provider_connection_id, connection.as_ref()) {
+            return Ok(Err(why));
         }
-        let Some(ciphertext) = &connection.client_secret_ciphertext else {
-            return Ok(Err("The provider connection has no client secret."));
+        let Some((connection, ciphertext)) =
+            connection.and_then(|c| c.client_secret_ciphertext.clone().map(|secret| (c, secret)))
+        else {
+            return Ok(Err(UNDECRYPTABLE_SECRET));
         };
-        match self.ports.cipher.decrypt(connection.id, ciphertext) {
+        match self.ports.cipher.decrypt(connection.id, &ciphertext) {
             Ok(secret) => Ok(Ok((connection, secret))),
             Err(_) => {
                 tracing::error!(connection_id = %connection.id, "stored client secret cannot be decrypted with the configured key");
-                Ok(Err("The provider connection's client secret cannot be decrypted; set it again."))
+                Ok(Err(UNDECRYPTABLE_SECRET))
             }
         }
     }
@@ -181,7 +180,7 @@ impl RunnerService {
     /// [`RunnerError::LeaseLost`] when the run is no longer ours.
     pub async fn heartbeat(&self, claimed: &ClaimedRun) -> Result<(), RunnerError> {
         let until = self.ports.clock.now() + self.lease;
-        Ok(self.ports.runs.heartbeat(claimed.run.id, &claimed.owner, until).await?)
+        Ok(self.ports.queue.heartbeat(claimed.run.id, &claimed.owner, until).await?)
     }
 
     /// Records a finished check in the live report, so viewers see progress. The result is kept
@@ -199,30 +198,29 @@ impl RunnerService {
             .find(|c| c.key == result.key)
             .ok_or_else(|| RunnerError::UnknownCheck(result.key.clone()))?;
         *slot = result;
-        let live = Report::assemble(claimed.draft.clone()).map_err(|e| Failure::Unexpected(e.into()))?;
-        Ok(self.ports.runs.write_live_report(claimed.run.id, &claimed.owner, &live).await?)
+        let live = Report::assemble(claimed.draft.clone()).map_err(StoreError::from)?;
+        Ok(self.ports.queue.write_live_report(claimed.run.id, &claimed.owner, &live).await?)
     }
 
     /// Completes the run with its recorded checks. A check that never finished is recorded as
-    /// aborted and the run fails.
+    /// aborted. Borrows the claimed run, so a caller may retry after a transient store failure.
     ///
     /// # Errors
     /// [`RunnerError::LeaseLost`] when the run is no longer ours.
-    /// Borrows the claimed run, so a caller may retry after a transient store failure.
     pub async fn complete(&self, claimed: &ClaimedRun) -> Result<Run, RunnerError> {
-        let unfinished = claimed.draft.checks.iter().any(|c| c.status == CheckStatus::Running);
-        self.finish(&claimed.run, &claimed.owner, claimed.draft.clone(), unfinished).await
+        self.finish(&claimed.run, &claimed.owner, claimed.draft.clone(), Ending::Finished).await
     }
 
-    /// Hands the lease back early (shutdown); another worker will pick the run up.
+    /// Hands the lease back early (shutdown) without spending an attempt; another worker will
+    /// pick the run up.
     ///
     /// # Errors
     /// [`RunnerError::LeaseLost`] when the run is no longer ours.
     pub async fn release(&self, claimed: &ClaimedRun) -> Result<(), RunnerError> {
-        Ok(self.ports.runs.release(claimed.run.id, &claimed.owner, self.ports.clock.now()).await?)
+        Ok(self.ports.queue.release(claimed.run.id, &claimed.owner, self.ports.clock.now()).await?)
     }
 
-    async fn previous_report_id(&self, run: &Run) -> Result<Option<crate::domain::RunId>, Failure> {
+    async fn previous_report_id(&self, run: &Run) -> Result<Option<RunId>, StoreError> {
         let cursor = RunCursor { created_at: run.created_at, id: run.id };
         Ok(self.ports.runs.previous_completed_report(&run.identity_hash, cursor).await?.map(|r| r.report_id()))
     }
@@ -232,60 +230,49 @@ impl RunnerService {
         run: &Run,
         owner: &LeaseOwner,
         draft: ReportDraft,
-        abandoned: bool,
+        ending: Ending,
     ) -> Result<Run, RunnerError> {
         let now = self.ports.clock.now();
         let previous = self.previous_report_id(run).await?;
-        let report = abandoned_report(draft, now, previous).map_err(|e| Failure::Unexpected(e.into()))?;
-        let outcome = if abandoned { Outcome::Failed } else { outcome_for(report.summary().overall) };
-        self.store_completion(run, owner, report, outcome).await
+        let report = final_report(draft, ending, now, previous).map_err(StoreError::from)?;
+        self.store_completion(run, owner, Completion::new(report, ending, now)).await
     }
 
     async fn finish_blocked(&self, run: &Run, owner: &LeaseOwner, why: &str) -> Result<Run, RunnerError> {
         let now = self.ports.clock.now();
         let previous = self.previous_report_id(run).await?;
-        let report = blocked_stub_report(run.id, &run.identity, None, why, now, previous)
-            .map_err(|e| Failure::Unexpected(e.into()))?;
-        self.store_completion(run, owner, report, Outcome::Blocked).await
+        let report = blocked_stub_report(run.id, &run.identity, None, why, now, previous);
+        self.store_completion(run, owner, Completion::new(report, Ending::Blocked, now)).await
     }
 
     async fn store_completion(
         &self,
         run: &Run,
         owner: &LeaseOwner,
-        report: Report,
-        outcome: Outcome,
+        completion: Completion,
     ) -> Result<Run, RunnerError> {
-        let now = self.ports.clock.now();
-        let event = events::claimed_run_completed(run, &report, outcome, now);
-        let completion = Completion {
-            summary_counts: summary_counts(&report.summary().counts),
-            failure_summary: failure_summary(report.checks()),
-            outcome,
-            completed_at: now,
-            report,
-        };
-        tracing::info!(run_id = %run.id, outcome = outcome.as_str(), "run completed");
-        Ok(self.ports.runs.complete(run.id, owner, completion, event).await?)
+        let event = events::claimed_run_completed(run, &completion);
+        tracing::info!(run_id = %run.id, outcome = completion.outcome().as_str(), "run completed");
+        Ok(self.ports.queue.complete(run.id, owner, completion, event).await?)
     }
 }
 
-fn unavailable_flow_draft(run: &Run) -> Result<ReportDraft, Failure> {
+fn unavailable_flow_draft(run: &Run) -> ReportDraft {
     let check = CheckResult::new(
-        CheckKey::parse("runner.flow_available").map_err(|e| Failure::Unexpected(e.into()))?,
-        CheckTitle::parse("The flow is available to the worker").map_err(|e| Failure::Unexpected(e.into()))?,
+        CheckKey::from_static("runner.flow_available"),
+        CheckTitle::from_static("The flow is available to the worker"),
         CheckStatus::Fail,
         Severity::Critical,
         true,
         ReasonCode::UNKNOWN_ERROR,
     )
     .with_message("This deployment does not know the run's flow.");
-    Ok(ReportDraft {
+    ReportDraft {
         report_id: run.id,
         flow: run.identity.flow.clone(),
         generated_at: run.created_at,
         identity: report_identity(&run.identity, None),
         previous_report_id: None,
         checks: vec![check],
-    })
+    }
 }

@@ -1,30 +1,17 @@
-//! Starting verifications and reading runs, reports and what changed — reads use stored data
+//! Starting verifications and reading runs, reports and what changed. Reads use stored data
 //! only: no outbound call, no job, no recomputation of checks.
 
 use chrono::{DateTime, Utc};
 
-use super::{Failure, Ports, events};
+use super::{Ports, events};
 use crate::domain::{
-    Acknowledgement, Capability, Completion, FlowId, NewRun, PageLimit, Principal, ProviderConnectionId, Report, Run,
-    RunCursor, RunId, RunIdentity, RunListQuery, RunPage, RunStatus, TenantId, WorkspaceId,
+    Acknowledgement, Actor, Capability, Completion, Ending, FlowId, NewRun, PageLimit, Principal, ProviderConnectionId,
+    Report, Run, RunCursor, RunId, RunIdentity, RunListQuery, RunPage, RunStatus, TenantId, UserId, WorkspaceId,
 };
-use crate::ports::StartOutcome;
+use crate::ports::{BlockedReuse, BlockedStart, QueueDepth, StartOutcome, StoreError};
 use crate::rules::{
-    AccessDenied, ReportChange, authorize, blocked_stub_report, compare_reports, failure_summary, summary_counts,
+    AccessDenied, ChangeState, ReportChange, authorize, blocked_stub_report, compare_reports, missing_prerequisite,
 };
-
-/// A request to verify a scope.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StartVerification {
-    /// The workspace.
-    pub workspace_id: WorkspaceId,
-    /// The tenant.
-    pub tenant_id: TenantId,
-    /// The flow.
-    pub flow: FlowId,
-    /// The provider connection, if any.
-    pub provider_connection_id: Option<ProviderConnectionId>,
-}
 
 /// Why a start was refused.
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +27,16 @@ pub enum StartVerificationError {
     UnknownFlow,
     /// Storage failure.
     #[error(transparent)]
-    Failure(#[from] Failure),
+    Store(#[from] StoreError),
+}
+
+impl From<AccessDenied> for StartVerificationError {
+    fn from(denied: AccessDenied) -> Self {
+        match denied {
+            AccessDenied::NotFound => Self::NotFound,
+            AccessDenied::Forbidden => Self::Forbidden,
+        }
+    }
 }
 
 /// Why a run could not be read.
@@ -54,7 +50,7 @@ pub enum ReadRunError {
     ReportNotReady,
     /// Storage failure.
     #[error(transparent)]
-    Failure(#[from] Failure),
+    Store(#[from] StoreError),
 }
 
 impl From<AccessDenied> for ReadRunError {
@@ -64,10 +60,13 @@ impl From<AccessDenied> for ReadRunError {
     }
 }
 
-impl From<crate::ports::StoreError> for ReadRunError {
-    fn from(e: crate::ports::StoreError) -> Self {
-        Self::Failure(e.into())
-    }
+/// Proof that a start in this tenant is allowed, and by whom. Made only by
+/// [`VerificationService::authorize_start`] (or by core for system-started runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartPermit {
+    workspace_id: WorkspaceId,
+    tenant_id: TenantId,
+    initiator: Option<UserId>,
 }
 
 /// An acknowledgement as shown beside its check.
@@ -77,6 +76,14 @@ pub struct AcknowledgementView {
     pub acknowledgement: Acknowledgement,
     /// Whether its informational expiry has passed, computed at read time.
     pub expired: bool,
+}
+
+impl AcknowledgementView {
+    /// The row with `expired` as of `now`.
+    #[must_use]
+    pub fn at(acknowledgement: Acknowledgement, now: DateTime<Utc>) -> Self {
+        Self { expired: acknowledgement.is_expired(now), acknowledgement }
+    }
 }
 
 /// A run with its report, acknowledgements and change since the previous report.
@@ -122,106 +129,98 @@ impl VerificationService {
         Self { ports }
     }
 
+    /// Decides whether `principal` may start verifications in the tenant.
+    ///
+    /// # Errors
+    /// [`StartVerificationError::NotFound`] or [`StartVerificationError::Forbidden`].
+    pub fn authorize_start(
+        &self,
+        principal: &Principal,
+        workspace_id: WorkspaceId,
+        tenant_id: TenantId,
+    ) -> Result<StartPermit, StartVerificationError> {
+        authorize(principal, workspace_id, Some(tenant_id), Some(Capability::VerificationStart))?;
+        Ok(StartPermit { workspace_id, tenant_id, initiator: Some(principal.user_id.clone()) })
+    }
+
     /// Starts a verification, idempotently: an active run of the same identity is returned
     /// instead of a new one. When the flow's prerequisites are missing (no provider connection,
     /// or it is disabled or has no secret) the run is completed at once as `blocked` with the
-    /// stub report (SPEC §5.3).
+    /// stub report — unless the identity's latest run is already that stub (docs/contract.md,
+    /// "Idempotent starts").
     ///
     /// # Errors
-    /// See [`StartVerificationError`].
-    #[tracing::instrument(skip_all, fields(workspace_id = %request.workspace_id, tenant_id = %request.tenant_id, flow = %request.flow))]
+    /// [`StartVerificationError::UnknownFlow`], or a storage failure.
+    #[tracing::instrument(skip_all, fields(workspace_id = %permit.workspace_id, tenant_id = %permit.tenant_id, flow = %flow))]
     pub async fn start(
         &self,
-        principal: &Principal,
-        request: StartVerification,
+        permit: StartPermit,
+        flow: FlowId,
+        provider_connection_id: Option<ProviderConnectionId>,
     ) -> Result<StartOutcome, StartVerificationError> {
-        authorize(principal, request.workspace_id, Some(request.tenant_id), Some(Capability::VerificationStart))
-            .map_err(|denied| match denied {
-                AccessDenied::NotFound => StartVerificationError::NotFound,
-                AccessDenied::Forbidden => StartVerificationError::Forbidden,
-            })?;
-        let flow = self.ports.flows.get(&request.flow).ok_or(StartVerificationError::UnknownFlow)?;
+        let descriptor = self.ports.flows.get(&flow).ok_or(StartVerificationError::UnknownFlow)?;
         let now = self.ports.clock.now();
-        let identity = RunIdentity {
-            flow: request.flow,
-            workspace_id: request.workspace_id,
-            tenant_id: request.tenant_id,
-            provider_connection_id: request.provider_connection_id,
-        };
         let new_run = NewRun {
             id: RunId::generate(),
-            identity,
-            initiator_user_id: Some(principal.user_id.clone()),
+            identity: RunIdentity {
+                flow,
+                workspace_id: permit.workspace_id,
+                tenant_id: permit.tenant_id,
+                provider_connection_id,
+            },
+            initiator_user_id: permit.initiator,
             created_at: now,
         };
-        if flow.requires_provider_connection
-            && let Some(why) = self.missing_prerequisite(&new_run.identity).await?
-        {
-            return self.start_blocked(new_run, why, now).await;
+        if descriptor.requires_provider_connection {
+            let connection = match provider_connection_id {
+                Some(id) => self.ports.connections.get(permit.workspace_id, permit.tenant_id, id).await?,
+                None => None,
+            };
+            if let Some(why) = missing_prerequisite(provider_connection_id, connection.as_ref()) {
+                let reuse =
+                    BlockedReuse { reason: why.to_owned(), connection_changed_at: connection.map(|c| c.updated_at) };
+                return Ok(self.start_blocked(new_run, reuse, now).await?);
+            }
         }
         let started = events::run_started(&new_run, now);
-        let outcome = self.ports.runs.start_or_deduplicate(new_run, started).await.map_err(Failure::from)?;
+        let outcome = self.ports.runs.start_or_deduplicate(new_run, started).await?;
         if let StartOutcome::Created(run) = &outcome {
-            self.ports.queue.run_queued(run.id);
+            self.ports.notifier.run_queued(run.id);
         }
         Ok(outcome)
-    }
-
-    async fn missing_prerequisite(&self, identity: &RunIdentity) -> Result<Option<&'static str>, Failure> {
-        let Some(id) = identity.provider_connection_id else {
-            return Ok(Some("No provider connection was given for this verification."));
-        };
-        let connection = self.ports.connections.get(identity.workspace_id, identity.tenant_id, id).await?;
-        Ok(match connection {
-            None => Some("The provider connection does not exist in this tenant."),
-            Some(c) if c.disabled_at.is_some() => Some("The provider connection is disabled."),
-            Some(c) if c.client_secret_ciphertext.is_none() => Some("The provider connection has no client secret."),
-            Some(_) => None,
-        })
     }
 
     async fn start_blocked(
         &self,
         new_run: NewRun,
-        why: &str,
+        reuse: BlockedReuse,
         now: DateTime<Utc>,
-    ) -> Result<StartOutcome, StartVerificationError> {
+    ) -> Result<StartOutcome, StoreError> {
         let hash = new_run.identity_hash();
-        // An active run of the identity (queued before the connection broke) is still the one
-        // to watch: keep starts idempotent rather than piling up stubs beside it.
-        if let Some(active) = self.ports.runs.latest_for_identity(&hash).await.map_err(Failure::from)?
-            && active.status.is_active()
+        // Fast path for the usual repeat: the store decides again under its identity lock.
+        if let Some(latest) = self.ports.runs.latest_for_identity(&hash).await?
+            && (latest.status.is_active() || reuse.reuses(&latest))
         {
-            return Ok(StartOutcome::Deduplicated(active));
+            return Ok(StartOutcome::Deduplicated(latest));
         }
         let cursor = RunCursor { created_at: new_run.created_at, id: new_run.id };
-        let previous = self.ports.runs.previous_completed_report(&hash, cursor).await.map_err(Failure::from)?;
-        let report =
-            blocked_stub_report(new_run.id, &new_run.identity, None, why, now, previous.map(|r| r.report_id()))
-                .map_err(|e| Failure::Unexpected(e.into()))?;
-        let outcome = crate::domain::Outcome::Blocked;
-        let completion = Completion {
-            summary_counts: summary_counts(&report.summary().counts),
-            failure_summary: failure_summary(report.checks()),
-            outcome,
-            completed_at: now,
-            report,
-        };
+        let previous = self.ports.runs.previous_completed_report(&hash, cursor).await?.map(|r| r.report_id());
+        let report = blocked_stub_report(new_run.id, &new_run.identity, None, &reuse.reason, now, previous);
+        let completion = Completion::new(report, Ending::Blocked, now);
         let started = events::run_started(&new_run, now);
-        let completed = events::new_run_completed(&new_run, &completion.report, outcome, now);
-        let run =
-            self.ports.runs.insert_completed(new_run, completion, started, completed).await.map_err(Failure::from)?;
-        Ok(StartOutcome::Created(run))
+        let completed = events::run_completed(&new_run.id, &new_run.identity, actor_of(&new_run), &completion, 0);
+        self.ports.runs.start_blocked(BlockedStart { run: new_run, completion, started, completed, reuse }).await
     }
 
-    /// A run the caller may see.
+    /// A run the caller may see. Authorization reads only the run's scope first, so a foreign
+    /// run and a missing one cost the same and answer the same.
     ///
     /// # Errors
     /// [`ReadRunError::NotFound`] when missing or not visible.
     pub async fn run(&self, principal: &Principal, id: RunId) -> Result<Run, ReadRunError> {
-        let run = self.ports.runs.get(id).await?.ok_or(ReadRunError::NotFound)?;
-        authorize(principal, run.identity.workspace_id, Some(run.identity.tenant_id), None)?;
-        Ok(run)
+        let scope = self.ports.runs.scope(id).await?.ok_or(ReadRunError::NotFound)?;
+        authorize(principal, scope.workspace_id, Some(scope.tenant_id), None)?;
+        self.ports.runs.get(id).await?.ok_or(ReadRunError::NotFound)
     }
 
     /// The run view: run, report, acknowledgements (with `expired` at read time) and the change
@@ -232,18 +231,22 @@ impl VerificationService {
     #[tracing::instrument(skip_all, fields(run_id = %id))]
     pub async fn view(&self, principal: &Principal, id: RunId) -> Result<RunView, ReadRunError> {
         let run = self.run(principal, id).await?;
+        self.view_of(run).await
+    }
+
+    async fn view_of(&self, run: Run) -> Result<RunView, ReadRunError> {
         let now = self.ports.clock.now();
         let acknowledgements = self
             .ports
             .acknowledgements
-            .list_for_run(id)
+            .list_for_run(run.id)
             .await?
             .into_iter()
-            .map(|a| AcknowledgementView { expired: a.is_expired(now), acknowledgement: a })
+            .map(|a| AcknowledgementView::at(a, now))
             .collect();
         let change = match &run.report {
             Some(report) => compare_reports(report, self.previous_of(report).await?.as_ref()),
-            None => compare_reports_absent(),
+            None => ReportChange { state: ChangeState::None, previous_report_id: None, checks: Vec::new() },
         };
         Ok(RunView { run, acknowledgements, change })
     }
@@ -259,6 +262,20 @@ impl VerificationService {
     /// [`ReadRunError::NotFound`], or [`ReadRunError::ReportNotReady`] while queued.
     pub async fn report(&self, principal: &Principal, id: RunId) -> Result<Report, ReadRunError> {
         self.run(principal, id).await?.report.ok_or(ReadRunError::ReportNotReady)
+    }
+
+    /// Decides whether `principal` may see the tenant's runs, before a request's filters are
+    /// even read.
+    ///
+    /// # Errors
+    /// [`ReadRunError::NotFound`] when the tenant is not visible.
+    pub fn authorize_view(
+        &self,
+        principal: &Principal,
+        workspace_id: WorkspaceId,
+        tenant_id: TenantId,
+    ) -> Result<(), ReadRunError> {
+        Ok(authorize(principal, workspace_id, Some(tenant_id), None)?)
     }
 
     /// A page of a tenant's runs, newest first.
@@ -282,25 +299,27 @@ impl VerificationService {
             .await?)
     }
 
-    /// How many runs are in each (status, outcome), across workspaces: an operator metric, not
-    /// tenant data, so it takes no principal.
-    ///
-    /// # Errors
-    /// [`Failure`] on storage failure.
-    pub async fn run_tally(&self) -> Result<Vec<crate::ports::RunTally>, Failure> {
-        Ok(self.ports.runs.tally().await?)
-    }
-
-    /// The latest run of an identity, even if still active.
+    /// The view of the latest run of an identity, even if still active.
     ///
     /// # Errors
     /// [`ReadRunError::NotFound`] when there is none or it is not visible.
-    pub async fn latest(&self, principal: &Principal, identity: &RunIdentity) -> Result<Run, ReadRunError> {
+    pub async fn latest(&self, principal: &Principal, identity: &RunIdentity) -> Result<RunView, ReadRunError> {
         authorize(principal, identity.workspace_id, Some(identity.tenant_id), None)?;
-        self.ports.runs.latest_for_identity(&identity.hash()).await?.ok_or(ReadRunError::NotFound)
+        let run = self.ports.runs.latest_for_identity(&identity.hash()).await?.ok_or(ReadRunError::NotFound)?;
+        self.view_of(run).await
+    }
+
+    /// How many runs are queued and running: an operator metric, not tenant data, so it takes no
+    /// principal.
+    ///
+    /// # Errors
+    /// [`StoreError`] on storage failure.
+    pub async fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
+        self.ports.runs.queue_depth().await
     }
 }
 
-fn compare_reports_absent() -> ReportChange {
-    ReportChange { state: crate::rules::ChangeState::None, previous_report_id: None, checks: Vec::new() }
+/// Who a run's events name: its initiator, or Verdict itself for system-started runs.
+pub(super) fn actor_of(run: &NewRun) -> Actor {
+    run.initiator_user_id.clone().map_or_else(|| Actor::System("scheduler".to_owned()), Actor::User)
 }

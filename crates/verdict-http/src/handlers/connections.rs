@@ -1,4 +1,5 @@
-//! Provider connections: create, list, read, rotate the secret, disable.
+//! Provider connections: create, list, read, rotate the secret, disable. Writes authorize before
+//! they read the body.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,32 +10,38 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::dto::{ConnectionDto, CreateConnectionRequest, RotateSecretRequest};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ConnectionPath, TenantPath, ValidJson};
+use crate::extract::{ConnectionPath, JsonBody, TenantPath};
+use crate::params::{ConnectionParams, TenantParams};
 
 /// Creates a provider connection; the secret is encrypted and never returned.
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/tenants/{t}/provider-connections", tag = "provider connections",
-    request_body = CreateConnectionRequest,
-    responses((status = 201, body = ConnectionDto), (status = "4XX", body = ErrorBody)),
+    operation_id = "create_provider_connection", params(TenantParams), request_body = CreateConnectionRequest,
+    responses((status = 201, body = ConnectionDto), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     Caller(principal): Caller,
     path: TenantPath,
-    ValidJson(body): ValidJson<CreateConnectionRequest>,
+    body: JsonBody,
 ) -> Result<(StatusCode, Json<ConnectionDto>), ApiError> {
+    let permit = state.connections.authorize_create(&principal, path.workspace, path.tenant)?;
+    let body: CreateConnectionRequest = body.parse().await?;
     let request = CreateConnection {
         display_name: body.display_name,
         entra_tenant_id: body.entra_tenant_id,
         client_id: body.client_id,
         client_secret: body.client_secret,
     };
-    let connection = state.connections.create(&principal, path.workspace, path.tenant, request).await?;
+    let connection = state.connections.create(permit, request).await?;
     Ok((StatusCode::CREATED, Json(connection.into())))
 }
 
 /// A tenant's provider connections.
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/tenants/{t}/provider-connections", tag = "provider connections",
-    responses((status = 200, body = Vec<ConnectionDto>), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+    operation_id = "list_provider_connections", params(TenantParams),
+    responses((status = 200, body = Vec<ConnectionDto>), (status = "4XX", body = ErrorBody),
+        (status = "5XX", body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -46,7 +53,9 @@ pub async fn list(
 
 /// One provider connection.
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/tenants/{t}/provider-connections/{id}", tag = "provider connections",
-    responses((status = 200, body = ConnectionDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+    operation_id = "get_provider_connection", params(ConnectionParams),
+    responses((status = 200, body = ConnectionDto), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -58,30 +67,35 @@ pub async fn get(
 
 /// Replaces the client secret.
 #[utoipa::path(put, path = "/v1/workspaces/{ws}/tenants/{t}/provider-connections/{id}/secret",
-    tag = "provider connections", request_body = RotateSecretRequest,
-    responses((status = 204), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+    tag = "provider connections", operation_id = "rotate_provider_connection_secret", params(ConnectionParams),
+    request_body = RotateSecretRequest,
+    responses((status = 204, description = "rotated"), (status = "4XX", body = ErrorBody),
+        (status = "5XX", body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     Caller(principal): Caller,
     path: ConnectionPath,
-    ValidJson(body): ValidJson<RotateSecretRequest>,
+    body: JsonBody,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .connections
-        .rotate_secret(&principal, path.scope.workspace, path.scope.tenant, path.id, body.client_secret)
-        .await?;
+    let permit =
+        state.connections.authorize_change(&principal, path.scope.workspace, path.scope.tenant, path.id).await?;
+    let body: RotateSecretRequest = body.parse().await?;
+    state.connections.rotate_secret(permit, body.client_secret).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Disables the connection (idempotent).
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/tenants/{t}/provider-connections/{id}/disable",
-    tag = "provider connections",
-    responses((status = 200, body = ConnectionDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+    tag = "provider connections", operation_id = "disable_provider_connection", params(ConnectionParams),
+    responses((status = 200, body = ConnectionDto), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn disable(
     State(state): State<AppState>,
     Caller(principal): Caller,
     path: ConnectionPath,
 ) -> Result<Json<ConnectionDto>, ApiError> {
-    let connection = state.connections.disable(&principal, path.scope.workspace, path.scope.tenant, path.id).await?;
-    Ok(Json(connection.into()))
+    let permit =
+        state.connections.authorize_change(&principal, path.scope.workspace, path.scope.tenant, path.id).await?;
+    Ok(Json(state.connections.disable(permit).await?.into()))
 }

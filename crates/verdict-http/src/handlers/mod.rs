@@ -1,4 +1,4 @@
-//! Request handlers: parse, call one service method, map the outcome. Handlers never
+//! Request handlers: authorize, parse, call one service method, map the outcome. Handlers never
 //! sequence ports themselves.
 
 pub mod audit;
@@ -7,10 +7,9 @@ pub mod health;
 pub mod runs;
 pub mod verifications;
 
-use verdict_core::services::{
-    AcknowledgeCheckError, AuditReadError, ConnectionError, ReadRunError, StartVerificationError,
-};
+use verdict_core::services::{AcknowledgeError, AuditReadError, ConnectionError, ReadRunError, StartVerificationError};
 
+use crate::dto::AcknowledgementDto;
 use crate::error::ApiError;
 
 impl From<ReadRunError> for ApiError {
@@ -18,7 +17,7 @@ impl From<ReadRunError> for ApiError {
         match e {
             ReadRunError::NotFound => Self::NotFound,
             ReadRunError::ReportNotReady => Self::ReportNotReady,
-            ReadRunError::Failure(f) => f.into(),
+            ReadRunError::Store(e) => e.into(),
         }
     }
 }
@@ -29,7 +28,7 @@ impl From<StartVerificationError> for ApiError {
             StartVerificationError::NotFound => Self::NotFound,
             StartVerificationError::Forbidden => Self::Forbidden,
             StartVerificationError::UnknownFlow => Self::invalid("flow", "is not a flow this service runs"),
-            StartVerificationError::Failure(f) => f.into(),
+            StartVerificationError::Store(e) => e.into(),
         }
     }
 }
@@ -40,7 +39,8 @@ impl From<ConnectionError> for ApiError {
             ConnectionError::NotFound => Self::NotFound,
             ConnectionError::Forbidden => Self::Forbidden,
             ConnectionError::Disabled => Self::ConnectionDisabled,
-            ConnectionError::Failure(f) => f.into(),
+            ConnectionError::Encryption(e) => Self::Internal(e.into()),
+            ConnectionError::Store(e) => e.into(),
         }
     }
 }
@@ -50,34 +50,30 @@ impl From<AuditReadError> for ApiError {
         match e {
             AuditReadError::NotFound => Self::NotFound,
             AuditReadError::Forbidden => Self::Forbidden,
-            AuditReadError::Failure(f) => f.into(),
+            AuditReadError::Store(e) => e.into(),
         }
     }
 }
 
-impl From<AcknowledgeCheckError> for ApiError {
-    fn from(e: AcknowledgeCheckError) -> Self {
+impl From<AcknowledgeError> for ApiError {
+    fn from(e: AcknowledgeError) -> Self {
         match e {
-            AcknowledgeCheckError::NotFound => Self::NotFound,
-            AcknowledgeCheckError::Forbidden => Self::Forbidden,
-            AcknowledgeCheckError::ReportMismatch => Self::invalid("report_id", "must equal the run id of the path"),
-            AcknowledgeCheckError::RunNotCompleted => Self::RunNotCompleted,
-            AcknowledgeCheckError::CheckNotFound => {
+            AcknowledgeError::NotFound => Self::NotFound,
+            AcknowledgeError::Forbidden => Self::Forbidden,
+            AcknowledgeError::ReportMismatch => Self::invalid("report_id", "must equal the run id of the path"),
+            AcknowledgeError::RunNotCompleted => Self::RunNotCompleted,
+            AcknowledgeError::CheckNotFound => {
                 Self::CheckNotAcknowledgeable("the run's report has no check with this key".to_owned())
             }
-            AcknowledgeCheckError::NotAcknowledgeable { status } => Self::CheckNotAcknowledgeable(format!(
+            AcknowledgeError::NotAcknowledgeable { status } => Self::CheckNotAcknowledgeable(format!(
                 "only failing or warning checks can be acknowledged; this check is {}",
                 status.as_str()
             )),
-            AcknowledgeCheckError::ExpiresInPast => Self::invalid("expires_at", "must not be earlier than now"),
-            AcknowledgeCheckError::AlreadyAcknowledged(existing) => {
-                let dto = crate::dto::AcknowledgementDto::from(verdict_core::services::AcknowledgementView {
-                    expired: false,
-                    acknowledgement: *existing,
-                });
-                Self::AlreadyAcknowledged(Box::new(serde_json::to_value(dto).unwrap_or_default()))
+            AcknowledgeError::ExpiresInPast => Self::invalid("expires_at", "must not be earlier than now"),
+            AcknowledgeError::AlreadyAcknowledged(existing) => {
+                Self::AlreadyAcknowledged(Box::new(AcknowledgementDto::from(*existing)))
             }
-            AcknowledgeCheckError::Failure(f) => f.into(),
+            AcknowledgeError::Store(e) => e.into(),
         }
     }
 }

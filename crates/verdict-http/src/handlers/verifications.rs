@@ -4,37 +4,35 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use verdict_core::domain::{FlowId, PageLimit, ProviderConnectionId, RunCursor, RunIdentity, RunStatus};
+use verdict_core::domain::{FlowId, ProviderConnectionId, RunCursor, RunIdentity, RunStatus};
 use verdict_core::ports::StartOutcome;
-use verdict_core::services::{ListRuns, StartVerification};
+use verdict_core::services::ListRuns;
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::dto::{RunDto, RunPageDto, RunViewDto, StartResponse, StartVerificationRequest};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{QueryParams, TenantPath, ValidJson};
+use crate::extract::{JsonBody, QueryParams, TenantPath, page_limit};
+use crate::params::{LatestParams, RunListParams, TenantParams};
 
 /// Starts a verification, idempotently.
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/tenants/{t}/verifications", tag = "verifications",
-    request_body = StartVerificationRequest,
+    operation_id = "start_verification", params(TenantParams), request_body = StartVerificationRequest,
     responses(
         (status = 201, body = StartResponse, description = "a new run; `Location: /v1/runs/{id}`"),
-        (status = 200, body = StartResponse, description = "an active run of the same identity (`deduplicated: true`)"),
-        (status = "4XX", body = ErrorBody)),
+        (status = 200, body = StartResponse,
+            description = "an existing run of the same identity: active, or the same blocked stub (`deduplicated: true`)"),
+        (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn start(
     State(state): State<AppState>,
     Caller(principal): Caller,
     path: TenantPath,
-    ValidJson(body): ValidJson<StartVerificationRequest>,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let request = StartVerification {
-        workspace_id: path.workspace,
-        tenant_id: path.tenant,
-        flow: body.flow,
-        provider_connection_id: body.provider_connection_id,
-    };
-    let outcome = state.verifications.start(&principal, request).await?;
+    let permit = state.verifications.authorize_start(&principal, path.workspace, path.tenant)?;
+    let body: StartVerificationRequest = body.parse().await?;
+    let outcome = state.verifications.start(permit, body.flow, body.provider_connection_id).await?;
     let (status, deduplicated) = match &outcome {
         StartOutcome::Created(_) => (StatusCode::CREATED, false),
         StartOutcome::Deduplicated(_) => (StatusCode::OK, true),
@@ -49,20 +47,17 @@ pub async fn start(
 }
 
 /// A page of the tenant's runs, newest first.
-#[utoipa::path(get, path = "/v1/workspaces/{ws}/tenants/{t}/runs", tag = "runs",
-    params(
-        ("flow" = Option<String>, Query, description = "only this flow"),
-        ("status" = Option<String>, Query, description = "queued, running or completed"),
-        ("provider_connection_id" = Option<String>, Query, description = "only this connection"),
-        ("limit" = Option<u32>, Query, description = "1..=100, default 50"),
-        ("cursor" = Option<String>, Query, description = "opaque; `next_cursor` of the previous page")),
-    responses((status = 200, body = RunPageDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/tenants/{t}/runs", tag = "runs", operation_id = "list_runs",
+    params(TenantParams, RunListParams),
+    responses((status = 200, body = RunPageDto), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(principal): Caller,
     path: TenantPath,
     RawQuery(query): RawQuery,
 ) -> Result<Json<RunPageDto>, ApiError> {
+    state.verifications.authorize_view(&principal, path.workspace, path.tenant)?;
     let q = QueryParams::parse(query.as_deref(), &["flow", "status", "provider_connection_id", "limit", "cursor"])?;
     let request = ListRuns {
         workspace_id: path.workspace,
@@ -70,11 +65,7 @@ pub async fn list(
         flow: q.optional("flow", |s| FlowId::parse(s))?,
         status: q.optional("status", RunStatus::parse)?,
         provider_connection_id: q.optional("provider_connection_id", str::parse::<ProviderConnectionId>)?,
-        limit: q
-            .optional("limit", |s| {
-                s.parse::<u32>().map_err(|e| e.to_string()).and_then(|n| PageLimit::new(n).map_err(|e| e.to_string()))
-            })?
-            .unwrap_or_default(),
+        limit: q.optional("limit", page_limit)?.unwrap_or_default(),
         cursor: q.optional("cursor", RunCursor::decode)?,
     };
     let page = state.verifications.list(&principal, request).await?;
@@ -86,16 +77,16 @@ pub async fn list(
 
 /// The latest run of an identity, even if still active.
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/tenants/{t}/verifications/latest", tag = "verifications",
-    params(
-        ("flow" = String, Query, description = "the flow"),
-        ("provider_connection_id" = Option<String>, Query, description = "the connection; absent means none")),
-    responses((status = 200, body = RunViewDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+    operation_id = "latest_verification", params(TenantParams, LatestParams),
+    responses((status = 200, body = RunViewDto), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn latest(
     State(state): State<AppState>,
     Caller(principal): Caller,
     path: TenantPath,
     RawQuery(query): RawQuery,
 ) -> Result<Json<RunViewDto>, ApiError> {
+    state.verifications.authorize_view(&principal, path.workspace, path.tenant)?;
     let q = QueryParams::parse(query.as_deref(), &["flow", "provider_connection_id"])?;
     let flow = q.optional("flow", |s| FlowId::parse(s))?.ok_or_else(|| ApiError::invalid("flow", "is required"))?;
     let identity = RunIdentity {
@@ -104,7 +95,5 @@ pub async fn latest(
         tenant_id: path.tenant,
         provider_connection_id: q.optional("provider_connection_id", str::parse::<ProviderConnectionId>)?,
     };
-    let run = state.verifications.latest(&principal, &identity).await?;
-    let view = state.verifications.view(&principal, run.id).await?;
-    Ok(Json(view.into()))
+    Ok(Json(state.verifications.latest(&principal, &identity).await?.into()))
 }

@@ -7,7 +7,7 @@ use verdict_core::conformance::{
     acknowledged, acknowledgement, identity, mixed_checks, new_run, now, owner, started, ws,
 };
 use verdict_core::domain::{AuditEvent, ProviderConnectionId};
-use verdict_core::ports::{AcknowledgementStore, AuditLog, AuditQuery, RunStore};
+use verdict_core::ports::{AcknowledgementStore, AuditLog, AuditQuery, RunQueue, RunStore};
 use verdict_core::services::verify_chain;
 
 use crate::support::store;
@@ -80,10 +80,7 @@ async fn fifty_concurrent_appends_give_seq_1_to_50_and_a_valid_chain() {
     while let Some(result) = tasks.join_next().await {
         result.unwrap().expect("no append may fail");
     }
-    let events = store
-        .events(AuditQuery { workspace: ws(1), tenant: None, action: None, after_seq: None, limit: 1000 })
-        .await
-        .unwrap();
+    let events = store.events(AuditQuery::whole_chain(ws(1), None, 1000)).await.unwrap();
     assert_eq!(events.iter().map(AuditEvent::seq).collect::<Vec<_>>(), (1..=50).collect::<Vec<_>>());
     let verification = verify_chain(&store, ws(1)).await.unwrap();
     assert!(verification.valid && verification.events_checked == 50, "{verification:?}");

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use verdict_core::conformance::{identity, new_run, now, owner, started};
-use verdict_core::ports::RunStore;
+use verdict_core::ports::{RunQueue, RunStore};
 use verdict_postgres::RunSignal;
 
 use crate::support::store;

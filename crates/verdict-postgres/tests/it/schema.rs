@@ -5,7 +5,7 @@ use verdict_core::conformance::{
     acknowledged, acknowledgement, identity, mixed_checks, new_run, now, run_to_completion, started, tenant, ws,
 };
 use verdict_core::domain::RunStatus;
-use verdict_core::ports::{AcknowledgeError, AcknowledgementStore, RunStore};
+use verdict_core::ports::{AckInsertError, AcknowledgementStore, RunStore};
 use verdict_postgres::PgStore;
 
 use crate::support::store;
@@ -102,11 +102,11 @@ async fn an_acknowledgement_cannot_name_a_run_of_another_tenant() {
     let mut ack = acknowledgement(&run, "b");
     ack.tenant_id = tenant(11);
     let event = acknowledged(&ack);
-    assert!(matches!(store.acknowledge(ack, event).await, Err(AcknowledgeError::RunNotFound)));
+    assert!(matches!(store.acknowledge(ack, event).await, Err(AckInsertError::RunNotFound)));
     let mut ack = acknowledgement(&run, "b");
     ack.workspace_id = ws(2);
     let event = acknowledged(&ack);
-    assert!(matches!(store.acknowledge(ack, event).await, Err(AcknowledgeError::RunNotFound)));
+    assert!(matches!(store.acknowledge(ack, event).await, Err(AckInsertError::RunNotFound)));
 }
 
 #[tokio::test]

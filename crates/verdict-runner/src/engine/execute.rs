@@ -236,7 +236,7 @@ fn unexpected() -> CheckOutcome {
 /// in the claimed run before it writes, so the final report still carries it.
 async fn record(runner: &RunnerService, claimed: &mut ClaimedRun, result: CheckResult) -> Result<(), RunnerError> {
     match runner.record(claimed, result).await {
-        Err(RunnerError::Failure(error)) => {
+        Err(RunnerError::Store(error)) => {
             tracing::warn!(error = %ErrorChain(&error), "the live report could not be written; the result is kept for the final report");
             Ok(())
         }
@@ -247,7 +247,7 @@ async fn record(runner: &RunnerService, claimed: &mut ClaimedRun, result: CheckR
 /// Extends the lease; a store failure is logged and tolerated (the next beat tries again).
 async fn beat(runner: &RunnerService, claimed: &ClaimedRun) -> Result<(), RunnerError> {
     match runner.heartbeat(claimed).await {
-        Err(RunnerError::Failure(error)) => {
+        Err(RunnerError::Store(error)) => {
             tracing::warn!(error = %ErrorChain(&error), "the lease could not be extended; trying again at the next beat");
             Ok(())
         }

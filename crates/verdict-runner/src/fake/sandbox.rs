@@ -13,8 +13,7 @@ use verdict_core::domain::{
 };
 use verdict_core::fakes::InMemoryStore;
 use verdict_core::flows::{FlowCatalog, PROVIDER_CONNECTION_CHECK};
-use verdict_core::ports::{AcknowledgementStore, AuditLog, ProviderConnectionStore, RunStore, SystemClock};
-use verdict_core::services::{ConnectionService, CreateConnection, Ports, StartVerification, VerificationService};
+use verdict_core::services::{ConnectionService, CreateConnection, Ports, Store, VerificationService};
 
 use super::FakeProvider;
 use crate::{EntraClient, EntraConfig, FlowEngine, LocalWake, WorkerConfig, WorkerPool, builtin_registry};
@@ -22,7 +21,7 @@ use crate::{EntraClient, EntraConfig, FlowEngine, LocalWake, WorkerConfig, Worke
 /// Stores, the built-in flows and an operator allowed everything in workspace 1.
 #[derive(Debug)]
 pub struct Sandbox {
-    /// The ports over them; `queue` wakes the sandbox's workers.
+    /// The ports over them; the notifier wakes the sandbox's workers.
     pub ports: Ports,
     /// The wake source of the workers.
     pub wake: Arc<LocalWake>,
@@ -46,21 +45,10 @@ impl Sandbox {
     ///
     /// # Errors
     /// When the cipher, the catalog or the Entra client cannot be built.
-    pub fn over<S>(store: S, provider: &FakeProvider, check_timeout: Duration) -> anyhow::Result<Self>
-    where
-        S: RunStore + AcknowledgementStore + ProviderConnectionStore + AuditLog + Clone + 'static,
-    {
+    pub fn over<S: Store>(store: S, provider: &FakeProvider, check_timeout: Duration) -> anyhow::Result<Self> {
         let wake = Arc::new(LocalWake::new());
-        let ports = Ports {
-            runs: Arc::new(store.clone()),
-            acknowledgements: Arc::new(store.clone()),
-            connections: Arc::new(store.clone()),
-            audit: Arc::new(store),
-            cipher: Arc::new(Aes256GcmCipher::new(&Aes256GcmCipher::generate_key())?),
-            clock: Arc::new(SystemClock),
-            flows: Arc::new(FlowCatalog::builtin()?),
-            queue: wake.clone(),
-        };
+        let cipher = Arc::new(Aes256GcmCipher::new(&Aes256GcmCipher::generate_key())?);
+        let ports = Ports::over(&store, cipher, Arc::new(FlowCatalog::builtin()?), wake.clone());
         let entra = EntraClient::new(EntraConfig {
             authority: provider.url(),
             graph: provider.url(),
@@ -95,11 +83,11 @@ impl Sandbox {
     /// When the tenant is out of range or the connection cannot be stored.
     pub async fn connect(&self, provider: &FakeProvider, tenant: i64) -> anyhow::Result<ProviderConnectionId> {
         let fake = provider.tenant();
-        let connection = ConnectionService::new(self.ports.clone())
+        let connections = ConnectionService::new(self.ports.clone());
+        let permit = connections.authorize_create(&self.operator, Self::workspace(), TenantId::new(tenant)?)?;
+        let connection = connections
             .create(
-                &self.operator,
-                Self::workspace(),
-                TenantId::new(tenant)?,
+                permit,
                 CreateConnection {
                     display_name: DisplayName::parse("Simulated Contoso")?,
                     entra_tenant_id: DirectoryId::parse(&fake.directory_id)?,
@@ -116,13 +104,10 @@ impl Sandbox {
     /// # Errors
     /// When the start is refused or cannot be stored.
     pub async fn start(&self, tenant: i64, connection: ProviderConnectionId) -> anyhow::Result<RunId> {
-        let request = StartVerification {
-            workspace_id: Self::workspace(),
-            tenant_id: TenantId::new(tenant)?,
-            flow: FlowId::parse(PROVIDER_CONNECTION_CHECK)?,
-            provider_connection_id: Some(connection),
-        };
-        Ok(VerificationService::new(self.ports.clone()).start(&self.operator, request).await?.run().id)
+        let verifications = VerificationService::new(self.ports.clone());
+        let permit = verifications.authorize_start(&self.operator, Self::workspace(), TenantId::new(tenant)?)?;
+        let flow = FlowId::parse(PROVIDER_CONNECTION_CHECK)?;
+        Ok(verifications.start(permit, flow, Some(connection)).await?.run().id)
     }
 
     /// Waits until the run has completed.

@@ -189,7 +189,7 @@ impl Worker {
         let mut tries = 1;
         loop {
             match self.runner.complete(claimed).await {
-                Err(RunnerError::Failure(error)) if tries < COMPLETE_TRIES => {
+                Err(RunnerError::Store(error)) if tries < COMPLETE_TRIES => {
                     tracing::warn!(error = %ErrorChain(&error), tries, "completing the run failed; retrying");
                     tokio::time::sleep(pause).await;
                     pause *= 2;

@@ -19,10 +19,9 @@ async fn no_secret_or_token_appears_in_reports_audit_events_or_logs(backend: Bac
     w.provider.update(|b| b.device_configurations = Reply::Status(403));
     runs.push(w.run_once().await);
     let rejected_secret = TEST_SECRETS[1].to_owned();
-    ConnectionService::new(w.ports.clone())
-        .rotate_secret(&admin(), ws(), tenant(), w.connection, ClientSecret::parse(rejected_secret).unwrap())
-        .await
-        .unwrap();
+    let connections = ConnectionService::new(w.ports.clone());
+    let permit = connections.authorize_change(&admin(), ws(), tenant(), w.connection).await.unwrap();
+    connections.rotate_secret(permit, ClientSecret::parse(rejected_secret).unwrap()).await.unwrap();
     runs.push(w.run_once().await);
 
     let mut observed: Vec<(String, String)> = Vec::new();

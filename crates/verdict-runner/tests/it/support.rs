@@ -18,9 +18,10 @@ use verdict_core::domain::{
 use verdict_core::fakes::InMemoryStore;
 use verdict_core::flows::{FlowCatalog, PROVIDER_CONNECTION_CHECK};
 use verdict_core::ports::{
-    AcknowledgementStore, AuditLog, AuditQuery, Clock, ManualClock, ProviderConnectionStore, RunStore, SystemClock,
+    AcknowledgementStore, AuditLog, AuditQuery, Clock, ManualClock, ProviderConnectionStore, RunQueue, RunStore,
+    SystemClock,
 };
-use verdict_core::services::{ConnectionService, CreateConnection, Ports, StartVerification, VerificationService};
+use verdict_core::services::{ConnectionService, CreateConnection, Ports, Store, VerificationService};
 use verdict_pg_harness::TestDatabase;
 use verdict_postgres::{PgConfig, PgStore};
 use verdict_runner::fake::{FakeProvider, FakeTenant};
@@ -74,18 +75,17 @@ enum Storage {
 /// The storage ports over one store that implements them all.
 struct StoragePorts {
     runs: Arc<dyn RunStore>,
+    queue: Arc<dyn RunQueue>,
     acknowledgements: Arc<dyn AcknowledgementStore>,
     connections: Arc<dyn ProviderConnectionStore>,
     audit: Arc<dyn AuditLog>,
 }
 
 impl StoragePorts {
-    fn of<S>(store: &S) -> Self
-    where
-        S: RunStore + AcknowledgementStore + ProviderConnectionStore + AuditLog + Clone + 'static,
-    {
+    fn of<S: Store>(store: &S) -> Self {
         Self {
             runs: Arc::new(store.clone()),
+            queue: Arc::new(store.clone()),
             acknowledgements: Arc::new(store.clone()),
             connections: Arc::new(store.clone()),
             audit: Arc::new(store.clone()),
@@ -120,7 +120,7 @@ impl Storage {
 }
 
 /// Builds the run store from the in-memory one (e.g. a flaky wrapper). In-memory worlds only.
-pub type WrapRuns = Box<dyn FnOnce(InMemoryStore) -> Arc<dyn RunStore>>;
+pub type WrapQueue = Box<dyn FnOnce(InMemoryStore) -> Arc<dyn RunQueue>>;
 
 /// A test-only flow and its implementation.
 pub type ExtraFlow = (verdict_core::domain::FlowDescriptor, Vec<Arc<dyn verdict_runner::Check>>);
@@ -143,9 +143,9 @@ pub struct Options {
     pub extra_flows: Vec<ExtraFlow>,
     /// Flows the catalog declares but the engine does not implement.
     pub unimplemented_flows: Vec<verdict_core::domain::FlowDescriptor>,
-    /// Replaces the run store (e.g. with a flaky wrapper around the in-memory store). In-memory
+    /// Replaces the run queue (e.g. with a flaky wrapper around the in-memory store). In-memory
     /// worlds only.
-    pub runs: Option<WrapRuns>,
+    pub queue: Option<WrapQueue>,
 }
 
 impl Default for Options {
@@ -159,7 +159,7 @@ impl Default for Options {
             manual_clock: false,
             extra_flows: Vec::new(),
             unimplemented_flows: Vec::new(),
-            runs: None,
+            queue: None,
         }
     }
 }
@@ -264,22 +264,23 @@ pub async fn world_with(options: Options) -> World {
         catalog = catalog.with(flow.clone());
     }
     assert!(
-        options.backend == Backend::Memory || (options.runs.is_none() && manual_clock.is_none()),
-        "run-store wrappers and manual clocks need the in-memory backend"
+        options.backend == Backend::Memory || (options.queue.is_none() && manual_clock.is_none()),
+        "run-queue wrappers and manual clocks need the in-memory backend"
     );
-    let runs: Arc<dyn RunStore> = match (options.runs, &storage) {
+    let queue: Arc<dyn RunQueue> = match (options.queue, &storage) {
         (Some(make), Storage::Memory(store)) => make(store.clone()),
-        _ => stores.runs,
+        _ => stores.queue,
     };
     let ports = Ports {
-        runs,
+        runs: stores.runs,
+        queue,
         acknowledgements: stores.acknowledgements,
         connections: stores.connections,
         audit: stores.audit,
         cipher: Arc::new(Aes256GcmCipher::new(&Aes256GcmCipher::generate_key()).unwrap()),
         clock,
         flows: Arc::new(catalog),
-        queue: wake.clone(),
+        notifier: wake.clone(),
     };
     let entra = EntraClient::new(EntraConfig {
         authority: options.authority.unwrap_or_else(|| provider.url()),
@@ -296,11 +297,11 @@ pub async fn world_with(options: Options) -> World {
     }
     let engine = Arc::new(FlowEngine::new(registry, options.check_timeout));
     let fake = provider.tenant().clone();
-    let connection = ConnectionService::new(ports.clone())
+    let connections = ConnectionService::new(ports.clone());
+    let permit = connections.authorize_create(&admin(), ws(), tenant()).unwrap();
+    let connection = connections
         .create(
-            &admin(),
-            ws(),
-            tenant(),
+            permit,
             CreateConnection {
                 display_name: DisplayName::parse("Contoso").unwrap(),
                 entra_tenant_id: DirectoryId::parse(options.directory_id.as_deref().unwrap_or(&fake.directory_id))
@@ -326,13 +327,9 @@ impl World {
     }
 
     pub async fn start_flow(&self, flow: &str, connection: Option<ProviderConnectionId>) -> RunId {
-        let request = StartVerification {
-            workspace_id: ws(),
-            tenant_id: tenant(),
-            flow: FlowId::parse(flow).unwrap(),
-            provider_connection_id: connection,
-        };
-        self.verifications().start(&admin(), request).await.unwrap().run().id
+        let verifications = self.verifications();
+        let permit = verifications.authorize_start(&admin(), ws(), tenant()).unwrap();
+        verifications.start(permit, FlowId::parse(flow).unwrap(), connection).await.unwrap().run().id
     }
 
     pub fn pool(&self, config: WorkerConfig) -> WorkerPool {
@@ -381,7 +378,7 @@ impl World {
     }
 
     pub async fn audit_json(&self) -> Vec<String> {
-        let query = AuditQuery { workspace: ws(), tenant: None, action: None, after_seq: None, limit: 1000 };
+        let query = AuditQuery::whole_chain(ws(), None, 1000);
         self.ports
             .audit
             .events(query)

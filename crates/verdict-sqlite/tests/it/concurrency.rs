@@ -9,7 +9,7 @@ use verdict_core::conformance::{
     run_to_completion, started, ws,
 };
 use verdict_core::domain::{AuditAction, AuditEvent, RunId};
-use verdict_core::ports::{AcknowledgeError, AuditQuery, StartOutcome};
+use verdict_core::ports::{AckInsertError, AuditQuery, StartOutcome};
 use verdict_core::services::verify_chain;
 
 use crate::support::TestDb;
@@ -54,7 +54,7 @@ fn spawn_all(stores: &Stores, completed: &[verdict_core::domain::Run], tasks: &m
                         let event = acknowledged(&ack);
                         match acks.acknowledge(ack, event).await {
                             Ok(_) => Done::Acknowledged,
-                            Err(AcknowledgeError::AlreadyAcknowledged(_)) => Done::AlreadyAcknowledged,
+                            Err(AckInsertError::AlreadyAcknowledged(_)) => Done::AlreadyAcknowledged,
                             Err(other) => panic!("no acknowledgement may fail: {other:?}"),
                         }
                     });
@@ -72,11 +72,11 @@ fn spawn_all(stores: &Stores, completed: &[verdict_core::domain::Run], tasks: &m
         });
     }
     for i in 0..CLAIMS {
-        let runs = stores.runs.clone();
+        let queue = stores.queue.clone();
         tasks.spawn(async move {
             let at = now();
             let worker = owner(&format!("stress-{i}"));
-            runs.claim_next(&worker, at, at + Duration::seconds(60)).await.expect("no claim may fail");
+            queue.claim_next(&worker, at, at + Duration::seconds(60)).await.expect("no claim may fail");
             Done::Claimed
         });
     }
@@ -119,11 +119,7 @@ async fn mixed_concurrent_writes_in_one_workspace_never_fail_and_keep_one_chain(
     assert_eq!(connections, CONNECTIONS);
 
     let expected = events_before + created + acked + connections;
-    let events = stores
-        .audit
-        .events(AuditQuery { workspace: ws(1), tenant: None, action: None, after_seq: None, limit: 100_000 })
-        .await
-        .unwrap();
+    let events = stores.audit.events(AuditQuery::whole_chain(ws(1), None, 100_000)).await.unwrap();
     let seqs: Vec<u64> = events.iter().map(AuditEvent::seq).collect();
     assert_eq!(seqs, (1..=expected as u64).collect::<Vec<_>>(), "gap-free seq");
     let chain = verify_chain(stores.audit.as_ref(), ws(1)).await.unwrap();

@@ -140,6 +140,6 @@ async fn acknowledging_a_run_through_another_tenant_is_run_not_found() {
     ack.tenant_id = verdict_core::conformance::tenant(11);
     let event = verdict_core::conformance::acknowledged(&ack);
     let result = stores.acknowledgements.acknowledge(ack, event).await;
-    assert!(matches!(result, Err(verdict_core::ports::AcknowledgeError::RunNotFound)), "{result:?}");
+    assert!(matches!(result, Err(verdict_core::ports::AckInsertError::RunNotFound)), "{result:?}");
     assert!(stores.acknowledgements.list_for_run(run.id).await.unwrap().is_empty());
 }

@@ -40,7 +40,10 @@ async fn everything_committed_survives_closing_and_reopening_the_file() {
     assert_eq!(RunStore::get(&reopened, done.id).await.unwrap(), Some(done.clone()));
     assert_eq!(RunStore::get(&reopened, queued.id).await.unwrap().map(|r| r.status), Some(RunStatus::Queued));
     assert_eq!(reopened.list_for_run(done.id).await.unwrap(), vec![ack]);
-    assert_eq!(reopened.get_by_id(conn.id).await.unwrap(), Some(conn));
+    assert_eq!(
+        ProviderConnectionStore::get(&reopened, conn.workspace_id, conn.tenant_id, conn.id).await.unwrap(),
+        Some(conn)
+    );
     assert_eq!(all_events(&reopened).await, events_before);
     let chain = verify_chain(&reopened, ws(1)).await.unwrap();
     assert!(chain.valid && chain.events_checked == 5, "{chain:?}");
@@ -66,8 +69,5 @@ async fn a_closed_store_is_unavailable() {
 }
 
 async fn all_events(store: &verdict_sqlite::SqliteStore) -> Vec<verdict_core::domain::AuditEvent> {
-    store
-        .events(AuditQuery { workspace: ws(1), tenant: None, action: None, after_seq: None, limit: 1000 })
-        .await
-        .unwrap()
+    store.events(AuditQuery::whole_chain(ws(1), None, 1000)).await.unwrap()
 }

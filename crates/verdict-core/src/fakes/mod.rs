@@ -1,0 +1,64 @@
+//! In-memory implementations of every storage port, keeping the same invariants as a database:
+//! one active run per identity under any concurrency, one acknowledgement per (run, check),
+//! gap-free audit `seq` with a valid hash chain and a chain head moved by every append. One mutex
+//! makes every call a transaction. They pass the same conformance suite as the real adapters.
+
+mod others;
+mod runs;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::domain::{
+    Acknowledgement, AuditEvent, ChainHash, ChainHeadRecord, PendingAuditEvent, ProviderConnection,
+    ProviderConnectionId, Run, RunId, WorkspaceId,
+};
+
+#[derive(Debug, Default)]
+struct State {
+    runs: BTreeMap<RunId, Run>,
+    acknowledgements: Vec<Acknowledgement>,
+    connections: BTreeMap<ProviderConnectionId, ProviderConnection>,
+    audit: BTreeMap<WorkspaceId, Vec<AuditEvent>>,
+    heads: BTreeMap<WorkspaceId, ChainHeadRecord>,
+}
+
+impl State {
+    fn append(&mut self, event: PendingAuditEvent) {
+        let workspace = event.workspace_id;
+        let head = self.heads.get(&workspace);
+        let (seq, prev) = head.map_or((1, ChainHash::genesis()), |h| (h.seq + 1, h.hash.clone()));
+        let sealed = event.seal(seq, prev);
+        self.heads.insert(workspace, ChainHeadRecord { seq, hash: sealed.hash().clone() });
+        self.audit.entry(workspace).or_default().push(sealed);
+    }
+}
+
+/// Every storage port in memory. Clones share the same data.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+impl InMemoryStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied change: every mutation
+        // is applied after all checks, so the data is still consistent.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Deletes the newest `count` events of a workspace as an attacker with write access to the
+    /// database would (the chain head stays), for tests of tamper detection.
+    pub fn tamper_delete_newest_events(&self, workspace: WorkspaceId, count: usize) {
+        let mut state = self.lock();
+        if let Some(chain) = state.audit.get_mut(&workspace) {
+            chain.truncate(chain.len().saturating_sub(count));
+        }
+    }
+}
