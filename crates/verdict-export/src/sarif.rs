@@ -115,8 +115,20 @@ fn rule(check: &CheckResult) -> ReportingDescriptor {
         ]))
         .default_configuration(ReportingConfiguration::builder().level(Value::String(level.to_string())).build())
         .build();
-    rule.help_uri = check.next_steps.iter().find(|s| s.url.starts_with("https://")).map(|s| s.url.clone());
+    rule.help_uri = help_uri(check);
     rule
+}
+
+/// The first `https://` next step that is an RFC 3986 URI. Core's sanitizer parses links the
+/// WHATWG way, which admits a few characters RFC 3986 does not (a stray `%`, `|`, `^`, …); SARIF's
+/// `helpUri` must be an RFC 3986 URI, so such a link is skipped rather than rewritten.
+fn help_uri(check: &CheckResult) -> Option<String> {
+    check
+        .next_steps
+        .iter()
+        .map(|s| s.url.as_str())
+        .find(|url| url.starts_with("https://") && fluent_uri::Uri::parse(*url).is_ok())
+        .map(str::to_owned)
 }
 
 /// A result without baseline state or suppressions; `rule_index` points into the rules array.
