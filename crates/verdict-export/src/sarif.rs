@@ -146,6 +146,7 @@ fn result(input: &ExportInput<'_>, check: &CheckResult, rule_index: usize) -> Sa
         .build();
     SarifResult::builder()
         .rule_id(check.key.as_str())
+        // At most 2 × MAX_CHECKS rules exist (current and absent keys): the conversion cannot fail.
         .rule_index(i64::try_from(rule_index).unwrap_or(i64::MAX))
         .kind(kind)
         .level(level)
