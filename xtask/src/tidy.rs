@@ -1,5 +1,6 @@
 //! Tidy checks on the dependency graph, read from `cargo metadata`: the arrows of the hexagon
-//! point inwards. Core depends on no adapter library, and no adapter depends on another.
+//! point inwards. Core depends on no adapter library, and no adapter depends on another. Shared
+//! libraries (pure code over core's types that adapters call) depend on core only.
 
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
@@ -13,6 +14,10 @@ pub const ADAPTER_LIBRARIES: &[&str] = &["sqlx", "axum", "hyper", "tower", "reqw
 /// Crates that are adapters: each may depend on core, none on another adapter.
 pub const ADAPTERS: &[&str] =
     &["verdict-postgres", "verdict-sqlite", "verdict-http", "verdict-audit", "verdict-runner"];
+
+/// Crates of pure functions over core's types that adapters may call (the report exports the HTTP
+/// adapter serves): like core, each knows no adapter library and no adapter.
+pub const SHARED_LIBRARIES: &[&str] = &["verdict-export"];
 
 /// `cargo metadata` of the workspace, all features on.
 pub fn metadata() -> Result<Value> {
@@ -103,6 +108,14 @@ pub fn violations(metadata: &Value) -> Result<Vec<String>> {
         }
     }
     let members = members(metadata);
+    for shared in SHARED_LIBRARIES.iter().filter(|s| members.contains(**s)) {
+        let closure = normal_closure(metadata, shared)?;
+        for dependency in ADAPTER_LIBRARIES.iter().chain(ADAPTERS) {
+            if closure.contains(*dependency) {
+                problems.push(format!("{shared} depends on {dependency}: shared libraries depend on core only"));
+            }
+        }
+    }
     for adapter in ADAPTERS.iter().filter(|a| members.contains(**a)) {
         let closure = normal_closure(metadata, adapter)?;
         for other in ADAPTERS.iter().filter(|o| *o != adapter) {
@@ -131,6 +144,8 @@ mod tests {
         assert_eq!(violations(&metadata).unwrap(), Vec::<String>::new());
         let core = normal_closure(&metadata, "verdict-core").unwrap();
         assert!(core.contains("serde"), "the closure walk finds core's real dependencies");
+        let export = normal_closure(&metadata, "verdict-export").unwrap();
+        assert!(export.contains("verdict-core"), "the shared libraries are checked for real");
     }
 
     fn fake_metadata(core_deps: &[&str]) -> Value {
@@ -154,5 +169,23 @@ mod tests {
         assert_eq!(problems, ["verdict-core depends on sqlx: core must know no adapter"]);
         assert!(violations(&fake_metadata(&["serde"])).unwrap().is_empty());
         assert!(!normal_closure(&bad, "verdict-core").unwrap().contains("mockall"), "dev-dependencies do not count");
+    }
+
+    #[test]
+    fn an_adapter_under_a_shared_library_is_reported() {
+        let mut metadata = fake_metadata(&["serde"]);
+        metadata["packages"].as_array_mut().unwrap().extend([
+            json!({"id": "export", "name": "verdict-export", "targets": []}),
+            json!({"id": "http", "name": "verdict-http", "targets": []}),
+        ]);
+        metadata["workspace_members"] = json!(["core", "export", "http"]);
+        metadata["resolve"]["nodes"].as_array_mut().unwrap().extend([
+            json!({"id": "export", "deps": [{"pkg": "core", "dep_kinds": [{"kind": null}]}, {"pkg": "http", "dep_kinds": [{"kind": null}]}]}),
+            json!({"id": "http", "deps": []}),
+        ]);
+        assert_eq!(
+            violations(&metadata).unwrap(),
+            ["verdict-export depends on verdict-http: shared libraries depend on core only"]
+        );
     }
 }
