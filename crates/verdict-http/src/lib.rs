@@ -9,6 +9,7 @@ pub mod extract;
 pub mod handlers;
 pub mod openapi;
 pub mod telemetry;
+pub mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(ui::routes())
         .fallback(|| async { ApiError::NotFound });
     telemetry::layers(api.layer(DefaultBodyLimit::max(extract::BODY_LIMIT_BYTES)), state.clone()).with_state(state)
 }
