@@ -163,7 +163,8 @@ impl Browser {
              const observer = new MutationObserver(() => {{ if (check()) {{ observer.disconnect(); done(true); }} }});
              observer.observe(document, {{subtree: true, childList: true, characterData: true, attributes: true}});"
         );
-        let waited = self.call(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": []}))).await;
+        let waited =
+            self.call(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": []}))).await;
         if let Err(error) = waited {
             let page = self.execute("return document.body ? document.body.innerText : ''", vec![]).await;
             bail!("waiting for {what}: {error}\n--- page text ---\n{}", page.unwrap_or_default());
@@ -218,7 +219,9 @@ impl Browser {
 
     /// Resizes the window (the layout viewport follows).
     pub async fn resize(&self, width: u32, height: u32) -> anyhow::Result<()> {
-        self.call(reqwest::Method::POST, "/window/rect", Some(json!({"width": width, "height": height}))).await.map(drop)
+        self.call(reqwest::Method::POST, "/window/rect", Some(json!({"width": width, "height": height})))
+            .await
+            .map(drop)
     }
 
     /// Saves a PNG of the viewport as `target/ui-screenshots/{name}.png`.

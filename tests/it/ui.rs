@@ -115,7 +115,8 @@ async fn signing_in_by_hash_keeps_the_token_out_of_every_url() {
     ui.sign_in(&format!("/ui/runs/{run}"), &token).await;
     let url = ui.browser.current_url().await.unwrap();
     assert!(url.ends_with(&format!("/ui/runs/{run}")), "the hand-over leaves the address bar: {url}");
-    let storage = ui.js("return [sessionStorage.getItem('verdict.token'), localStorage.length, document.cookie];").await;
+    let storage =
+        ui.js("return [sessionStorage.getItem('verdict.token'), localStorage.length, document.cookie];").await;
     assert_eq!(storage, json!([token, 0, ""]), "the token lives in sessionStorage only");
     let back = ui.js("return history.length;").await;
     assert!(back.as_u64().unwrap() <= 3, "the token URL was replaced, not pushed");
@@ -131,14 +132,20 @@ async fn signing_in_by_hash_keeps_the_token_out_of_every_url() {
     ui.follow(&format!("main a[href='/ui/runs/{run}']")).await;
     let json_button = ui.browser.find("button[data-format='json']").await.unwrap();
     ui.browser.click(&json_button).await.unwrap();
-    ui.browser.wait_for("document.getElementById('status').textContent.includes('JSON report downloaded')", "download")
+    ui.browser
+        .wait_for("document.getElementById('status').textContent.includes('JSON report downloaded')", "download")
         .await
         .unwrap();
     assert!(!ui.browser.current_url().await.unwrap().contains(&token));
 
     let seen = ui.proxy.seen();
     for request in &seen {
-        assert!(!request.uri.contains(&token), "token in a URL: {} {}", request.method, request.uri.replace(&token, "<token>"));
+        assert!(
+            !request.uri.contains(&token),
+            "token in a URL: {} {}",
+            request.method,
+            request.uri.replace(&token, "<token>")
+        );
         for (name, value) in &request.headers {
             if value.contains(&token) {
                 assert_eq!(name, "authorization", "the token travels in the Authorization header only");
@@ -166,7 +173,8 @@ async fn signing_in_by_paste_and_out_again() {
     let input = ui.browser.find("#token-input").await.unwrap();
     ui.browser.type_text(&input, "not-a-token").await.unwrap();
     ui.browser.click(&ui.browser.find("form.sign-in button[type=submit]").await.unwrap()).await.unwrap();
-    ui.browser.wait_for("document.getElementById('token-input').getAttribute('aria-invalid') === 'true'", "refusal")
+    ui.browser
+        .wait_for("document.getElementById('token-input').getAttribute('aria-invalid') === 'true'", "refusal")
         .await
         .unwrap();
     ui.browser.clear(&input).await.unwrap();
@@ -206,7 +214,10 @@ async fn a_hostile_display_name_renders_as_text() {
     // The Run page names the connection too, as text.
     ui.follow("table.runs a[href^='/ui/runs/']").await;
     let link = "document.querySelector('.summary a[href*=\"/connections/\"]')";
-    ui.browser.wait_for(&format!("{link}.textContent === '{hostile} (history)'"), "the name on the run page").await.unwrap();
+    ui.browser
+        .wait_for(&format!("{link}.textContent === '{hostile} (history)'"), "the name on the run page")
+        .await
+        .unwrap();
     assert_eq!(ui.js("return document.querySelectorAll('img, [onerror]').length;").await, json!(0));
     assert_eq!(ui.browser.open_dialog().await.unwrap(), None);
     ui.finish().await;
@@ -274,15 +285,20 @@ async fn history_and_audit_show_runs_over_time_and_the_chain() {
                [r.dataset.runId, r.querySelector('[data-overall]').textContent, r.cells[4].textContent]);")
         .await;
     assert_eq!(rows, json!([[second, "Needs attention", "Changed"], [first, "Ready", "First report"]]), "newest first");
-    let strip = ui.js("return [...document.querySelectorAll('.timeline [data-overall]')].map((b) => b.textContent);").await;
+    let strip =
+        ui.js("return [...document.querySelectorAll('.timeline [data-overall]')].map((b) => b.textContent);").await;
     assert_eq!(strip, json!(["Ready", "Needs attention"]), "overall over time, oldest first");
-    assert!(ui.js("return document.querySelector('main').textContent;").await.as_str().unwrap().contains("not scheduled"));
+    assert!(
+        ui.js("return document.querySelector('main').textContent;").await.as_str().unwrap().contains("not scheduled")
+    );
     assert_controls_labelled(&ui, "history").await;
 
     ui.visit("/ui/workspaces/1/audit").await;
     let chain = ui.js("return document.querySelector('main .notice').textContent;").await;
     assert!(chain.as_str().unwrap().starts_with("Chain intact."), "{chain}");
-    let actions = ui.js("return [...document.querySelectorAll('table.events tbody tr')].map((r) => r.cells[2].textContent);").await;
+    let actions = ui
+        .js("return [...document.querySelectorAll('table.events tbody tr')].map((r) => r.cells[2].textContent);")
+        .await;
     let actions: Vec<&str> = actions.as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert_eq!(actions.first(), Some(&"provider_connection.created"), "{actions:?}");
     assert_eq!(actions.iter().filter(|a| **a == "verification.completed").count(), 2, "{actions:?}");

@@ -50,7 +50,9 @@ async fn the_fleet_lists_a_blocked_and_a_ready_connection_with_their_badges() {
     let badges =
         ui.js("return [...document.querySelectorAll('table.fleet tbody [data-overall].badge')].map((b) => b.textContent);").await;
     assert_eq!(badges, json!(["Blocked", "Ready"]), "badges say it in words");
-    let change = ui.js("return [...document.querySelectorAll('table.fleet tbody tr')].map((r) => r.cells[4].textContent);").await;
+    let change = ui
+        .js("return [...document.querySelectorAll('table.fleet tbody tr')].map((r) => r.cells[4].textContent);")
+        .await;
     assert_eq!(change, json!(["First report", "First report"]));
     ui.browser.screenshot("fleet-1280").await.unwrap();
     ui.browser.resize(400, 1000).await.unwrap();

@@ -31,7 +31,11 @@ async fn a_blocked_stub_shows_its_blocker_and_next_step_first() {
         .await;
     assert_eq!(
         link,
-        json!(["Configure the provider connection", "/v1/workspaces/1/tenants/10/provider-connections", "noopener noreferrer"])
+        json!([
+            "Configure the provider connection",
+            "/v1/workspaces/1/tenants/10/provider-connections",
+            "noopener noreferrer"
+        ])
     );
     let overall = ui.browser.text(&ui.browser.find(".summary [data-overall]").await.unwrap()).await.unwrap();
     assert_eq!(overall, "Blocked");
@@ -75,8 +79,9 @@ async fn issues_come_first_and_passed_checks_are_folded() {
                      [...passed.querySelectorAll('article')].some((a) => a.checkVisibility())];")
         .await;
     assert_eq!(blocker, json!([true, "noopener noreferrer", false, true, false]), "link, folded, after, hidden");
+    ui.browser.resize(1280, 1500).await.unwrap();
     ui.browser.screenshot("run-1280").await.unwrap();
-    ui.browser.resize(400, 1100).await.unwrap();
+    ui.browser.resize(400, 1500).await.unwrap();
     ui.browser.wait_for("window.innerWidth <= 400", "a narrow window").await.unwrap();
     let overflow = ui.js("return document.documentElement.scrollWidth - window.innerWidth;").await;
     assert!(overflow.as_i64().unwrap() <= 0, "readable at 400 px without scrolling sideways ({overflow} px)");
@@ -85,7 +90,8 @@ async fn issues_come_first_and_passed_checks_are_folded() {
 
     // A ready run: no issue section, everything folded, and unfolding works.
     ui.visit(&format!("/ui/runs/{ready}")).await;
-    let sections = ui.js("return [...document.querySelectorAll('main [data-section]')].map((s) => s.dataset.section);").await;
+    let sections =
+        ui.js("return [...document.querySelectorAll('main [data-section]')].map((s) => s.dataset.section);").await;
     assert_eq!(sections, json!(["passed"]));
     assert!(ui.js("return document.querySelector('main').textContent;").await.as_str().unwrap().contains("No issues"));
     let summary = ui.browser.find("details[data-section=passed] > summary").await.unwrap();
@@ -114,8 +120,15 @@ async fn acknowledging_shows_the_acknowledgement_without_a_reload_and_keeps_the_
     // The counter follows typing live, in Unicode scalar values after trimming, like the server.
     ui.browser.type_text(&reason, &"x".repeat(161)).await.unwrap();
     ui.browser.wait_for(&counter_text("161/160".into()), "161/160").await.unwrap();
-    ui.browser.click(&ui.browser.find(&format!("{check} form.ack-form button[type=submit]")).await.unwrap()).await.unwrap();
-    ui.browser.wait_for(&format!("document.querySelector(\"{check} .form-error\").textContent.includes('at most 160')"), "limit")
+    ui.browser
+        .click(&ui.browser.find(&format!("{check} form.ack-form button[type=submit]")).await.unwrap())
+        .await
+        .unwrap();
+    ui.browser
+        .wait_for(
+            &format!("document.querySelector(\"{check} .form-error\").textContent.includes('at most 160')"),
+            "limit",
+        )
         .await
         .unwrap();
     assert!(!ui.proxy.seen().iter().any(|s| s.method == "POST"), "nothing sent over the limit");
@@ -138,24 +151,34 @@ async fn acknowledging_shows_the_acknowledgement_without_a_reload_and_keeps_the_
 
     // An expiry in the past: the API's 422 is shown with its field.
     ui.js(&format!("document.querySelector(\"{check} input[type=datetime-local]\").value = '2020-01-01T10:00';")).await;
-    ui.browser.click(&ui.browser.find(&format!("{check} form.ack-form button[type=submit]")).await.unwrap()).await.unwrap();
+    ui.browser
+        .click(&ui.browser.find(&format!("{check} form.ack-form button[type=submit]")).await.unwrap())
+        .await
+        .unwrap();
     ui.browser
         .wait_for(&format!("document.querySelector(\"{check} .form-error\").textContent.includes('expires_at')"), "422")
         .await
         .unwrap();
 
     ui.js(&format!("document.querySelector(\"{check} input[type=datetime-local]\").value = '2099-06-15T12:00';")).await;
-    ui.browser.click(&ui.browser.find(&format!("{check} form.ack-form button[type=submit]")).await.unwrap()).await.unwrap();
+    ui.browser
+        .click(&ui.browser.find(&format!("{check} form.ack-form button[type=submit]")).await.unwrap())
+        .await
+        .unwrap();
     ui.browser.wait_for(&format!("document.querySelector(\"{check} .ack\")"), "the acknowledgement").await.unwrap();
     let shown = ui.browser.text(&ui.browser.find(&format!("{check} .ack")).await.unwrap()).await.unwrap();
     assert!(shown.contains("Acknowledged by e2e-user"), "{shown}");
     assert!(shown.contains(&text), "{shown}");
     assert!(shown.contains("Expires on"), "{shown}");
     assert!(!shown.contains("expired"), "{shown}");
-    let state = ui.js(&format!("return [window.sameDocument === true, document.querySelectorAll(\"{check} form\").length];")).await;
+    let state = ui
+        .js(&format!("return [window.sameDocument === true, document.querySelectorAll(\"{check} form\").length];"))
+        .await;
     assert_eq!(state, json!([true, 0]), "no reload; the form gave way to the acknowledgement");
     let overall = ui.browser.text(&ui.browser.find(".summary [data-overall]").await.unwrap()).await.unwrap();
     assert_eq!(overall, "Needs attention", "acknowledging never greenwashes");
+    ui.js(&format!("document.querySelector(\"{check}\").scrollIntoView();")).await;
+    ui.browser.screenshot("run-acknowledged-1280").await.unwrap();
 
     let report_after = ui.app.request(Method::GET, &format!("/v1/runs/{run}/report"), Some(&token(&[])), None).await;
     assert_eq!(report_after.text, report_before.text, "the report is byte-for-byte unchanged");

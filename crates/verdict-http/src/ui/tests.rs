@@ -254,7 +254,8 @@ fn the_page_has_no_inline_script_handler_or_style() {
         let body = text(asset).to_ascii_lowercase();
         assert!(!body.contains("style="), "{}: inline style attribute", asset.name);
         let handler = body.split(|c: char| c.is_whitespace()).any(|word| {
-            word.starts_with("on") && word.split_once('=').is_some_and(|(name, _)| name.chars().all(char::is_alphabetic))
+            word.starts_with("on")
+                && word.split_once('=').is_some_and(|(name, _)| name.chars().all(char::is_alphabetic))
         });
         assert!(!handler, "{}: inline event handler", asset.name);
     }
