@@ -24,6 +24,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 const INSTALL: &str = "install chromium and chromium-driver (apt-get install chromium chromium-driver)";
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// The Tab key, for [`Browser::press`].
+pub const TAB: &str = "\u{E004}";
+/// The Enter key, for [`Browser::press`].
+pub const ENTER: &str = "\u{E007}";
 /// How long a wait for the page may take before the test fails (a deadline, not a sleep).
 const WAIT_MS: u64 = 20_000;
 
@@ -189,6 +193,17 @@ impl Browser {
         self.call(reqwest::Method::POST, &format!("/element/{}/value", element.0), Some(json!({"text": text})))
             .await
             .map(drop)
+    }
+
+    /// Presses and releases each key in turn on whatever has focus, as a keyboard would. Keys are
+    /// characters or WebDriver key codes such as [`TAB`] and [`ENTER`].
+    pub async fn press(&self, keys: &str) -> anyhow::Result<()> {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|key| [json!({"type": "keyDown", "value": key}), json!({"type": "keyUp", "value": key})])
+            .collect();
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]});
+        self.call(reqwest::Method::POST, "/actions", Some(body)).await.map(drop)
     }
 
     /// Empties an input or textarea.

@@ -6,6 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+use crate::browser::{ENTER, TAB};
 use crate::support::{admin, token};
 use crate::ui::{Ui, completed_run, connection_named, needs_attention_run};
 
@@ -190,5 +191,65 @@ async fn acknowledging_shows_the_acknowledgement_without_a_reload_and_keeps_the_
     ui.visit(&format!("/ui/runs/{run}")).await;
     let again = ui.browser.text(&ui.browser.find(&format!("{check} .ack")).await.unwrap()).await.unwrap();
     assert!(again.contains(&text), "{again}");
+
+    // Once its expiry has passed (moved into the past behind the API's back), it says `expired`.
+    let pool = sqlx::SqlitePool::connect(&ui.app.database_url).await.unwrap();
+    sqlx::query("DROP TRIGGER verification_check_acknowledgements_no_update").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE verification_check_acknowledgements SET expires_at = '2020-01-01T00:00:00.000000Z'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    ui.visit(&format!("/ui/runs/{run}")).await;
+    let expired = ui
+        .js(&format!(
+            "const a = document.querySelector(\"{check} .ack\");
+             return [a.querySelector('.badge--expired')?.textContent, a.querySelector('.ack-expiry').textContent];"
+        ))
+        .await;
+    assert_eq!(expired[0], "expired");
+    assert!(expired[1].as_str().unwrap().starts_with("Expired on "), "{expired}");
+    ui.finish().await;
+}
+
+/// Tabs forward until `css` has focus (at most 80 presses), as a keyboard user would.
+async fn tab_to(ui: &Ui, css: &str) {
+    for _ in 0..80 {
+        let found = ui.js(&format!("return document.activeElement.matches(\"{css}\");")).await;
+        if found == json!(true) {
+            return;
+        }
+        ui.browser.press(TAB).await.unwrap();
+    }
+    let at = ui.js("return document.activeElement.outerHTML.slice(0, 200);").await;
+    panic!("Tab never reached {css}; focus is on {at}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_check_can_be_acknowledged_with_the_keyboard_alone() {
+    let ui = Ui::start().await;
+    let connection = connection_named(&ui.app, "Contoso").await;
+    let run = needs_attention_run(&ui.app, &connection).await;
+    ui.sign_in(&format!("/ui/runs/{run}"), &token(&["verification.acknowledge"])).await;
+
+    let check = "article[data-check-key='permissions.intune_apps']";
+    tab_to(&ui, &format!("{check} details.ack-toggle > summary")).await;
+    let ring = ui.js("return getComputedStyle(document.activeElement).outlineStyle;").await;
+    assert_eq!(ring, json!("solid"), "the focused control shows where the keyboard is");
+    ui.browser.press(ENTER).await.unwrap();
+    assert_eq!(
+        ui.js(&format!("return document.querySelector(\"{check} details.ack-toggle\").open;")).await,
+        json!(true)
+    );
+    ui.browser.press(TAB).await.unwrap();
+    assert_eq!(ui.js("return document.activeElement.tagName;").await, json!("TEXTAREA"), "Tab leads into the form");
+    ui.browser.press("Known: apps are managed elsewhere").await.unwrap();
+    tab_to(&ui, &format!("{check} form.ack-form button[type=submit]")).await;
+    ui.browser.press(ENTER).await.unwrap();
+    ui.browser.wait_for(&format!("document.querySelector(\"{check} .ack\")"), "the acknowledgement").await.unwrap();
+    let focus = ui.js("return document.activeElement.classList.contains('ack');").await;
+    assert_eq!(focus, json!(true), "focus moves to the acknowledgement, not back to the top");
+    let acks = ui.app.request(Method::GET, &format!("/v1/runs/{run}/acknowledgements"), Some(&token(&[])), None).await;
+    assert_eq!(acks.body[0]["ack_reason"], "Known: apps are managed elsewhere");
     ui.finish().await;
 }
