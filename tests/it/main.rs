@@ -5,9 +5,12 @@
 mod api;
 mod audit;
 mod bad_input;
+mod browser;
 mod concurrency;
 mod security;
 mod support;
+mod ui;
+mod ui_run;
 
 /// Runs an async test body once per backend, as `sqlite::name` and `postgres::name`.
 macro_rules! on_both_backends {

@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod params;
 pub mod server;
 pub mod telemetry;
+pub mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(ui::routes())
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound });
     telemetry::layers(api, state.clone()).layer(middleware::from_fn(guard_edge)).with_state(state)

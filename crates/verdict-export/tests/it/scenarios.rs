@@ -121,7 +121,7 @@ pub fn all() -> Vec<Scenario> {
         chrono::Utc::now(),
         None,
     );
-    let blocked_checks = blocked.unwrap().checks().to_vec();
+    let blocked_checks = blocked.checks().to_vec();
     let live = vec![
         check("a.pass", Pass, false, Severity::Info, ReasonCode::OK),
         check("b.running", Running, true, Severity::High, ReasonCode::RUNNER_IN_PROGRESS),

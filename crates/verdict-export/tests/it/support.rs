@@ -3,12 +3,13 @@
 //! every report is sanitized and consistent exactly like a stored one.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use verdict_core::domain::Ending;
 use verdict_core::domain::{
     AckReason, Acknowledgement, AcknowledgementId, CheckKey, CheckResult, CheckStatus, CheckTitle, FlowId,
     NewAcknowledgement, Outcome, ProviderConnectionId, ReasonCode, Report, ReportDraft, Run, RunId, RunIdentity,
     RunStatus, Severity, TenantId, UserId, WorkspaceId,
 };
-use verdict_core::rules::{outcome_for, report_identity};
+use verdict_core::rules::report_identity;
 
 pub const FLOW: &str = "provider.connection.check";
 
@@ -52,7 +53,8 @@ pub struct Stored {
 pub fn completed(identity: &RunIdentity, sequence: i64, previous: Option<&Report>, checks: Vec<CheckResult>) -> Stored {
     let started = base_time() + Duration::hours(sequence);
     let report = assemble(identity, started + Duration::seconds(3), previous.map(Report::report_id), checks);
-    let run = run(identity, &report, RunStatus::Completed, outcome_for(report.summary().overall), started, true);
+    let run =
+        run(identity, &report, RunStatus::Completed, Ending::Finished.outcome(report.summary().overall), started, true);
     Stored { run, report }
 }
 
