@@ -7,6 +7,8 @@ mod audit;
 mod bad_input;
 mod browser;
 mod concurrency;
+mod edge;
+mod outage;
 mod security;
 mod support;
 mod ui;

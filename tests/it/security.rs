@@ -8,7 +8,12 @@ use crate::support::{
     ALL_CAPABILITIES, Backend, JWT_SECRET, TestApp, admin, captured_logs, spawn_app, token, token_for,
 };
 
-crate::on_both_backends!(unauthenticated_requests_get_401, foreign_scopes_get_404_and_gaps_get_403, secrets_never_leak);
+crate::on_both_backends!(
+    unauthenticated_requests_get_401,
+    foreign_scopes_get_404_and_gaps_get_403,
+    authorization_comes_before_the_body,
+    secrets_never_leak
+);
 
 async fn unauthenticated_requests_get_401(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -106,6 +111,57 @@ async fn foreign_scopes_get_404_and_gaps_get_403(backend: Backend) {
         let reply = app.request(method.clone(), &path, Some(&viewer), body).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{method} {path}: {}", reply.text);
     }
+    app.stop().await;
+}
+
+/// A caller who may not act learns nothing from how a body would have been judged: a foreign
+/// scope is 404 and a capability gap 403 whatever the body says, and a missing connection is 404
+/// before a missing capability is 403. Bodies are judged — trailing data included — only after.
+async fn authorization_comes_before_the_body(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let connection = app.create_connection().await;
+    let run = app.start(&connection).await.body["run"]["id"].as_str().unwrap().to_owned();
+    let missing_connection = "01a20521-0000-7000-8000-000000000000";
+    let writes = [
+        (Method::POST, "/v1/workspaces/1/tenants/10/provider-connections".to_owned()),
+        (Method::PUT, format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/secret")),
+        (Method::POST, "/v1/workspaces/1/tenants/10/verifications".to_owned()),
+        (Method::POST, format!("/v1/runs/{run}/acknowledgements")),
+    ];
+    let foreign = token_for(json!([{"workspace_id": 2, "tenant_ids": "*", "capabilities": ALL_CAPABILITIES}]));
+    let viewer = token(&[]);
+    let invalid = |method: &Method, path: &str, who: &str| {
+        app.client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(who)
+            .header("content-type", "text/plain")
+            .body("{not json at all")
+    };
+    for (method, path) in &writes {
+        let reply = app.send(invalid(method, path, &foreign)).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "foreign {method} {path}: {}", reply.text);
+        let reply = app.send(invalid(method, path, &viewer)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "viewer {method} {path}: {}", reply.text);
+    }
+    let rotate = format!("/v1/workspaces/1/tenants/10/provider-connections/{missing_connection}/secret");
+    let reply = app.send(invalid(&Method::PUT, &rotate, &viewer)).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "a missing connection is not found first: {}", reply.text);
+    let disable = format!("/v1/workspaces/1/tenants/10/provider-connections/{missing_connection}/disable");
+    let reply = app.request(Method::POST, &disable, Some(&viewer), None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "a missing connection is not found first: {}", reply.text);
+    for trailing in [r#"{"flow": "provider.connection.check"} junk {{{"#, r#"{"flow": "a.b"}{"flow": "c.d"}"#] {
+        let request = app
+            .client
+            .post(app.url("/v1/workspaces/1/tenants/10/verifications"))
+            .bearer_auth(admin())
+            .header("content-type", "application/json")
+            .body(trailing);
+        let reply = app.send(request).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{trailing}: {}", reply.text);
+        assert_eq!(reply.body["error"]["details"][0]["field"], "body");
+    }
+    let runs = app.request(Method::GET, "/v1/workspaces/1/tenants/10/runs", Some(&admin()), None).await;
+    assert_eq!(runs.body["runs"].as_array().unwrap().len(), 1, "nothing but the first run was written");
     app.stop().await;
 }
 

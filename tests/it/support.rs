@@ -61,11 +61,15 @@ pub fn captured_logs() -> String {
 
 pub struct Options {
     pub workers: bool,
+    /// More `serve` arguments, e.g. tighter connection limits.
+    pub serve_args: Vec<String>,
+    /// Another database URL than the backend's fresh one (e.g. through a proxy that can cut it).
+    pub database_url: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { workers: true }
+        Self { workers: true, serve_args: Vec::new(), database_url: None }
     }
 }
 
@@ -106,6 +110,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
             (db.url().to_owned(), Box::new(db))
         }
     };
+    let url = options.database_url.clone().unwrap_or(url);
     let provider_url = provider.url().to_string();
     let mut args = vec![
         "verdict",
@@ -127,6 +132,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         "--check-timeout-ms",
         "3000",
     ];
+    args.extend(options.serve_args.iter().map(String::as_str));
     if !options.workers {
         args.push("--no-workers");
     }
@@ -251,6 +257,17 @@ impl Drop for TestApp {
             let _ = stop.send(());
         }
     }
+}
+
+/// The validator of `contracts/error.schema.json`.
+pub fn error_validator() -> jsonschema::Validator {
+    contract_validator("error.schema.json")
+}
+
+fn contract_validator(name: &str) -> jsonschema::Validator {
+    let path = format!("{}/../contracts/{name}", env!("CARGO_MANIFEST_DIR"));
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::options().should_validate_formats(true).build(&schema).unwrap()
 }
 
 pub fn report_validator() -> jsonschema::Validator {

@@ -4,12 +4,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 use verdict_core::flows::FlowCatalog;
 use verdict_core::ports::{NoQueueNotifier, QueueNotifier};
 use verdict_http::auth::Authenticator;
+use verdict_http::server::ServerLimits;
 use verdict_http::telemetry::Metrics;
 use verdict_http::{AppState, HttpLimits, router};
 
@@ -25,6 +27,7 @@ pub struct App {
     listener: Option<TcpListener>,
     address: Option<SocketAddr>,
     router: Option<axum::Router>,
+    server_limits: ServerLimits,
     workers: Option<Workers>,
     store: Store,
     shutdown: Shutdown,
@@ -42,7 +45,7 @@ impl std::fmt::Debug for App {
 /// When the database cannot be opened or migrated.
 pub async fn open_store(settings: &Settings) -> Result<(Database, Store)> {
     let database = Database::from_url(&settings.database_url)?;
-    let store = Store::open(&database).await?;
+    let store = Store::open(&database, Duration::from_millis(settings.db_acquire_timeout_ms)).await?;
     if !settings.no_migrate {
         store.migrate().await?;
     }
@@ -76,7 +79,9 @@ impl App {
         let shutdown = Shutdown::default();
         let (listener, address, router) = if api {
             let ports = store.ports(cipher, queue, flows);
-            let router = build_router(ports, &keys, settings, Arc::new(store.clone()))?;
+            let limits =
+                HttpLimits { body_timeout: Duration::from_millis(serve.body_timeout_ms), ..HttpLimits::default() };
+            let router = build_router(ports, &keys, settings, Arc::new(store.clone()), limits)?;
             let listener =
                 TcpListener::bind(serve.listen).await.with_context(|| format!("cannot listen on {}", serve.listen))?;
             let address = listener.local_addr()?;
@@ -85,7 +90,13 @@ impl App {
             (None, None, None)
         };
         let forwarder = audit_forwarder(settings, &database, &store)?;
-        Ok(Self { forwarder, listener, address, router, workers, store, shutdown })
+        let server_limits = ServerLimits {
+            header_read_timeout: Duration::from_millis(serve.header_read_timeout_ms),
+            idle_timeout: Duration::from_millis(serve.idle_timeout_ms),
+            max_connections: usize::try_from(serve.max_connections).unwrap_or(usize::MAX),
+            ..ServerLimits::default()
+        };
+        Ok(Self { forwarder, listener, address, router, server_limits, workers, store, shutdown })
     }
 
     /// The bound address, when serving the API.
@@ -125,8 +136,7 @@ impl App {
         if let (Some(listener), Some(router), Some(address)) = (self.listener, self.router, self.address) {
             tracing::info!(%address, "serving the Verdict API");
             let graceful = shutdown.clone();
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move { graceful.wait().await })
+            verdict_http::server::serve(listener, router, self.server_limits, async move { graceful.wait().await })
                 .await
                 .context("HTTP server")?;
         } else {
@@ -174,10 +184,11 @@ fn build_router(
     keys: &Keys,
     settings: &Settings,
     readiness: Arc<dyn verdict_http::Readiness>,
+    limits: HttpLimits,
 ) -> Result<axum::Router> {
     let authenticator = Authenticator::new(&keys.jwt, settings.jwt_issuer.as_deref(), Some(&settings.jwt_audience))
         .context("JWT configuration")?;
-    let state = AppState::new(ports, authenticator, readiness, Arc::new(Metrics::default()), HttpLimits::default());
+    let state = AppState::new(ports, authenticator, readiness, Arc::new(Metrics::default()), limits);
     Ok(router(state))
 }
 

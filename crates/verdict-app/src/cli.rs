@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::secret::{DatabaseUrl, SecretSetting};
+
 /// Verdict verifies tenants for multi-tenant governance products.
 #[derive(Debug, Parser)]
 #[command(name = "verdict", version, about)]
@@ -47,6 +49,20 @@ pub struct ServeArgs {
     /// Serve the API only; run workers elsewhere with `verdict worker`.
     #[arg(long)]
     pub no_workers: bool,
+    /// How long a client may take to send a request head, in milliseconds; a kept-alive
+    /// connection waiting for its next request is closed after it too.
+    #[arg(long, env = "VERDICT_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub header_read_timeout_ms: u64,
+    /// How long a connection may see no traffic at all, in milliseconds (longer than a request
+    /// may take).
+    #[arg(long, env = "VERDICT_IDLE_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(16_000..=3_600_000))]
+    pub idle_timeout_ms: u64,
+    /// How many connections may be open at once; more wait in the listen backlog.
+    #[arg(long, env = "VERDICT_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_connections: u64,
+    /// How long a request body may take to arrive, in milliseconds, before the answer is 408.
+    #[arg(long, env = "VERDICT_BODY_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=14_000))]
+    pub body_timeout_ms: u64,
     /// Worker settings.
     #[command(flatten)]
     pub workers: WorkerArgs,
@@ -64,6 +80,10 @@ pub struct WorkerArgs {
     /// Lease length in seconds; workers renew it while they work.
     #[arg(long, env = "VERDICT_LEASE_SECONDS", default_value_t = 30)]
     pub lease_seconds: u32,
+    /// How long running checks may go on after a stop signal before their runs are handed back
+    /// (without spending an attempt), in seconds.
+    #[arg(long, env = "VERDICT_SHUTDOWN_GRACE_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_seconds: u64,
     /// Microsoft Entra authority base URL.
     #[arg(long, env = "VERDICT_ENTRA_AUTHORITY", default_value = "https://login.microsoftonline.com")]
     pub entra_authority: String,
@@ -78,6 +98,7 @@ impl Default for WorkerArgs {
             count: 4,
             check_timeout_ms: 10_000,
             lease_seconds: 30,
+            shutdown_grace_seconds: 10,
             entra_authority: "https://login.microsoftonline.com".to_owned(),
             graph_base_url: "https://graph.microsoft.com".to_owned(),
         }
@@ -106,7 +127,7 @@ pub struct TokenIssueArgs {
     /// Comma-separated capabilities; `all` for every one.
     #[arg(long, default_value = "all")]
     pub capabilities: String,
-    /// Lifetime, e.g. `30m`, `12h`, `7d`.
+    /// Lifetime, e.g. `30m`, `12h`, `7d`, `1h 30m` (at most 365 days).
     #[arg(long, default_value = "12h")]
     pub ttl: String,
 }
@@ -148,13 +169,17 @@ pub struct Settings {
         global = true,
         hide_env_values = true
     )]
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
+    /// How long a database call waits for a connection before it answers 503, in milliseconds:
+    /// short, so that an unreachable database fails requests fast instead of piling them up.
+    #[arg(long, env = "VERDICT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 1000, global = true, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub db_acquire_timeout_ms: u64,
     /// Where development-mode keys are kept (default: the SQLite file's folder, else `verdict-data`).
     #[arg(long, env = "VERDICT_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// HS256 secret for bearer tokens (at least 32 bytes).
     #[arg(long, env = "VERDICT_JWT_HS256_SECRET", global = true, hide_env_values = true)]
-    pub jwt_hs256_secret: Option<String>,
+    pub jwt_hs256_secret: Option<SecretSetting>,
     /// PEM public key (RS256 or ES256) for bearer tokens.
     #[arg(long, env = "VERDICT_JWT_PUBLIC_KEY_FILE", global = true)]
     pub jwt_public_key_file: Option<PathBuf>,
@@ -166,7 +191,7 @@ pub struct Settings {
     pub jwt_audience: String,
     /// AES-256-GCM key for client secrets at rest: 32 bytes as base64 or 64 hex digits.
     #[arg(long, env = "VERDICT_ENCRYPTION_KEY", global = true, hide_env_values = true)]
-    pub encryption_key: Option<String>,
+    pub encryption_key: Option<SecretSetting>,
     /// Log format (default: pretty on a terminal, else json).
     #[arg(long, env = "VERDICT_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,

@@ -58,22 +58,15 @@ pub fn token_issue(keys: &Keys, audience: &str, issuer: Option<&str>, args: &Tok
     issue_hs256(secret.expose_secret(), &claims).context("signing the token")
 }
 
-/// Parses `90s`, `30m`, `12h`, `7d` into seconds.
+/// Parses a token lifetime such as `90s`, `30m`, `12h`, `7d` or `1h 30m` into seconds.
 ///
 /// # Errors
-/// Anything else, or more than 365 days.
+/// Anything that is not a duration, or one outside 1 second to 365 days.
 pub fn parse_ttl(text: &str) -> Result<i64> {
-    let text = text.trim();
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: i64 = number.parse().with_context(|| format!("--ttl {text}: use e.g. 90s, 30m, 12h, 7d"))?;
-    let seconds = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => bail!("--ttl {text}: use e.g. 90s, 30m, 12h, 7d"),
-    };
-    if seconds <= 0 || seconds > 365 * 86_400 {
+    let duration = humantime::parse_duration(text.trim())
+        .with_context(|| format!("--ttl {text:?}: use e.g. 90s, 30m, 12h, 7d"))?;
+    let seconds = i64::try_from(duration.as_secs()).unwrap_or(i64::MAX);
+    if !(1..=365 * 86_400).contains(&seconds) {
         bail!("--ttl must be between 1 second and 365 days");
     }
     Ok(seconds)
@@ -120,7 +113,11 @@ mod tests {
         assert_eq!(parse_ttl("30m").unwrap(), 1800);
         assert_eq!(parse_ttl("12h").unwrap(), 43_200);
         assert_eq!(parse_ttl("7d").unwrap(), 604_800);
-        for bad in ["", "h", "0s", "-1h", "400d", "1w", "abc"] {
+        assert_eq!(parse_ttl("1h 30m").unwrap(), 5400);
+        // A multi-byte last character and numbers beyond any integer used to panic or overflow.
+        for bad in
+            ["", "h", "0s", "-1h", "400d", "abc", "12é", "1ß", "99999999999999999999999999d", "18446744073709551615s"]
+        {
             assert!(parse_ttl(bad).is_err(), "{bad}");
         }
     }

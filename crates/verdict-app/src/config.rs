@@ -17,14 +17,15 @@ use verdict_core::crypto::Aes256GcmCipher;
 use verdict_http::auth::{MIN_HS256_SECRET_BYTES, VerificationKey};
 
 use crate::cli::Settings;
+use crate::secret::DatabaseUrl;
 
 /// The database to use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Database {
     /// Embedded SQLite at this `sqlite://` URL.
     Sqlite(String),
-    /// PostgreSQL at this `postgres://` URL.
-    Postgres(String),
+    /// PostgreSQL at this `postgres://` URL (its password never printed).
+    Postgres(DatabaseUrl),
 }
 
 impl Database {
@@ -32,11 +33,12 @@ impl Database {
     ///
     /// # Errors
     /// For any other scheme.
-    pub fn from_url(url: &str) -> Result<Self> {
-        if url.starts_with("sqlite:") {
-            Ok(Self::Sqlite(url.to_owned()))
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Self::Postgres(url.to_owned()))
+    pub fn from_url(url: &DatabaseUrl) -> Result<Self> {
+        let text = url.expose();
+        if text.starts_with("sqlite:") {
+            Ok(Self::Sqlite(text.to_owned()))
+        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.clone()))
         } else {
             bail!("VERDICT_DATABASE_URL must start with sqlite:// or postgres://")
         }
@@ -101,7 +103,7 @@ pub fn resolve_keys(settings: &Settings, database: &Database) -> Result<Keys> {
     let dir = data_dir(settings, database);
     let mut development = false;
     let (jwt, hs256_secret) = if let Some(secret) = &settings.jwt_hs256_secret {
-        let bytes = secret.as_bytes().to_vec();
+        let bytes = secret.expose().as_bytes().to_vec();
         if bytes.len() < MIN_HS256_SECRET_BYTES {
             bail!("VERDICT_JWT_HS256_SECRET must be at least {MIN_HS256_SECRET_BYTES} bytes");
         }
@@ -114,7 +116,7 @@ pub fn resolve_keys(settings: &Settings, database: &Database) -> Result<Keys> {
         (VerificationKey::Hs256(secret.clone()), Some(SecretBox::new(Box::new(secret))))
     };
     let encryption_key = match &settings.encryption_key {
-        Some(text) => parse_encryption_key(text)?,
+        Some(text) => parse_encryption_key(text.expose())?,
         None => {
             development = true;
             let text = String::from_utf8(dev_secret(&dir.join("encryption.key"))?).context("encryption.key")?;
@@ -255,7 +257,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/v.db", dir.path().display());
         let s = settings(&["--database-url", &url, "--jwt-hs256-secret", "short"]);
-        assert!(resolve_keys(&s, &Database::from_url(&url).unwrap()).is_err());
+        assert!(resolve_keys(&s, &Database::from_url(&url.parse().unwrap()).unwrap()).is_err());
     }
 
     #[test]
@@ -273,9 +275,31 @@ mod tests {
 
     #[test]
     fn the_database_is_chosen_by_scheme() {
-        assert!(matches!(Database::from_url("sqlite://a/b.db"), Ok(Database::Sqlite(_))));
-        assert!(matches!(Database::from_url("postgres://h/d"), Ok(Database::Postgres(_))));
-        assert!(Database::from_url("mysql://h/d").is_err());
-        assert_eq!(Database::from_url("sqlite://a/b.db").unwrap().sqlite_folder(), Some(PathBuf::from("a")));
+        let url = |text: &str| -> DatabaseUrl { text.parse().unwrap() };
+        assert!(matches!(Database::from_url(&url("sqlite://a/b.db")), Ok(Database::Sqlite(_))));
+        assert!(matches!(Database::from_url(&url("postgres://h/d")), Ok(Database::Postgres(_))));
+        assert!(Database::from_url(&url("mysql://h/d")).is_err());
+        assert_eq!(Database::from_url(&url("sqlite://a/b.db")).unwrap().sqlite_folder(), Some(PathBuf::from("a")));
+    }
+
+    #[test]
+    fn settings_never_print_their_secrets() {
+        let key = "ab".repeat(32);
+        let s = settings(&[
+            "--database-url",
+            "postgres://verdict:db-password-4711@db.internal/verdict",
+            "--jwt-hs256-secret",
+            "jwt-secret-4711-jwt-secret-4711-jwt",
+            "--encryption-key",
+            &key,
+        ]);
+        let shown = format!("{s:?}");
+        for secret in ["db-password-4711", "jwt-secret-4711", key.as_str()] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let database = Database::from_url(&s.database_url).unwrap();
+        assert!(!format!("{database:?}").contains("db-password-4711"));
+        let keys = resolve_keys(&s, &database).unwrap();
+        assert!(!format!("{keys:?}").contains("jwt-secret-4711"));
     }
 }

@@ -31,7 +31,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Migrate) => {
             let database = config::Database::from_url(&settings.database_url)?;
-            store::Store::open(&database).await?.migrate().await?;
+            let timeout = std::time::Duration::from_millis(settings.db_acquire_timeout_ms);
+            store::Store::open(&database, timeout).await?.migrate().await?;
             tracing::info!("migrations applied");
         }
         Some(Command::Token(TokenCommand::Issue(args))) => {
@@ -41,7 +42,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{token}");
         }
         Some(Command::Audit(command)) => {
-            let (_, store) = app::open_store(&settings).await?;
+            // Read-only: the schema is whatever the service migrated it to, never changed here.
+            let database = config::Database::from_url(&settings.database_url)?;
+            let timeout = std::time::Duration::from_millis(settings.db_acquire_timeout_ms);
+            let store = store::Store::open(&database, timeout).await?;
             let mut out = std::io::stdout().lock();
             match command {
                 AuditCommand::Verify { workspace } => {

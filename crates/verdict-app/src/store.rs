@@ -1,6 +1,7 @@
 //! The storage adapter chosen by the database URL, and the core ports built on it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use async_trait::async_trait;
@@ -9,7 +10,7 @@ use verdict_core::ports::{QueueNotifier, SecretCipher};
 use verdict_core::services::Ports;
 use verdict_http::Readiness;
 use verdict_postgres::{PgConfig, PgStore};
-use verdict_sqlite::SqliteStore;
+use verdict_sqlite::{SqliteConfig, SqliteStore};
 
 use crate::config::Database;
 
@@ -27,14 +28,16 @@ impl Store {
     ///
     /// # Errors
     /// When the database cannot be opened or reached.
-    pub async fn open(database: &Database) -> Result<Self> {
+    pub async fn open(database: &Database, acquire_timeout: Duration) -> Result<Self> {
         Ok(match database {
             Database::Sqlite(url) => {
-                Self::Sqlite(SqliteStore::connect(url).await.context("opening the SQLite database")?)
+                let config = SqliteConfig { acquire_timeout, ..SqliteConfig::new(url.as_str()) };
+                Self::Sqlite(SqliteStore::connect_with(&config).await.context("opening the SQLite database")?)
             }
             Database::Postgres(url) => {
                 // Lazy: the service starts (and answers 503) while PostgreSQL is still down.
-                Self::Postgres(PgStore::connect_lazy(url, PgConfig::default()).context("configuring PostgreSQL")?)
+                let config = PgConfig { acquire_timeout, ..PgConfig::default() };
+                Self::Postgres(PgStore::connect_lazy(url.expose(), config).context("configuring PostgreSQL")?)
             }
         })
     }

@@ -15,9 +15,6 @@ use crate::config::provider_base_url;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
 
-/// How long running checks may go on after a shutdown signal before leases are handed back.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
 /// Configured, not yet running.
 pub struct Workers {
     store: Store,
@@ -69,7 +66,7 @@ impl Workers {
         let config = WorkerConfig {
             workers: args.count,
             lease: Duration::from_secs(u64::from(args.lease_seconds)),
-            shutdown_grace: SHUTDOWN_GRACE,
+            shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
             ..WorkerConfig::default()
         };
         Ok(Self { store: store.clone(), engine, wake: Arc::new(LocalWake::new()), config, cipher, flows })

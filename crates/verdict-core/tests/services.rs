@@ -561,3 +561,41 @@ impl ClockNow for World {
         verdict_core::ports::Clock::now(self.clock.as_ref())
     }
 }
+
+#[tokio::test]
+async fn a_foreign_run_is_refused_from_its_scope_before_anything_large_is_read() {
+    let w = world();
+    let foreign = verdict_core::domain::RunScope::from_stored(2, 20).unwrap();
+    let mut runs = verdict_core::ports::MockRunStore::new();
+    runs.expect_scope().returning(move |_| Ok(Some(foreign)));
+    runs.expect_get().never();
+    let mut ports = w.ports.clone();
+    ports.runs = Arc::new(runs);
+    let verifications = VerificationService::new(ports.clone());
+    let id = RunId::generate();
+    assert!(matches!(verifications.view(&admin(), id).await, Err(ReadRunError::NotFound)));
+    assert!(matches!(verifications.report(&admin(), id).await, Err(ReadRunError::NotFound)));
+    let acks = AcknowledgementService::new(ports);
+    assert!(matches!(acks.list(&admin(), id).await, Err(ReadRunError::NotFound)));
+    assert!(matches!(acks.authorize(&admin(), id).await, Err(AcknowledgeError::NotFound)));
+}
+
+#[tokio::test]
+async fn acknowledgements_carry_expired_as_of_the_answer() {
+    let w = world();
+    let connection = create_connection(&w).await;
+    let run = run_once(&w, connection, Some("graph.organization")).await;
+    let acks = AcknowledgementService::new(w.ports.clone());
+    let request = |reason: &str| Acknowledge {
+        report_id: None,
+        check_key: CheckKey::parse("graph.organization").unwrap(),
+        reason: AckReason::parse(reason).unwrap(),
+        expires_at: Some(w.clock_now() + Duration::minutes(5)),
+    };
+    let created = acknowledge(&acks, &admin(), run, request("known")).await.unwrap();
+    assert!(!created.expired, "fresh: not expired");
+    w.clock.advance(Duration::minutes(10));
+    let err = acknowledge(&acks, &admin(), run, request("again")).await.unwrap_err();
+    let AcknowledgeError::AlreadyAcknowledged(existing) = err else { panic!("a second acknowledgement is refused") };
+    assert!(existing.expired, "the existing one is shown as expired now");
+}

@@ -139,7 +139,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ui::routes())
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound });
-    telemetry::layers(api, state.clone()).layer(middleware::from_fn(guard_edge)).with_state(state)
+    telemetry::layers(api.layer(middleware::from_fn(guard_edge)), state.clone()).with_state(state)
 }
 
 /// The checks that need nothing but the request line and headers, answered before anything

@@ -1,9 +1,13 @@
 //! Serving the router on a TCP listener with the limits an exposed service needs and
 //! `axum::serve` does not offer (docs/architecture.md, "Faults"): a client must send each request
-//! head within the header-read timeout (a kept-alive HTTP/1 connection waiting for its next
-//! request is closed after it too), a connection on which nothing moves for the idle timeout is
-//! closed, and at most `max_connections` are open at once — past that, new connections wait in
-//! the kernel's backlog instead of exhausting file descriptors and memory.
+//! head within the header-read timeout — from the moment it connects, and again while a
+//! kept-alive connection waits for its next request — a connection on which nothing moves for the
+//! idle timeout is closed, and at most `max_connections` are open at once; past that, new
+//! connections wait in the kernel's backlog instead of exhausting file descriptors and memory.
+//!
+//! It speaks HTTP/1.1: Verdict sits behind a load balancer or proxy that terminates TLS (and any
+//! HTTP/2 with clients), and a protocol sniff before the first request would read without a
+//! deadline.
 
 use std::future::Future;
 use std::io;
@@ -13,8 +17,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper::server::conn::http1::Builder;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -58,14 +62,12 @@ pub async fn serve(
     limits: ServerLimits,
     stop: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
-    let mut builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         // Above the 100 fields the API answers 431 to, so that answer has the error shape.
         .max_headers(256);
-    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(64);
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -91,8 +93,7 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let io = TokioIo::new(IdleTimeout::new(stream, limits.idle_timeout));
         let service = TowerToHyperService::new(router.clone());
-        let connection = builder.serve_connection_with_upgrades(io, service).into_owned();
-        let connection = graceful.watch(connection);
+        let connection = graceful.watch(builder.serve_connection(io, service));
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(error = %error, "connection ended with an error");

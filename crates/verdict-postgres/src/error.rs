@@ -26,10 +26,13 @@ pub(crate) fn violated_constraint(err: &sqlx::Error) -> Option<&str> {
 
 fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
+        // A protocol error means the conversation with the server broke — e.g. a proxy or
+        // balancer in front of it accepted the connection and closed it: retry later, not a bug.
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|code| is_unavailable_sqlstate(&code)),
         _ => false,
@@ -53,6 +56,7 @@ mod tests {
             sqlx::Error::PoolTimedOut,
             sqlx::Error::PoolClosed,
             sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+            sqlx::Error::Protocol("unexpected response from SSLRequest: 0x00".into()),
         ] {
             assert!(matches!(store_error(err), StoreError::Unavailable(_)));
         }

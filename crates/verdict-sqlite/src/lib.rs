@@ -57,10 +57,15 @@ pub struct SqliteConfig {
     pub acquire_timeout: Duration,
     /// Commit durability.
     pub durability: Durability,
+    /// A cap on the file's size, in pages (SQLite's `max_page_count`): writes that would grow it
+    /// further fail exactly as on a full disk, and heal the same way. `None` leaves SQLite's own
+    /// limit.
+    pub max_pages: Option<u32>,
 }
 
 impl SqliteConfig {
-    /// Defaults for `url`: 4 readers, 5 s busy timeout, 5 s acquire timeout, full durability.
+    /// Defaults for `url`: 4 readers, 5 s busy timeout, 5 s acquire timeout, full durability, no
+    /// size cap.
     #[must_use]
     pub fn new(url: impl Into<String>) -> Self {
         Self {
@@ -69,6 +74,7 @@ impl SqliteConfig {
             busy_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(5),
             durability: Durability::Full,
+            max_pages: None,
         }
     }
 }
@@ -126,22 +132,28 @@ impl SqliteStore {
         MIGRATOR.run(&self.writer).await.map_err(SetupError::Migrate)
     }
 
-    /// Answers when a write can commit (readiness probes): rewrites the one row of
-    /// `readiness_probe` in a write transaction, so a full disk or a read-only file answers
-    /// [`StoreError::Unavailable`] here before it fails a user's write.
+    /// Answers when a write of a typical size can commit (readiness probes). In one write
+    /// transaction it rewrites the one row of `readiness_probe` with a few pages of padding and
+    /// drops the padding again: growing the file (or reusing its free pages) fails on a full disk
+    /// or at the size cap, and the commit fails on a full or read-only disk — so those answer
+    /// [`StoreError::Unavailable`] here before they fail a user's write, and heal when they pass.
     ///
     /// # Errors
     /// [`StoreError`] when the write does not commit.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO readiness_probe (id, checked_at) VALUES (1, ?) \
-             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+            "INSERT INTO readiness_probe (id, checked_at, pad) VALUES (1, ?, zeroblob(16384)) \
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at, pad = excluded.pad",
         )
         .bind(rows::timestamp(chrono::Utc::now()))
         .execute(tx.conn())
         .await
         .map_err(store_error)?;
+        sqlx::query("UPDATE readiness_probe SET pad = NULL WHERE id = 1")
+            .execute(tx.conn())
+            .await
+            .map_err(store_error)?;
         tx.commit().await
     }
 
@@ -164,13 +176,17 @@ fn connect_options(config: &SqliteConfig) -> Result<SqliteConnectOptions, SetupE
         Durability::Full => SqliteSynchronous::Full,
         Durability::Normal => SqliteSynchronous::Normal,
     };
-    Ok(SqliteConnectOptions::new()
+    let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(synchronous)
         .foreign_keys(true)
-        .busy_timeout(config.busy_timeout))
+        .busy_timeout(config.busy_timeout);
+    Ok(match config.max_pages {
+        Some(pages) => options.pragma("max_page_count", pages.to_string()),
+        None => options,
+    })
 }
 
 /// The file path of a `sqlite://path` (or `sqlite:path`) URL. In-memory databases and query

@@ -77,7 +77,6 @@ async fn hot_queries_use_their_indexes_on_100k_runs() {
     let latest = plan_of(pool, queries::LATEST_RUN, |q| q.bind(identity.clone())).await;
     assert_reads_index(&latest, "operation_runs_identity_recent_idx", "the latest-run look-up");
 
-    eprintln!("PLAN");
     let claim = plan_of(pool, queries::CLAIM_NEXT, |q| q.bind("worker-1").bind(now).bind(now)).await;
     assert_reads_index(&claim, "operation_runs_queue_idx", "the claim's queued branch");
     assert_reads_index(&claim, "operation_runs_lease_expiry_idx", "the claim's expired-lease branch");
@@ -94,4 +93,19 @@ async fn hot_queries_use_their_indexes_on_100k_runs() {
     })
     .await;
     assert_reads_index(&page, "operation_runs_listing_idx", "a keyset page");
+
+    // What `/metrics` reads: the active runs through one of the two partial indexes that hold
+    // only them, not the 100k history.
+    let depth = plan_of(pool, queries::QUEUE_DEPTH, |q| q).await;
+    let active_only = ["operation_runs_queue_idx", "operation_runs_active_identity_uidx"];
+    assert!(
+        depth
+            .iter()
+            .any(|(kind, name)| kind.contains("Index") && name.as_deref().is_some_and(|n| active_only.contains(&n))),
+        "the queue depth must read a partial index of active runs: {depth:?}"
+    );
+    assert!(!depth.iter().any(|(kind, _)| kind == "Seq Scan"), "the queue depth must not scan the table: {depth:?}");
+
+    let scope = plan_of(pool, queries::RUN_SCOPE, |q| q.bind(uuid::Uuid::max())).await;
+    assert_reads_index(&scope, "operation_runs_scope_key", "the run scope (index only, no heap)");
 }

@@ -103,20 +103,26 @@ async fn shutdown_lets_an_in_flight_run_finish_within_the_grace_period(backend: 
 async fn shutdown_hands_back_a_run_that_outlasts_the_grace_period(backend: Backend) {
     let w = world_with(Options { backend, check_timeout: Duration::from_secs(60), ..Options::default() }).await;
     w.provider.update(|b| b.organization = Reply::Hang);
-    let pool = w.pool(WorkerConfig { shutdown_grace: Duration::from_millis(200), ..quick_workers() });
     let id = w.start().await;
-    w.wait_for(id, Duration::from_secs(10), "token acquisition", token_passed).await;
-    pool.shutdown().await;
-    let handed_back = w.get(id).await;
-    assert_eq!(handed_back.status, RunStatus::Running);
-    assert!(handed_back.lease_expires_at.unwrap() <= Utc::now(), "the lease was released, not left to run out");
+    // Three rolling restarts, each stopping while the run is in flight: a graceful hand-back is
+    // not a dead worker, so none of them spends an attempt and the run is never abandoned.
+    for restart in 1..=3 {
+        let pool = w.pool(WorkerConfig { shutdown_grace: Duration::from_millis(200), ..quick_workers() });
+        let claimed_and_working =
+            |run: &Run| run.lease_expires_at.is_some_and(|at| at > Utc::now()) && token_passed(run);
+        w.wait_for(id, Duration::from_secs(10), "a claim and its token acquisition", claimed_and_working).await;
+        pool.shutdown().await;
+        let handed_back = w.get(id).await;
+        assert_eq!(handed_back.status, RunStatus::Running, "restart {restart}");
+        assert!(handed_back.lease_expires_at.unwrap() <= Utc::now(), "the lease was released, not left to run out");
+        assert_eq!(handed_back.attempt, 0, "restart {restart}: the hand-back spent no attempt");
+    }
     w.provider.update(|b| b.organization = Reply::Normal);
     let pool = w.pool(quick_workers());
-    // Far sooner than the 30 s lease could expire: only the release explains it. The hand-back
-    // spent no attempt: only a lease that expired because its worker died counts.
+    // Far sooner than the 30 s lease could expire: only the release explains it.
     let run = w.wait_completed(id, Duration::from_secs(10)).await;
     pool.shutdown().await;
-    assert_eq!((run.attempt, report(&run).summary().overall), (1, Overall::Ready));
+    assert_eq!((run.attempt, run.outcome, report(&run).summary().overall), (1, Outcome::Succeeded, Overall::Ready));
 }
 
 /// A run store whose claims panic once and then fail for a while, and whose live-report writes

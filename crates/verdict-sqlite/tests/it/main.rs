@@ -8,5 +8,6 @@ mod concurrency;
 mod conformance;
 mod constraints;
 mod durability;
+mod faults;
 mod migrations;
 mod support;
