@@ -325,3 +325,55 @@ fn request_schema_examples_validate() {
         }
     }
 }
+
+/// Characters that stress the trimming and control-character rules: plain letters, spaces,
+/// Unicode whitespace, control characters (some of them whitespace too) and the byte-order mark.
+fn tricky_text() -> impl Strategy<Value = String> {
+    let alphabet = prop::sample::select(vec![
+        'a', 'Z', '7', ' ', '\t', '\n', '\r', '\u{0b}', '\u{0c}', '\u{85}', '\u{a0}', '\u{2003}', '\u{3000}',
+        '\u{0}', '\u{1f}', '\u{7f}', '\u{9f}', '\u{feff}', 'é', '😀',
+    ]);
+    prop::collection::vec(alphabet, 0..200).prop_map(|chars| chars.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The contract and the server accept exactly the same acknowledgement reasons.
+    #[test]
+    fn the_ack_reason_pattern_is_the_server_s_rule(reason in tricky_text()) {
+        let schema = validator("acknowledge-check.request.schema.json");
+        let body = serde_json::json!({"check_key": "a", "ack_reason": reason});
+        prop_assert_eq!(schema.is_valid(&body), verdict_core::domain::AckReason::parse(&reason).is_ok(), "{:?}", reason);
+    }
+
+    /// The contract and the server accept exactly the same display names.
+    #[test]
+    fn the_display_name_pattern_is_the_server_s_rule(name in tricky_text()) {
+        let schema = validator("provider-connection.request.schema.json");
+        let body = serde_json::json!({"display_name": name, "entra_tenant_id": "6f1c9b6e-3c4a-4c1e-9f5e-0a1b2c3d4e5f",
+            "client_id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "client_secret": "s"});
+        prop_assert_eq!(schema.is_valid(&body), verdict_core::domain::DisplayName::parse(&name).is_ok(), "{:?}", name);
+    }
+
+    /// The contract and the server accept exactly the same client secrets.
+    #[test]
+    fn the_client_secret_pattern_is_the_server_s_rule(secret in tricky_text()) {
+        let schema = validator("provider-connection-secret.request.schema.json");
+        let body = serde_json::json!({"client_secret": secret});
+        let server = verdict_core::domain::ClientSecret::parse(secret.clone()).is_ok();
+        prop_assert_eq!(schema.is_valid(&body), server, "{:?}", secret);
+    }
+
+    /// The contract and the server accept exactly the same ids: canonical lowercase UUIDs.
+    #[test]
+    fn the_uuid_pattern_is_the_server_s_rule(uuid in any::<u128>(), upper in any::<bool>(), braces in any::<bool>()) {
+        let mut text = uuid::Uuid::from_u128(uuid).hyphenated().to_string();
+        if upper { text = text.to_uppercase(); }
+        if braces { text = format!("{{{text}}}"); }
+        let schema = validator("start-verification.request.schema.json");
+        let body = serde_json::json!({"flow": "provider.connection.check", "provider_connection_id": text});
+        let server = text.parse::<verdict_core::domain::ProviderConnectionId>().is_ok();
+        prop_assert_eq!(schema.is_valid(&body), server, "{}", text);
+    }
+}

@@ -15,11 +15,11 @@ use verdict_core::services::{AcknowledgementView, RunView};
 #[serde(deny_unknown_fields)]
 pub struct StartVerificationRequest {
     /// The flow to run, e.g. `provider.connection.check`.
-    #[schema(value_type = String, example = "provider.connection.check")]
+    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9_.-]{0,127}$", example = "provider.connection.check")]
     pub flow: FlowId,
     /// The provider connection to verify, or null.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Uuid)]
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub provider_connection_id: Option<ProviderConnectionId>,
 }
 
@@ -28,10 +28,10 @@ pub struct StartVerificationRequest {
 #[serde(deny_unknown_fields)]
 pub struct AcknowledgeRequest {
     /// The check to acknowledge.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9_.-]{0,127}$")]
     pub check_key: CheckKey,
     /// Why: 1–160 characters after trimming, no control characters.
-    #[schema(value_type = String, min_length = 1, max_length = 160)]
+    #[schema(value_type = String, min_length = 1, pattern = "^[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000](?:[^\\u0000-\\u001F\\u007F-\\u009F]{0,158}[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000])?[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$")]
     pub ack_reason: AckReason,
     /// Informational expiry, not earlier than now.
     #[serde(default, with = "timestamp_serde::option")]
@@ -39,7 +39,7 @@ pub struct AcknowledgeRequest {
     pub expires_at: Option<DateTime<Utc>>,
     /// If present, must equal the run id of the path.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Uuid)]
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub report_id: Option<RunId>,
 }
 
@@ -47,17 +47,17 @@ pub struct AcknowledgeRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConnectionRequest {
-    /// Human name, 1–120 characters.
-    #[schema(value_type = String, min_length = 1, max_length = 120)]
+    /// Human name, 1–120 characters after trimming, no control characters.
+    #[schema(value_type = String, min_length = 1, pattern = "^[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000](?:[^\\u0000-\\u001F\\u007F-\\u009F]{0,118}[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000])?[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$")]
     pub display_name: DisplayName,
     /// The Entra directory (tenant) id, a GUID.
-    #[schema(value_type = String, format = Uuid)]
+    #[schema(value_type = String, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     pub entra_tenant_id: DirectoryId,
     /// The app registration's client id, a GUID.
-    #[schema(value_type = String, format = Uuid)]
+    #[schema(value_type = String, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     pub client_id: ClientId,
     /// The client secret; write-only, never returned.
-    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024)]
+    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024, pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]")]
     pub client_secret: ClientSecret,
 }
 
@@ -66,7 +66,7 @@ pub struct CreateConnectionRequest {
 #[serde(deny_unknown_fields)]
 pub struct RotateSecretRequest {
     /// The new client secret; write-only.
-    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024)]
+    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024, pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]")]
     pub client_secret: ClientSecret,
 }
 

@@ -40,8 +40,22 @@ impl Modify for BearerAuth {
 )]
 struct ApiDoc;
 
-/// The document as JSON.
+/// The document as JSON, built once. The start body's `flow` lists the flows this build runs:
+/// the request rules the document states are the server's own (a flow outside the catalog is a
+/// 422 the pattern alone would not predict).
 #[must_use]
 pub fn document() -> serde_json::Value {
-    serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+    static DOCUMENT: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
+        let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        let flows: Vec<serde_json::Value> = verdict_core::flows::FlowCatalog::builtin()
+            .map(|catalog| catalog.iter().map(|f| f.id.as_str().into()).collect())
+            .unwrap_or_default();
+        if let Some(flow) =
+            document.pointer_mut("/components/schemas/StartVerificationRequest/properties/flow").and_then(|f| f.as_object_mut())
+        {
+            flow.insert("enum".to_owned(), flows.into());
+        }
+        document
+    });
+    DOCUMENT.clone()
 }

@@ -70,7 +70,8 @@ pub struct RunListParams {
     /// Page size, 1 to 100 (default 50).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (treat it as opaque).
+    #[param(pattern = "^[0-9]{16}-[0-9a-f]{32}$")]
     cursor: Option<String>,
 }
 

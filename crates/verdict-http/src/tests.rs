@@ -530,10 +530,66 @@ async fn openapi_is_3_1_and_its_request_bodies_match_the_contracts() {
         };
         assert_eq!(keys(&schemas[component]), keys(&contract), "{component} properties");
         assert_eq!(required(&schemas[component]), required(&contract), "{component} required");
+        // Every rule the contract states about a field, the document states the same way.
+        for key in keys(&contract) {
+            let rule = |v: &Value, name: &str| -> Value {
+                let property = &v["properties"][&key];
+                let property = match property.get("$ref").and_then(Value::as_str) {
+                    Some(reference) => &v["$defs"][reference.trim_start_matches("#/$defs/")],
+                    None => property,
+                };
+                let direct = property.get(name).cloned();
+                // A nullable field states its rule in the non-null branch.
+                let branch = ["anyOf", "oneOf"].iter().find_map(|k| property.get(*k)).and_then(Value::as_array).and_then(
+                    |branches| {
+                        branches.iter().find_map(|b| {
+                            let b = match b.get("$ref").and_then(Value::as_str) {
+                                Some(reference) => &v["$defs"][reference.trim_start_matches("#/$defs/")],
+                                None => b,
+                            };
+                            b.get(name).cloned()
+                        })
+                    },
+                );
+                direct.or(branch).unwrap_or(Value::Null)
+            };
+            for name in ["pattern", "minLength", "maxLength"] {
+                let stated = rule(&contract, name);
+                if !stated.is_null() {
+                    assert_eq!(rule(&schemas[component], name), stated, "{component}.{key} {name}");
+                }
+            }
+        }
     }
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.contains_key("/v1/runs/{id}/acknowledgements"));
-    assert_eq!(paths.len(), 16);
+    let flows = &schemas["StartVerificationRequest"]["properties"]["flow"]["enum"];
+    assert_eq!(flows, &json!(["provider.connection.check"]), "the document lists the flows this build runs");
+    let cursor = doc["paths"]["/v1/workspaces/{ws}/tenants/{t}/runs"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "cursor")
+        .unwrap()
+        .clone();
+    assert_eq!(cursor["schema"]["pattern"], verdict_core::domain::RunCursor::PATTERN);
+    let mut operations = std::collections::BTreeSet::new();
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap();
+            assert!(operations.insert(id.to_owned()), "operationId {id} twice ({method} {path})");
+            let declared: std::collections::BTreeSet<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "path")
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            let templated: std::collections::BTreeSet<&str> =
+                path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).collect();
+            assert_eq!(declared, templated, "{method} {path}: every path parameter declared");
+        }
+    }
 }
 
 #[tokio::test]

@@ -3,7 +3,6 @@
 
 use std::fmt;
 
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -294,24 +293,34 @@ pub struct RunCursor {
 }
 
 impl RunCursor {
-    /// The opaque text form handed to API callers.
+    /// The pattern of the text form: every string that matches it is a cursor, so the OpenAPI
+    /// document can describe the parameter exactly.
+    pub const PATTERN: &'static str = "^[0-9]{16}-[0-9a-f]{32}$";
+
+    /// The text form handed to API callers: the creation instant in microseconds since the
+    /// epoch (16 digits) and the run id's 32 hex digits. Callers treat it as opaque.
     #[must_use]
     pub fn encode(&self) -> String {
-        let raw = format!("{}|{}", super::format_timestamp(self.created_at), self.id);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+        format!("{:016}-{}", self.created_at.timestamp_micros().max(0), self.id.as_uuid().simple())
     }
 
-    /// Parses an opaque cursor.
+    /// Parses a cursor.
     ///
     /// # Errors
-    /// [`ParseError`] when it was not produced by [`RunCursor::encode`].
+    /// [`ParseError`] unless the text matches [`RunCursor::PATTERN`].
     pub fn decode(text: &str) -> Result<Self, ParseError> {
         let bad = || ParseError::new("cursor", "is not a cursor returned by this API");
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
-        let raw = String::from_utf8(raw).map_err(|_| bad())?;
-        let (at, id) = raw.split_once('|').ok_or_else(bad)?;
-        let created_at = DateTime::parse_from_rfc3339(at).map_err(|_| bad())?.with_timezone(&Utc);
-        Ok(Self { created_at: super::to_micros(created_at), id: id.parse().map_err(|_| bad())? })
+        let (micros, id) = text.split_once('-').ok_or_else(bad)?;
+        if micros.len() != 16 || !micros.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        if id.len() != 32 || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(bad());
+        }
+        let micros: i64 = micros.parse().map_err(|_| bad())?;
+        let created_at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+        let id = uuid::Uuid::try_parse(id).map_err(|_| bad())?;
+        Ok(Self { created_at, id: RunId::from_uuid(id) })
     }
 }
 
@@ -342,11 +351,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cursor_round_trips_and_rejects_garbage() {
+    fn cursor_round_trips_and_rejects_anything_off_its_pattern() {
         let cursor = RunCursor { created_at: super::super::to_micros(Utc::now()), id: RunId::generate() };
-        assert_eq!(RunCursor::decode(&cursor.encode()), Ok(cursor));
-        for bad in ["", "!!", "bm90IGEgY3Vyc29y", &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("x|y")] {
+        let text = cursor.encode();
+        assert_eq!(RunCursor::decode(&text), Ok(cursor));
+        assert!(regex::Regex::new(RunCursor::PATTERN).unwrap().is_match(&text), "{text}");
+        for bad in ["", "!!", "bm90IGEgY3Vyc29y", "1-2", &text.to_uppercase(), &format!("{text}0"), &text[1..]] {
             assert!(RunCursor::decode(bad).is_err(), "{bad}");
+        }
+        // Every string of the pattern is a cursor: the extremes decode too.
+        for edge in ["0000000000000000-00000000000000000000000000000000", "9999999999999999-ffffffffffffffffffffffffffffffff"] {
+            assert!(RunCursor::decode(edge).is_ok(), "{edge}");
         }
     }
 
