@@ -1,6 +1,7 @@
 //! Project automation, the only entry point for checks: `cargo xtask ci` is exactly what CI
 //! runs; `cargo xtask bench` runs the throughput benchmarks.
 
+mod contract;
 mod tidy;
 
 use std::process::{Command, ExitCode};
@@ -13,11 +14,13 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("bench") => bench(),
         Some("tidy") => tidy::check_workspace().map(|()| eprintln!("tidy: ok")),
+        Some("contract") => contract_check(),
         _ => {
             eprintln!("usage: cargo xtask <ci|bench|tidy>");
-            eprintln!("  ci     fmt check, clippy -D warnings, every test (PostgreSQL included), cargo-deny");
+            eprintln!("  ci     fmt check, clippy -D warnings, every test (PostgreSQL included), contract, cargo-deny");
             eprintln!("  bench  throughput benchmarks of the storage adapters");
             eprintln!("  tidy   dependency-direction checks only");
+            eprintln!("  contract  OpenAPI, Schemathesis and promtool against a served binary (after tests)");
             return ExitCode::from(2);
         }
     };
@@ -52,9 +55,16 @@ fn ci() -> Result<()> {
         cargo().args(["clippy", "--workspace", "--all-targets", "--all-features", "--locked", "--", "-D", "warnings"]),
     )?;
     run("tests", cargo().args(["test", "--workspace", "--all-features", "--locked"]))?;
+    contract_check()?;
     deny()?;
     eprintln!("\nci: all checks passed");
     Ok(())
+}
+
+fn contract_check() -> Result<()> {
+    let metadata = tidy::metadata()?;
+    let target = metadata["target_directory"].as_str().context("cargo metadata: no target_directory")?;
+    contract::check(std::path::Path::new(target)).context("served contract")
 }
 
 /// cargo-deny's licenses, bans and sources checks. Advisories need the advisory database from

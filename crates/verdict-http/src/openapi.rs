@@ -50,8 +50,9 @@ pub fn document() -> serde_json::Value {
         let flows: Vec<serde_json::Value> = verdict_core::flows::FlowCatalog::builtin()
             .map(|catalog| catalog.iter().map(|f| f.id.as_str().into()).collect())
             .unwrap_or_default();
-        if let Some(flow) =
-            document.pointer_mut("/components/schemas/StartVerificationRequest/properties/flow").and_then(|f| f.as_object_mut())
+        if let Some(flow) = document
+            .pointer_mut("/components/schemas/StartVerificationRequest/properties/flow")
+            .and_then(|f| f.as_object_mut())
         {
             flow.insert("enum".to_owned(), flows.into());
         }

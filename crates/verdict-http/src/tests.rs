@@ -540,17 +540,18 @@ async fn openapi_is_3_1_and_its_request_bodies_match_the_contracts() {
                 };
                 let direct = property.get(name).cloned();
                 // A nullable field states its rule in the non-null branch.
-                let branch = ["anyOf", "oneOf"].iter().find_map(|k| property.get(*k)).and_then(Value::as_array).and_then(
-                    |branches| {
-                        branches.iter().find_map(|b| {
-                            let b = match b.get("$ref").and_then(Value::as_str) {
-                                Some(reference) => &v["$defs"][reference.trim_start_matches("#/$defs/")],
-                                None => b,
-                            };
-                            b.get(name).cloned()
-                        })
-                    },
-                );
+                let branch =
+                    ["anyOf", "oneOf"].iter().find_map(|k| property.get(*k)).and_then(Value::as_array).and_then(
+                        |branches| {
+                            branches.iter().find_map(|b| {
+                                let b = match b.get("$ref").and_then(Value::as_str) {
+                                    Some(reference) => &v["$defs"][reference.trim_start_matches("#/$defs/")],
+                                    None => b,
+                                };
+                                b.get(name).cloned()
+                            })
+                        },
+                    );
                 direct.or(branch).unwrap_or(Value::Null)
             };
             for name in ["pattern", "minLength", "maxLength"] {

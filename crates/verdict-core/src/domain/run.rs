@@ -360,7 +360,9 @@ mod tests {
             assert!(RunCursor::decode(bad).is_err(), "{bad}");
         }
         // Every string of the pattern is a cursor: the extremes decode too.
-        for edge in ["0000000000000000-00000000000000000000000000000000", "9999999999999999-ffffffffffffffffffffffffffffffff"] {
+        for edge in
+            ["0000000000000000-00000000000000000000000000000000", "9999999999999999-ffffffffffffffffffffffffffffffff"]
+        {
             assert!(RunCursor::decode(edge).is_ok(), "{edge}");
         }
     }
