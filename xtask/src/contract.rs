@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -157,7 +157,7 @@ impl Server {
             let line = line?;
             let parsed: Option<serde_json::Value> = serde_json::from_str(&line).ok();
             let found = parsed.as_ref().and_then(|v| v.get("address")?.as_str()?.parse().ok());
-            log.lock().expect("log lock").push(line);
+            log.lock().unwrap_or_else(PoisonError::into_inner).push(line);
             if found.is_some() {
                 address = found;
                 break;
@@ -166,20 +166,23 @@ impl Server {
         let Some(address) = address else {
             let _ = child.kill();
             let _ = child.wait();
-            bail!("verdict serve exited before listening:\n{}", log.lock().expect("log lock").join("\n"));
+            bail!(
+                "verdict serve exited before listening:\n{}",
+                log.lock().unwrap_or_else(PoisonError::into_inner).join("\n")
+            );
         };
         // Keep draining so the server never blocks on a full pipe; keep the lines for failures.
         let sink = log.clone();
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
-                sink.lock().expect("log lock").push(line);
+                sink.lock().unwrap_or_else(PoisonError::into_inner).push(line);
             }
         });
         Ok(Self { child, address, log })
     }
 
     fn print_log(&self) {
-        let log = self.log.lock().expect("log lock");
+        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         let warnings = log.iter().filter(|line| !line.contains("\"level\":\"INFO\"")).take(50);
         for line in warnings {
             eprintln!("server: {line}");
