@@ -8,6 +8,7 @@ mod bad_input;
 mod browser;
 mod concurrency;
 mod edge;
+mod exports;
 mod outage;
 mod security;
 mod support;

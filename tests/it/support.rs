@@ -227,6 +227,26 @@ impl TestApp {
         self.request(Method::GET, &format!("/v1/runs/{run}"), Some(&token(&[])), None).await
     }
 
+    /// `GET /v1/runs/{run}/report{query}`, with `Accept` when given, as the tenant's reader.
+    pub async fn report(&self, run: &str, query: &str, accept: Option<&str>) -> Reply {
+        self.report_as(run, query, accept, &token(&[])).await
+    }
+
+    /// [`TestApp::report`] with another caller's token.
+    pub async fn report_as(&self, run: &str, query: &str, accept: Option<&str>, token: &str) -> Reply {
+        let mut request = self.client.get(self.url(&format!("/v1/runs/{run}/report{query}"))).bearer_auth(token);
+        if let Some(accept) = accept {
+            request = request.header(reqwest::header::ACCEPT, accept);
+        }
+        self.send(request).await
+    }
+
+    /// `POST /v1/runs/{run}/acknowledgements` as an administrator.
+    pub async fn acknowledge(&self, run: &str, check_key: &str, reason: &str) -> Reply {
+        let body = json!({"check_key": check_key, "ack_reason": reason, "report_id": run});
+        self.request(Method::POST, &format!("/v1/runs/{run}/acknowledgements"), Some(&admin()), Some(body)).await
+    }
+
     /// Polls the run view until the run completed.
     pub async fn completed(&self, run: &str) -> Reply {
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -9,6 +9,8 @@ mod accept;
 mod input;
 mod junit;
 mod negotiate;
+#[cfg(feature = "oracles")]
+pub mod oracles;
 mod sarif;
 mod sarif_map;
 

@@ -218,6 +218,12 @@ impl QueryParams {
         Ok(Self(map))
     }
 
+    /// A parameter's decoded value, unparsed.
+    #[must_use]
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
     /// An optional parameter parsed with `parse`.
     ///
     /// # Errors

@@ -53,6 +53,17 @@ pub struct RunParams {
     id: String,
 }
 
+/// The export format of `GET /v1/runs/{id}/report`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by the OpenAPI derive only
+pub struct ReportParams {
+    /// `json` (the stored report, the default), `sarif` (SARIF 2.1.0) or `junit` (JUnit XML);
+    /// wins over `Accept` (`application/json`, `application/sarif+json`, `application/xml`).
+    #[param(inline, value_type = Option<String>, pattern = "^(json|sarif|junit)$")]
+    format: Option<String>,
+}
+
 /// The filters of `GET …/runs`.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -97,6 +97,20 @@ pub struct RunView {
     pub change: ReportChange,
 }
 
+/// What an export of a report is built from (docs/contract.md, "Exports"): the run, its report,
+/// the previous report it links, and the acknowledgements in force when read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportExport {
+    /// The run; its `report` is moved to [`ReportExport::report`].
+    pub run: Run,
+    /// The run's report.
+    pub report: Report,
+    /// The report `report.previous_report_id` links, when it is still stored.
+    pub previous: Option<Report>,
+    /// The run's acknowledgements that have not expired: an expired one no longer suppresses.
+    pub acknowledgements: Vec<Acknowledgement>,
+}
+
 /// Filters for listing runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListRuns {
@@ -262,6 +276,21 @@ impl VerificationService {
     /// [`ReadRunError::NotFound`], or [`ReadRunError::ReportNotReady`] while queued.
     pub async fn report(&self, principal: &Principal, id: RunId) -> Result<Report, ReadRunError> {
         self.run(principal, id).await?.report.ok_or(ReadRunError::ReportNotReady)
+    }
+
+    /// The stored report with what its exports need besides it, from stored rows only.
+    ///
+    /// # Errors
+    /// [`ReadRunError::NotFound`], or [`ReadRunError::ReportNotReady`] while queued.
+    #[tracing::instrument(skip_all, fields(run_id = %id))]
+    pub async fn export(&self, principal: &Principal, id: RunId) -> Result<ReportExport, ReadRunError> {
+        let mut run = self.run(principal, id).await?;
+        let report = run.report.take().ok_or(ReadRunError::ReportNotReady)?;
+        let previous = self.previous_of(&report).await?;
+        let now = self.ports.clock.now();
+        let mut acknowledgements = self.ports.acknowledgements.list_for_run(run.id).await?;
+        acknowledgements.retain(|a| !a.is_expired(now));
+        Ok(ReportExport { run, report, previous, acknowledgements })
     }
 
     /// Decides whether `principal` may see the tenant's runs, before a request's filters are

@@ -5,7 +5,6 @@
 
 mod generated;
 mod junit_cases;
-mod oracles;
 mod sarif_cases;
 mod scenarios;
 mod support;

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use verdict_core::domain::{CheckStatus, ReasonCode, Severity};
 use verdict_export::{ExportError, ExportInput, sarif_json};
 
-use crate::oracles::assert_schema_valid;
+use verdict_export::oracles::assert_schema_valid;
 use crate::scenarios::{self, Scenario, acknowledged, baseline, every_status};
 use crate::support::{ack, check, completed, connection, identity};
 

@@ -1,6 +1,10 @@
-//! The two validity oracles of SPEC §15 for SARIF documents: the official OASIS SARIF 2.1.0 JSON
-//! schema (read from the shared folder beside the repository, never copied into it) and
-//! Microsoft's SARIF Multitool `validate`. A missing oracle fails the test with what to install.
+//! Test support (feature `oracles`): the two validity oracles for SARIF documents
+//! (docs/contract.md, "Exports"): the official OASIS SARIF 2.1.0 JSON schema (read from the
+//! shared folder beside the repository, never copied into it) and Microsoft's SARIF Multitool
+//! `validate`. Shared by this crate's tests and the end-to-end tests, which check what the server
+//! serves. A missing oracle fails the test with what to install; these functions fail by
+//! panicking, as assertions do.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::missing_panics_doc)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -66,7 +70,7 @@ fn multitool() -> PathBuf {
 /// the files and that errors are parsed from its log.
 fn canary() -> Value {
     json!({
-        "$schema": verdict_export::SARIF_SCHEMA_URI,
+        "$schema": crate::SARIF_SCHEMA_URI,
         "version": "2.1.0",
         "runs": [{"tool": {"driver": {"name": "canary"}}, "results": [{"ruleId": "x"}]}]
     })
@@ -76,7 +80,9 @@ fn canary() -> Value {
 /// the batch has an entry), and how many warnings and notes of each rule.
 #[derive(Debug)]
 pub struct MultitoolVerdict {
+    /// Error lines per document name.
     pub errors: BTreeMap<String, Vec<String>>,
+    /// Warnings and notes per rule.
     pub warnings: BTreeMap<String, usize>,
 }
 
@@ -159,13 +165,18 @@ pub fn assert_multitool_valid(documents: &[(String, Value)]) {
     );
 }
 
-#[test]
-fn the_schema_oracle_rejects_what_it_must() {
-    assert!(!schema_errors(&canary()).is_empty(), "a result without message is invalid");
-    let mut bad_kind = canary();
-    bad_kind["runs"][0]["results"][0] = json!({"message": {"text": "m"}, "kind": "maybe"});
-    assert!(!schema_errors(&bad_kind).is_empty(), "an unknown kind is invalid");
-    let mut ok = canary();
-    ok["runs"][0]["results"][0]["message"] = json!({"text": "m"});
-    assert_schema_valid(&ok);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_oracle_rejects_what_it_must() {
+        assert!(!schema_errors(&canary()).is_empty(), "a result without message is invalid");
+        let mut bad_kind = canary();
+        bad_kind["runs"][0]["results"][0] = json!({"message": {"text": "m"}, "kind": "maybe"});
+        assert!(!schema_errors(&bad_kind).is_empty(), "an unknown kind is invalid");
+        let mut ok = canary();
+        ok["runs"][0]["results"][0]["message"] = json!({"text": "m"});
+        assert_schema_valid(&ok);
+    }
 }
