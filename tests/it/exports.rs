@@ -136,7 +136,9 @@ async fn exports_are_negotiated_and_isolated(backend: Backend) {
     let stranger = token_for(serde_json::json!([{"workspace_id": 1, "tenant_ids": [11], "capabilities": []}]));
     let not_found = app.report_as(&run, "", None, &stranger).await;
     assert_eq!(not_found.status, StatusCode::NOT_FOUND);
-    for (query, accept) in [("?format=sarif", None), ("?format=junit", None), ("?format=pdf", None), ("", Some("text/html"))] {
+    for (query, accept) in
+        [("?format=sarif", None), ("?format=junit", None), ("?format=pdf", None), ("", Some("text/html"))]
+    {
         let reply = app.report_as(&run, query, accept, &stranger).await;
         assert_eq!((reply.status, &reply.text), (not_found.status, &not_found.text), "{query} {accept:?}");
     }

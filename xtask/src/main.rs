@@ -13,13 +13,17 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("bench") => bench(),
+        Some("tidy") if args.get(1).map(String::as_str) == Some("--record-migrations") => {
+            tidy::metadata().and_then(|m| tidy::migrations::record(&tidy::root(&m)?))
+        }
         Some("tidy") => tidy::check_workspace().map(|()| eprintln!("tidy: ok")),
         Some("contract") => contract_check(),
         _ => {
             eprintln!("usage: cargo xtask <ci|bench|tidy>");
             eprintln!("  ci     fmt check, clippy -D warnings, every test (PostgreSQL included), contract, cargo-deny");
             eprintln!("  bench  throughput benchmarks of the storage adapters");
-            eprintln!("  tidy   dependency-direction checks only");
+            eprintln!("  tidy   dependency arrows, per-crate tests, module docs, file sizes, migration checksums");
+            eprintln!("         (--record-migrations appends new migrations to migrations/checksums.txt)");
             eprintln!("  contract  OpenAPI, Schemathesis and promtool against a served binary (after tests)");
             return ExitCode::from(2);
         }

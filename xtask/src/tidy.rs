@@ -1,6 +1,11 @@
-//! Tidy checks on the dependency graph, read from `cargo metadata`: the arrows of the hexagon
-//! point inwards. Core depends on no adapter library, and no adapter depends on another. Shared
-//! libraries (pure code over core's types that adapters call) depend on core only.
+//! Tidy checks. Here, the dependency graph read from `cargo metadata`: the arrows of the
+//! hexagon point inwards. Core depends on no adapter library, and no adapter depends on another.
+//! Shared libraries (pure code over core's types that adapters call) depend on core only. The
+//! submodules check that each crate tests on its own, the source tree, and the migrations.
+
+pub mod features;
+pub mod migrations;
+pub mod source;
 
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
@@ -127,10 +132,20 @@ pub fn violations(metadata: &Value) -> Result<Vec<String>> {
     Ok(problems)
 }
 
-/// Fails with every violation of the dependency rules.
+/// The workspace root directory.
+pub fn root(metadata: &Value) -> Result<std::path::PathBuf> {
+    Ok(metadata["workspace_root"].as_str().context("cargo metadata: no workspace_root")?.into())
+}
+
+/// Fails with every violation of every tidy rule.
 pub fn check_workspace() -> Result<()> {
-    let problems = violations(&metadata()?)?;
-    if problems.is_empty() { Ok(()) } else { bail!("dependency rules broken:\n  {}", problems.join("\n  ")) }
+    let metadata = metadata()?;
+    let root = root(&metadata)?;
+    let mut problems = violations(&metadata)?;
+    problems.extend(features::violations(&metadata));
+    problems.extend(source::violations(&root)?);
+    problems.extend(migrations::violations(&root)?);
+    if problems.is_empty() { Ok(()) } else { bail!("tidy rules broken:\n  {}", problems.join("\n  ")) }
 }
 
 #[cfg(test)]

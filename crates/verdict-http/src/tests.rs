@@ -19,6 +19,8 @@ use crate::auth::{Authenticator, IssuedClaims, VerificationKey, issue_hs256};
 use crate::telemetry::Metrics;
 use crate::{AppState, HttpLimits, Readiness, router};
 
+mod contract;
+
 const SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
 const CLIENT_SECRET: &str = "Qx7~client-secret-value-for-tests.0123456789";
 
@@ -506,105 +508,4 @@ async fn metrics_count_requests_by_matched_route() {
     api.start(&connection).await;
     let text = api.call(Method::GET, "/metrics", None, None).await.text;
     assert!(text.contains("verdict_runs{status=\"queued\"} 1"), "{text}");
-}
-
-#[tokio::test]
-async fn openapi_is_3_1_and_its_request_bodies_match_the_contracts() {
-    let api = api();
-    let doc = api.call(Method::GET, "/v1/openapi.json", None, None).await.body;
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    let schemas = &doc["components"]["schemas"];
-    for (component, contract) in [
-        ("StartVerificationRequest", "start-verification.request.schema.json"),
-        ("AcknowledgeRequest", "acknowledge-check.request.schema.json"),
-        ("CreateConnectionRequest", "provider-connection.request.schema.json"),
-        ("RotateSecretRequest", "provider-connection-secret.request.schema.json"),
-    ] {
-        let path = format!("{}/../../contracts/{contract}", env!("CARGO_MANIFEST_DIR"));
-        let contract: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let keys = |v: &Value| -> std::collections::BTreeSet<String> {
-            v["properties"].as_object().unwrap().keys().cloned().collect()
-        };
-        let required = |v: &Value| -> std::collections::BTreeSet<String> {
-            v["required"].as_array().into_iter().flatten().map(|s| s.as_str().unwrap().to_owned()).collect()
-        };
-        assert_eq!(keys(&schemas[component]), keys(&contract), "{component} properties");
-        assert_eq!(required(&schemas[component]), required(&contract), "{component} required");
-        // Every rule the contract states about a field, the document states the same way.
-        for key in keys(&contract) {
-            let rule = |v: &Value, name: &str| -> Value {
-                let property = &v["properties"][&key];
-                let property = match property.get("$ref").and_then(Value::as_str) {
-                    Some(reference) => &v["$defs"][reference.trim_start_matches("#/$defs/")],
-                    None => property,
-                };
-                let direct = property.get(name).cloned();
-                // A nullable field states its rule in the non-null branch.
-                let branch =
-                    ["anyOf", "oneOf"].iter().find_map(|k| property.get(*k)).and_then(Value::as_array).and_then(
-                        |branches| {
-                            branches.iter().find_map(|b| {
-                                let b = match b.get("$ref").and_then(Value::as_str) {
-                                    Some(reference) => &v["$defs"][reference.trim_start_matches("#/$defs/")],
-                                    None => b,
-                                };
-                                b.get(name).cloned()
-                            })
-                        },
-                    );
-                direct.or(branch).unwrap_or(Value::Null)
-            };
-            for name in ["pattern", "minLength", "maxLength"] {
-                let stated = rule(&contract, name);
-                if !stated.is_null() {
-                    assert_eq!(rule(&schemas[component], name), stated, "{component}.{key} {name}");
-                }
-            }
-        }
-    }
-    let paths = doc["paths"].as_object().unwrap();
-    assert!(paths.contains_key("/v1/runs/{id}/acknowledgements"));
-    let flows = &schemas["StartVerificationRequest"]["properties"]["flow"]["enum"];
-    assert_eq!(flows, &json!(["provider.connection.check"]), "the document lists the flows this build runs");
-    let cursor = doc["paths"]["/v1/workspaces/{ws}/tenants/{t}/runs"]["get"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "cursor")
-        .unwrap()
-        .clone();
-    assert_eq!(cursor["schema"]["pattern"], verdict_core::domain::RunCursor::PATTERN);
-    let mut operations = std::collections::BTreeSet::new();
-    for (path, item) in paths {
-        for (method, operation) in item.as_object().unwrap() {
-            let id = operation["operationId"].as_str().unwrap();
-            assert!(operations.insert(id.to_owned()), "operationId {id} twice ({method} {path})");
-            let declared: std::collections::BTreeSet<&str> = operation["parameters"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|p| p["in"] == "path")
-                .map(|p| p["name"].as_str().unwrap())
-                .collect();
-            let templated: std::collections::BTreeSet<&str> =
-                path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).collect();
-            assert_eq!(declared, templated, "{method} {path}: every path parameter declared");
-        }
-    }
-}
-
-#[tokio::test]
-async fn error_bodies_validate_against_the_contract() {
-    let api = api();
-    let path = format!("{}/../../contracts/error.schema.json", env!("CARGO_MANIFEST_DIR"));
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let replies = [
-        api.call(Method::GET, "/v1/runs/x", Some(&admin()), None).await,
-        api.call(Method::GET, "/v1/workspaces/1/tenants/10/runs", None, None).await,
-        api.call(Method::GET, "/v1/workspaces/1/tenants/10/runs?limit=0", Some(&admin()), None).await,
-    ];
-    for reply in replies {
-        assert!(validator.is_valid(&reply.body), "{}", reply.text);
-    }
 }

@@ -16,10 +16,10 @@ use verdict_core::domain::{
 use verdict_export::junit;
 
 use crate::junit_cases::{assert_matches_report, parse};
-use verdict_export::oracles::assert_multitool_valid;
 use crate::sarif_cases::sarif_document;
 use crate::scenarios::{self, Scenario};
 use crate::support::{ack, completed, connection, identity, running};
+use verdict_export::oracles::assert_multitool_valid;
 
 #[derive(Debug, Clone)]
 struct Spec {

@@ -5,9 +5,9 @@ use sha2::{Digest, Sha256};
 use verdict_core::domain::{CheckStatus, ReasonCode, Severity};
 use verdict_export::{ExportError, ExportInput, sarif_json};
 
-use verdict_export::oracles::assert_schema_valid;
 use crate::scenarios::{self, Scenario, acknowledged, baseline, every_status};
 use crate::support::{ack, check, completed, connection, identity};
+use verdict_export::oracles::assert_schema_valid;
 
 pub fn sarif_document(input: &ExportInput<'_>) -> Value {
     let document: Value = serde_json::from_str(&sarif_json(input).unwrap()).unwrap();
