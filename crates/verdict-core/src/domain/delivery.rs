@@ -127,6 +127,78 @@ impl AttemptResult {
     }
 }
 
+/// What an attempt leaves behind: its result, when it ended, and the state it leaves the
+/// delivery in. Only [`AttemptRecord::decide`] builds one, so the state always follows the
+/// retry schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptRecord {
+    result: AttemptResult,
+    at: DateTime<Utc>,
+    state: DeliveryState,
+    next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl AttemptRecord {
+    /// The record of attempt number `attempt` (1-based) that ended at `at` with `result`: any
+    /// 2xx delivers; otherwise the delivery waits for the next pause of the retry schedule, or
+    /// fails when there is none left.
+    #[must_use]
+    pub fn decide(attempt: u32, result: AttemptResult, at: DateTime<Utc>) -> Self {
+        let at = to_micros(at);
+        let (state, next_attempt_at) = if result.is_success() {
+            (DeliveryState::Delivered, None)
+        } else {
+            match crate::rules::next_attempt_after(attempt, at) {
+                Some(next) => (DeliveryState::Pending, Some(to_micros(next))),
+                None => (DeliveryState::Failed, None),
+            }
+        };
+        Self { result, at, state, next_attempt_at }
+    }
+
+    /// The attempt's result.
+    #[must_use]
+    pub const fn result(&self) -> AttemptResult {
+        self.result
+    }
+
+    /// When it ended.
+    #[must_use]
+    pub const fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    /// The state it leaves the delivery in.
+    #[must_use]
+    pub const fn state(&self) -> DeliveryState {
+        self.state
+    }
+
+    /// When the next attempt is due (pending only).
+    #[must_use]
+    pub const fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
+        self.next_attempt_at
+    }
+
+    /// The stored `last_status_code`.
+    #[must_use]
+    pub const fn status_code(&self) -> Option<u16> {
+        match self.result {
+            AttemptResult::Status(code) => Some(code),
+            AttemptResult::Error(_) => None,
+        }
+    }
+
+    /// The stored `last_error`.
+    #[must_use]
+    pub const fn error_class(&self) -> Option<DeliveryErrorClass> {
+        match self.result {
+            AttemptResult::Status(_) => None,
+            AttemptResult::Error(class) => Some(class),
+        }
+    }
+}
+
 /// One delivery as the deliveries endpoint lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
