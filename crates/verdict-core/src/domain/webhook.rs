@@ -43,6 +43,10 @@ impl WebhookUrl {
         if text.len() > Self::MAX_BYTES {
             return Err(invalid("must be at most 2048 bytes"));
         }
+        // The URL parser would trim surrounding whitespace; the contract does not accept it.
+        if text.trim() != text {
+            return Err(invalid("must not have surrounding whitespace"));
+        }
         let url = Url::parse(text).map_err(|_| invalid("must be an absolute URL"))?;
         match url.scheme() {
             "https" => {}
