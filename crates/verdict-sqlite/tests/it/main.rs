@@ -9,4 +9,5 @@ mod conformance;
 mod constraints;
 mod durability;
 mod migrations;
+mod outbox;
 mod support;
