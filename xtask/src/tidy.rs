@@ -12,7 +12,7 @@ pub const ADAPTER_LIBRARIES: &[&str] = &["sqlx", "axum", "hyper", "tower", "reqw
 
 /// Crates that are adapters: each may depend on core, none on another adapter.
 pub const ADAPTERS: &[&str] =
-    &["verdict-postgres", "verdict-sqlite", "verdict-http", "verdict-audit", "verdict-runner"];
+    &["verdict-postgres", "verdict-sqlite", "verdict-http", "verdict-audit", "verdict-runner", "verdict-webhooks"];
 
 /// `cargo metadata` of the workspace, all features on.
 pub fn metadata() -> Result<Value> {
