@@ -81,10 +81,16 @@ fn token_with(memberships: Value, exp_offset: i64, aud: &str, key: &[u8]) -> Str
     issue_hs256(key, &claims).unwrap()
 }
 
-const ALL: [&str; 4] = ["verification.start", "verification.acknowledge", "provider_connection.manage", "audit.read"];
+const ALL: [&str; 5] =
+    ["verification.start", "verification.acknowledge", "provider_connection.manage", "audit.read", "webhook.manage"];
 
 fn admin() -> String {
     token_with(json!([{"workspace_id": 1, "tenant_ids": [10], "capabilities": ALL}]), 300, "verdict", SECRET)
+}
+
+/// Webhook management needs every tenant of the workspace.
+fn webhook_admin() -> String {
+    token_with(json!([{"workspace_id": 1, "tenant_ids": "*", "capabilities": ALL}]), 300, "verdict", SECRET)
 }
 
 fn viewer() -> String {
@@ -132,6 +138,13 @@ impl Api {
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
         reply.body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn create_webhook(&self) -> String {
+        let body = json!({"url": "https://hooks.example.com/verdict", "events": ["verification.completed"]});
+        let reply = self.call(Method::POST, "/v1/workspaces/1/webhooks", Some(&webhook_admin()), Some(body)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.body["webhook"]["id"].as_str().unwrap().to_owned()
     }
 
     async fn start(&self, connection: &str) -> Reply {
@@ -311,6 +324,13 @@ async fn foreign_scopes_are_indistinguishable_from_missing_ones() {
         ),
         (Method::POST, format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/disable"), None),
         (
+            Method::PUT,
+            format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule"),
+            Some(json!({"interval": "PT6H"})),
+        ),
+        (Method::GET, format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule"), None),
+        (Method::DELETE, format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule"), None),
+        (
             Method::POST,
             "/v1/workspaces/1/tenants/10/verifications".into(),
             Some(json!({"flow": "provider.connection.check"})),
@@ -335,9 +355,18 @@ async fn foreign_scopes_are_indistinguishable_from_missing_ones() {
             assert_eq!(reply.text, reference.text, "{method} {uri}: same body as a missing resource");
         }
     }
-    for (method, uri) in
-        [(Method::GET, "/v1/workspaces/2/audit-events"), (Method::GET, "/v1/workspaces/2/audit-events/verify")]
-    {
+    let webhook = api.create_webhook().await;
+    for (method, uri) in [
+        (Method::GET, "/v1/workspaces/2/audit-events".to_owned()),
+        (Method::GET, "/v1/workspaces/2/audit-events/verify".to_owned()),
+        (Method::GET, "/v1/workspaces/2/webhooks".to_owned()),
+        (Method::GET, format!("/v1/workspaces/2/webhooks/{webhook}")),
+        (Method::DELETE, format!("/v1/workspaces/2/webhooks/{webhook}")),
+        (Method::POST, format!("/v1/workspaces/2/webhooks/{webhook}/rotate-secret")),
+        (Method::GET, format!("/v1/workspaces/2/webhooks/{webhook}/deliveries")),
+        (Method::GET, format!("/v1/workspaces/1/webhooks/{}", verdict_core::domain::WebhookId::generate())),
+    ] {
+        let uri = uri.as_str();
         let reply = api.call(method, uri, Some(&admin()), None).await;
         assert_eq!(reply.text, reference.text);
     }
@@ -349,6 +378,7 @@ async fn capability_gaps_are_403() {
     let connection = api.create_connection().await;
     let run_id = api.start(&connection).await.body["run"]["id"].as_str().unwrap().to_owned();
     api.complete_next_run("graph.organization").await;
+    let webhook = api.create_webhook().await;
     let gaps: Vec<(Method, String, Option<Value>)> = vec![
         (Method::POST, "/v1/workspaces/1/tenants/10/provider-connections".into(), Some(connection_body())),
         (
@@ -369,6 +399,22 @@ async fn capability_gaps_are_403() {
         ),
         (Method::GET, "/v1/workspaces/1/audit-events".into(), None),
         (Method::GET, "/v1/workspaces/1/audit-events/verify".into(), None),
+        (
+            Method::PUT,
+            format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule"),
+            Some(json!({"interval": "PT6H"})),
+        ),
+        (Method::DELETE, format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule"), None),
+        (
+            Method::POST,
+            "/v1/workspaces/1/webhooks".into(),
+            Some(json!({"url": "https://hooks.example.com/", "events": ["verification.completed"]})),
+        ),
+        (Method::GET, "/v1/workspaces/1/webhooks".into(), None),
+        (Method::GET, format!("/v1/workspaces/1/webhooks/{webhook}"), None),
+        (Method::DELETE, format!("/v1/workspaces/1/webhooks/{webhook}"), None),
+        (Method::POST, format!("/v1/workspaces/1/webhooks/{webhook}/rotate-secret"), None),
+        (Method::GET, format!("/v1/workspaces/1/webhooks/{webhook}/deliveries"), None),
     ];
     for (method, uri, body) in gaps {
         let reply = api.call(method.clone(), &uri, Some(&viewer()), body).await;
@@ -519,6 +565,8 @@ async fn openapi_is_3_1_and_its_request_bodies_match_the_contracts() {
         ("AcknowledgeRequest", "acknowledge-check.request.schema.json"),
         ("CreateConnectionRequest", "provider-connection.request.schema.json"),
         ("RotateSecretRequest", "provider-connection-secret.request.schema.json"),
+        ("SetScheduleRequest", "schedule.request.schema.json"),
+        ("CreateWebhookRequest", "webhook.request.schema.json"),
     ] {
         let path = format!("{}/../../contracts/{contract}", env!("CARGO_MANIFEST_DIR"));
         let contract: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -533,7 +581,7 @@ async fn openapi_is_3_1_and_its_request_bodies_match_the_contracts() {
     }
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.contains_key("/v1/runs/{id}/acknowledgements"));
-    assert_eq!(paths.len(), 16);
+    assert_eq!(paths.len(), 21);
 }
 
 #[tokio::test]
@@ -550,4 +598,104 @@ async fn error_bodies_validate_against_the_contract() {
     for reply in replies {
         assert!(validator.is_valid(&reply.body), "{}", reply.text);
     }
+}
+
+#[tokio::test]
+async fn schedules_over_http() {
+    let api = api();
+    let connection = api.create_connection().await;
+    let uri = format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule");
+    assert_eq!(api.call(Method::GET, &uri, Some(&viewer()), None).await.status, StatusCode::NOT_FOUND);
+    let set = api.call(Method::PUT, &uri, Some(&admin()), Some(json!({"interval": "PT6H", "first_run_at": null}))).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+    let keys: std::collections::BTreeSet<&str> = set.body.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["created_at", "interval", "next_run_at", "updated_at"].into_iter().collect());
+    assert_eq!(set.body["interval"], "PT6H");
+    let read = api.call(Method::GET, &uri, Some(&viewer()), None).await;
+    assert_eq!(read.body, set.body);
+    for (body, field) in [
+        (json!({"interval": "PT4M"}), "interval"),
+        (json!({"interval": "P31D"}), "interval"),
+        (json!({"interval": "P1M"}), "interval"),
+        (json!({"interval": "six hours"}), "interval"),
+        (json!({"interval": "PT6H", "first_run_at": "2999-01-01T00:00:00Z"}), "first_run_at"),
+        (json!({"interval": "PT6H", "first_run_at": "tomorrow"}), "first_run_at"),
+        (json!({"interval": "PT6H", "extra": 1}), "extra"),
+    ] {
+        let reply = api.call(Method::PUT, &uri, Some(&admin()), Some(body.clone())).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", reply.text);
+        assert_eq!(reply.body["error"]["details"][0]["field"], field, "{body}");
+    }
+    assert_eq!(api.call(Method::DELETE, &uri, Some(&admin()), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.call(Method::DELETE, &uri, Some(&admin()), None).await.status, StatusCode::NOT_FOUND);
+    let missing = format!("/v1/workspaces/1/tenants/10/provider-connections/{}/schedule", uuid::Uuid::now_v7());
+    let reply = api.call(Method::PUT, &missing, Some(&admin()), Some(json!({"interval": "PT6H"}))).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn webhooks_over_http_show_the_secret_only_on_create_and_rotate() {
+    let api = api();
+    let body = json!({"url": "https://hooks.example.com/verdict", "events": ["verification.completed", "verification.regressed"], "description": "ops"});
+    let created = api.call(Method::POST, "/v1/workspaces/1/webhooks", Some(&webhook_admin()), Some(body)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let secret = created.body["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_") && secret.len() == 6 + 44, "{secret}");
+    let id = created.body["webhook"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created.headers.get(header::LOCATION).unwrap(), &format!("/v1/workspaces/1/webhooks/{id}"));
+    let one = format!("/v1/workspaces/1/webhooks/{id}");
+    let listed = api.call(Method::GET, "/v1/workspaces/1/webhooks", Some(&webhook_admin()), None).await;
+    let read = api.call(Method::GET, &one, Some(&webhook_admin()), None).await;
+    assert_eq!(listed.body[0], read.body);
+    assert_eq!(read.body["events"], json!(["verification.completed", "verification.regressed"]));
+    for text in [&listed.text, &read.text] {
+        assert!(!text.contains(&secret[6..]) && !text.contains("secret\""), "{text}");
+    }
+    let rotated = api.call(Method::POST, &format!("{one}/rotate-secret"), Some(&webhook_admin()), None).await;
+    assert_eq!(rotated.status, StatusCode::OK);
+    let new_secret = rotated.body["secret"].as_str().unwrap();
+    assert!(new_secret.starts_with("whsec_") && new_secret != secret);
+
+    // A completion enqueues a delivery, listed by the deliveries endpoint.
+    let connection = api.create_connection().await;
+    api.start(&connection).await;
+    let run = api.complete_next_run("permissions.intune_apps").await;
+    let page = api.call(Method::GET, &format!("{one}/deliveries?limit=1"), Some(&webhook_admin()), None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert_eq!(page.body["deliveries"].as_array().unwrap().len(), 1);
+    let next = page.body["next_cursor"].as_str().unwrap();
+    let rest = api.call(Method::GET, &format!("{one}/deliveries?cursor={next}"), Some(&webhook_admin()), None).await;
+    let all: Vec<&Value> = page.body["deliveries"].as_array().unwrap().iter().chain(rest.body["deliveries"].as_array().unwrap()).collect();
+    assert_eq!(all.len(), 2, "completed and regressed");
+    for delivery in all {
+        assert_eq!((&delivery["state"], &delivery["attempts"], &delivery["run_id"]), (&json!("pending"), &json!(0), &json!(run)));
+    }
+    for bad in ["limit=0", "cursor=nope", "other=1"] {
+        let reply = api.call(Method::GET, &format!("{one}/deliveries?{bad}"), Some(&webhook_admin()), None).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+
+    for (url, events) in [
+        ("http://hooks.example.com/", json!(["verification.completed"])),
+        ("https://127.0.0.1/hook", json!(["verification.completed"])),
+        ("https://10.1.2.3/hook", json!(["verification.completed"])),
+        ("https://169.254.169.254/latest", json!(["verification.completed"])),
+        ("https://[::1]/hook", json!(["verification.completed"])),
+        ("https://[fd00::1]/hook", json!(["verification.completed"])),
+        ("https://hooks.example.com/", json!([])),
+        ("https://hooks.example.com/", json!(["verification.started"])),
+    ] {
+        let body = json!({"url": url, "events": events});
+        let reply = api.call(Method::POST, "/v1/workspaces/1/webhooks", Some(&webhook_admin()), Some(body)).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{url} {events}: {}", reply.text);
+        let field = if url.starts_with("https://hooks") { "events" } else { "url" };
+        assert!(reply.body["error"]["details"][0]["field"].as_str().unwrap().starts_with(field), "{url}");
+    }
+    let scoped = admin();
+    assert_eq!(api.call(Method::GET, "/v1/workspaces/1/webhooks", Some(&scoped), None).await.status, StatusCode::FORBIDDEN);
+
+    assert_eq!(api.call(Method::DELETE, &one, Some(&webhook_admin()), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.call(Method::GET, &one, Some(&webhook_admin()), None).await.status, StatusCode::NOT_FOUND);
+    let text = api.call(Method::GET, "/metrics", None, None).await.text;
+    assert!(text.contains("verdict_webhook_outbox 0"), "{text}");
 }
