@@ -15,6 +15,7 @@ use verdict_http::{AppState, HttpLimits, router};
 
 use crate::cli::{ServeArgs, Settings};
 use crate::config::{Database, Keys, resolve_keys};
+use crate::continuous::{Continuous, DispatchWake};
 use crate::shutdown::Shutdown;
 use crate::store::Store;
 use crate::workers::Workers;
@@ -26,6 +27,7 @@ pub struct App {
     address: Option<SocketAddr>,
     router: Option<axum::Router>,
     workers: Option<Workers>,
+    continuous: Continuous,
     store: Store,
     shutdown: Shutdown,
 }
@@ -67,16 +69,31 @@ impl App {
         let flows = Arc::new(FlowCatalog::builtin().context("flow catalog")?);
         let cipher = Arc::new(keys.cipher()?);
         let run_workers = !serve.no_workers && serve.workers.count > 0;
-        let workers =
-            if run_workers { Some(Workers::new(&serve.workers, &store, cipher.clone(), flows.clone())?) } else { None };
+        // Completions in this process (worker runs, blocked starts) wake its webhook dispatcher.
+        let dispatch_wake = Arc::new(DispatchWake::default());
+        let outbound = settings.webhooks.policy();
+        let metrics = Arc::new(Metrics::default());
+        let workers = if run_workers {
+            Some(
+                Workers::new(&serve.workers, &store, cipher.clone(), flows.clone())?
+                    .with_delivery_notifier(dispatch_wake.clone()),
+            )
+        } else {
+            None
+        };
         let queue: Arc<dyn QueueNotifier> = match &workers {
             Some(w) => w.notifier(),
             None => Arc::new(NoQueueNotifier),
         };
         let shutdown = Shutdown::default();
+        let continuous_ports = store
+            .ports(cipher.clone(), queue.clone(), flows.clone())
+            .with_delivery_notifier(dispatch_wake.clone())
+            .with_outbound(outbound)
+            .with_observer(metrics.clone());
+        let continuous = Continuous::new(continuous_ports.clone(), dispatch_wake, &settings.webhooks);
         let (listener, address, router) = if api {
-            let ports = store.ports(cipher, queue, flows);
-            let router = build_router(ports, &keys, settings, Arc::new(store.clone()))?;
+            let router = build_router(continuous_ports, &keys, settings, Arc::new(store.clone()), metrics)?;
             let listener =
                 TcpListener::bind(serve.listen).await.with_context(|| format!("cannot listen on {}", serve.listen))?;
             let address = listener.local_addr()?;
@@ -85,7 +102,7 @@ impl App {
             (None, None, None)
         };
         let forwarder = audit_forwarder(settings, &database, &store)?;
-        Ok(Self { forwarder, listener, address, router, workers, store, shutdown })
+        Ok(Self { forwarder, listener, address, router, workers, continuous, store, shutdown })
     }
 
     /// The bound address, when serving the API.
@@ -118,6 +135,7 @@ impl App {
             trigger.trigger();
         });
         let workers = self.workers.map(|w| w.start(shutdown.clone()));
+        let continuous = self.continuous.start(shutdown.clone());
         let forwarder = self.forwarder.map(|forwarder| {
             let stop = shutdown.clone();
             tokio::spawn(forwarder.run(async move { stop.wait().await }))
@@ -135,6 +153,7 @@ impl App {
         if let Some(workers) = workers {
             workers.stopped().await;
         }
+        continuous.stopped().await;
         if let Some(forwarder) = forwarder
             && forwarder.await.is_err()
         {
@@ -174,10 +193,11 @@ fn build_router(
     keys: &Keys,
     settings: &Settings,
     readiness: Arc<dyn verdict_http::Readiness>,
+    metrics: Arc<Metrics>,
 ) -> Result<axum::Router> {
     let authenticator = Authenticator::new(&keys.jwt, settings.jwt_issuer.as_deref(), Some(&settings.jwt_audience))
         .context("JWT configuration")?;
-    let state = AppState::new(ports, authenticator, readiness, Arc::new(Metrics::default()), HttpLimits::default());
+    let state = AppState::new(ports, authenticator, readiness, metrics, HttpLimits::default());
     Ok(router(state))
 }
 

@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod continuous;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
