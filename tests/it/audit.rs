@@ -66,7 +66,7 @@ async fn all_events(app: &TestApp) -> Vec<Value> {
 }
 
 async fn api_events_verify_with_an_independent_implementation(backend: Backend) {
-    let app = spawn_app_with(backend, Options { workers: false }).await;
+    let app = spawn_app_with(backend, Options { workers: false, ..Options::default() }).await;
     activity(&app).await;
     let events = all_events(&app).await;
     assert_eq!(events.len(), 4, "{events:#?}");
@@ -92,7 +92,7 @@ async fn verify(app: &TestApp) -> Value {
 }
 
 async fn tampering_is_detected_and_named(backend: Backend) {
-    let app = spawn_app_with(backend, Options { workers: false }).await;
+    let app = spawn_app_with(backend, Options { workers: false, ..Options::default() }).await;
     activity(&app).await;
     assert_eq!(verify(&app).await, json!({"valid": true, "events_checked": 4, "first_broken_seq": null}));
     match backend {

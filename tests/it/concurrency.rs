@@ -8,7 +8,7 @@ crate::on_both_backends!(concurrent_starts_create_one_run);
 
 async fn concurrent_starts_create_one_run(backend: Backend) {
     // Without workers the run stays queued, so every start meets the same active run.
-    let app = spawn_app_with(backend, Options { workers: false }).await;
+    let app = spawn_app_with(backend, Options { workers: false, ..Options::default() }).await;
     let connection = app.create_connection().await;
     let replies = futures::future::join_all((0..64).map(|_| app.start(&connection))).await;
     let created = replies.iter().filter(|r| r.status == StatusCode::CREATED).count();

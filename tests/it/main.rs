@@ -6,6 +6,7 @@ mod api;
 mod audit;
 mod bad_input;
 mod concurrency;
+mod continuous;
 mod security;
 mod support;
 
