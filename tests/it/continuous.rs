@@ -152,7 +152,8 @@ async fn a_schedule_fires_as_the_system_and_rearms(backend: Backend) {
         .request(Method::GET, "/v1/workspaces/1/audit-events?action=verification.started", Some(&admin()), None)
         .await;
     assert_eq!(events.body["events"][0]["actor"], json!({"type": "system", "id": "scheduler"}));
-    let actions = app.request(Method::GET, "/v1/workspaces/1/audit-events?action=schedule.set", Some(&admin()), None).await;
+    let actions =
+        app.request(Method::GET, "/v1/workspaces/1/audit-events?action=schedule.set", Some(&admin()), None).await;
     assert_eq!(actions.body["events"].as_array().unwrap().len(), 1);
     app.stop().await;
 }
@@ -224,7 +225,9 @@ async fn webhooks_arrive_signed_and_are_retried_after_a_failure(backend: Backend
     let metrics = app.request(Method::GET, "/metrics", None, None).await.text;
     assert!(
         metrics.contains("verdict_webhook_deliveries_total{event_type=\"verification.completed\",result=\"retrying\"}")
-            || metrics.contains("verdict_webhook_deliveries_total{event_type=\"verification.regressed\",result=\"retrying\"}"),
+            || metrics.contains(
+                "verdict_webhook_deliveries_total{event_type=\"verification.regressed\",result=\"retrying\"}"
+            ),
         "{metrics}"
     );
     app.stop().await;
@@ -275,7 +278,8 @@ async fn private_targets_are_refused_at_creation_and_at_delivery(backend: Backen
         assert_eq!(reply.body["error"]["details"][0]["field"], "url", "{url}");
     }
     // A host name is checked where it matters: after resolution, at every delivery.
-    let (webhook, _) = subscribe(&app, &format!("https://localhost:{port}/hook"), json!(["verification.completed"])).await;
+    let (webhook, _) =
+        subscribe(&app, &format!("https://localhost:{port}/hook"), json!(["verification.completed"])).await;
     let blocked = app
         .request(
             Method::POST,

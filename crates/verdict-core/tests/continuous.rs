@@ -264,7 +264,8 @@ async fn subscribe(w: &World, events: &[WebhookEventType]) -> WebhookWithSecret 
 }
 
 async fn types_delivered(w: &World, subscription: &WebhookWithSecret) -> Vec<WebhookEventType> {
-    let page = DeliveryOutbox::list(&w.store, subscription.webhook.id, None, PageLimit::new(100).unwrap()).await.unwrap();
+    let page =
+        DeliveryOutbox::list(&w.store, subscription.webhook.id, None, PageLimit::new(100).unwrap()).await.unwrap();
     let mut types: Vec<_> = page.deliveries.iter().map(|d| d.event_type).collect();
     types.sort();
     types
@@ -281,7 +282,7 @@ async fn completions_raise_completed_changed_regressed_and_recovered() {
     for (failing, raised) in [
         (&["permissions.intune_apps"][..], &[Completed, Regressed][..]), // a first report that is not ready
         (&["permissions.intune_apps"][..], &[Completed][..]),            // unchanged
-        (&[][..], &[Completed, Changed, Recovered][..]),                  // back to ready
+        (&[][..], &[Completed, Changed, Recovered][..]),                 // back to ready
         (&["graph.organization"][..], &[Completed, Changed, Regressed][..]), // a blocker appears
     ] {
         let permit = verifications.authorize_start(&admin(), ws(), t10()).unwrap();
@@ -365,9 +366,13 @@ async fn the_dispatcher_signs_retries_on_the_backoff_schedule_and_uses_a_rotated
 
     w.clock.advance(Duration::seconds(30));
     assert_eq!(dispatcher.dispatch_due(&owner).await.unwrap(), 1);
-    let page = DeliveryOutbox::list(&w.store, subscription.webhook.id, None, PageLimit::new(10).unwrap()).await.unwrap();
+    let page =
+        DeliveryOutbox::list(&w.store, subscription.webhook.id, None, PageLimit::new(10).unwrap()).await.unwrap();
     let delivery = &page.deliveries[0];
-    assert_eq!((delivery.state, delivery.attempts, delivery.last_status_code), (DeliveryState::Delivered, 3, Some(200)));
+    assert_eq!(
+        (delivery.state, delivery.attempts, delivery.last_status_code),
+        (DeliveryState::Delivered, 3, Some(200))
+    );
     let attempts = w.observed.attempts.lock().unwrap().clone();
     let states: Vec<DeliveryState> = attempts.iter().map(|(_, _, s)| *s).collect();
     assert_eq!(states, [DeliveryState::Pending, DeliveryState::Pending, DeliveryState::Delivered]);
@@ -397,7 +402,8 @@ async fn a_delivery_that_keeps_failing_is_marked_failed_after_the_last_pause() {
     }
     assert_eq!(pauses, [5, 30, 120, 600, 3600, 21_600]);
     assert_eq!(transport.sent.lock().unwrap().len(), 7);
-    let page = DeliveryOutbox::list(&w.store, subscription.webhook.id, None, PageLimit::new(10).unwrap()).await.unwrap();
+    let page =
+        DeliveryOutbox::list(&w.store, subscription.webhook.id, None, PageLimit::new(10).unwrap()).await.unwrap();
     let delivery = &page.deliveries[0];
     assert_eq!(
         (delivery.state, delivery.attempts, delivery.last_error, delivery.next_attempt_at),

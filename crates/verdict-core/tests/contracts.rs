@@ -333,7 +333,13 @@ fn request_schema_examples_validate() {
 fn the_audit_contract_lists_every_action_and_subject_type() {
     let schema = contract("audit-event.schema.json");
     let listed = |pointer: &str| -> Vec<String> {
-        schema.pointer(pointer).and_then(Value::as_array).unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+        schema
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
     };
     let actions: Vec<String> = AuditAction::ALL.iter().map(|a| a.as_str().to_owned()).collect();
     assert_eq!(listed("/properties/action/enum"), actions);

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use verdict_core::domain::{
-    Delivery, DeliveryPage, EventTypes, RunId, Schedule, ScheduleInterval, Webhook, WebhookDescription,
-    WebhookEventId, WebhookId, timestamp_serde,
+    Delivery, DeliveryPage, EventTypes, RunId, Schedule, ScheduleInterval, Webhook, WebhookDescription, WebhookEventId,
+    WebhookId, timestamp_serde,
 };
 use verdict_core::services::WebhookWithSecret;
 

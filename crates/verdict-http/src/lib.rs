@@ -25,7 +25,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use verdict_core::services::{
-    AcknowledgementService, AuditService, ConnectionService, Ports, ScheduleService, VerificationService, WebhookService,
+    AcknowledgementService, AuditService, ConnectionService, Ports, ScheduleService, VerificationService,
+    WebhookService,
 };
 
 use crate::auth::{Authenticator, HasAuthenticator};

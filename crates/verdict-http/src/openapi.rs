@@ -3,9 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::continuous;
 use crate::dto;
 use crate::error;
-use crate::continuous;
 use crate::handlers::{audit, connections, health, runs, schedules, verifications, webhooks};
 
 struct BearerAuth;

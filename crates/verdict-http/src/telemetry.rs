@@ -117,7 +117,11 @@ impl Metrics {
             deliveries.clone(),
         );
         let outbox = Gauge::default();
-        registry.register("webhook_outbox", "Pending webhook deliveries (the outbox depth), read at most every 5 s", outbox.clone());
+        registry.register(
+            "webhook_outbox",
+            "Pending webhook deliveries (the outbox depth), read at most every 5 s",
+            outbox.clone(),
+        );
         // From half a second to about four and a half hours past due.
         let schedule_lag = Histogram::new(exponential_buckets(0.5, 2.0, 16));
         registry.register(
@@ -385,22 +389,22 @@ mod tests {
     fn continuous_verification_is_observed_with_closed_labels() {
         let metrics = Metrics::default();
         metrics.schedule_fired(chrono::Duration::seconds(3), ScheduledStart::Created);
-        metrics.delivery_attempted(
-            WebhookEventType::Regressed,
-            AttemptResult::Status(500),
-            DeliveryState::Pending,
-        );
+        metrics.delivery_attempted(WebhookEventType::Regressed, AttemptResult::Status(500), DeliveryState::Pending);
         metrics.delivery_attempted(WebhookEventType::Regressed, AttemptResult::Status(200), DeliveryState::Delivered);
         metrics.set_outbox_depth(4);
         let text = metrics.render_prometheus();
         assert!(text.contains("verdict_scheduled_starts_total{result=\"created\"} 1"), "{text}");
         assert!(text.contains("verdict_schedule_lag_seconds_count 1"), "{text}");
         assert!(
-            text.contains("verdict_webhook_deliveries_total{event_type=\"verification.regressed\",result=\"retrying\"} 1"),
+            text.contains(
+                "verdict_webhook_deliveries_total{event_type=\"verification.regressed\",result=\"retrying\"} 1"
+            ),
             "{text}"
         );
         assert!(
-            text.contains("verdict_webhook_deliveries_total{event_type=\"verification.regressed\",result=\"delivered\"} 1"),
+            text.contains(
+                "verdict_webhook_deliveries_total{event_type=\"verification.regressed\",result=\"delivered\"} 1"
+            ),
             "{text}"
         );
         assert!(text.contains("verdict_webhook_outbox 4"), "{text}");

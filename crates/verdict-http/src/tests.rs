@@ -606,7 +606,8 @@ async fn schedules_over_http() {
     let connection = api.create_connection().await;
     let uri = format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule");
     assert_eq!(api.call(Method::GET, &uri, Some(&viewer()), None).await.status, StatusCode::NOT_FOUND);
-    let set = api.call(Method::PUT, &uri, Some(&admin()), Some(json!({"interval": "PT6H", "first_run_at": null}))).await;
+    let set =
+        api.call(Method::PUT, &uri, Some(&admin()), Some(json!({"interval": "PT6H", "first_run_at": null}))).await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.text);
     let keys: std::collections::BTreeSet<&str> = set.body.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["created_at", "interval", "next_run_at", "updated_at"].into_iter().collect());
@@ -665,10 +666,14 @@ async fn webhooks_over_http_show_the_secret_only_on_create_and_rotate() {
     assert_eq!(page.body["deliveries"].as_array().unwrap().len(), 1);
     let next = page.body["next_cursor"].as_str().unwrap();
     let rest = api.call(Method::GET, &format!("{one}/deliveries?cursor={next}"), Some(&webhook_admin()), None).await;
-    let all: Vec<&Value> = page.body["deliveries"].as_array().unwrap().iter().chain(rest.body["deliveries"].as_array().unwrap()).collect();
+    let all: Vec<&Value> =
+        page.body["deliveries"].as_array().unwrap().iter().chain(rest.body["deliveries"].as_array().unwrap()).collect();
     assert_eq!(all.len(), 2, "completed and regressed");
     for delivery in all {
-        assert_eq!((&delivery["state"], &delivery["attempts"], &delivery["run_id"]), (&json!("pending"), &json!(0), &json!(run)));
+        assert_eq!(
+            (&delivery["state"], &delivery["attempts"], &delivery["run_id"]),
+            (&json!("pending"), &json!(0), &json!(run))
+        );
     }
     for bad in ["limit=0", "cursor=nope", "other=1"] {
         let reply = api.call(Method::GET, &format!("{one}/deliveries?{bad}"), Some(&webhook_admin()), None).await;
@@ -692,7 +697,10 @@ async fn webhooks_over_http_show_the_secret_only_on_create_and_rotate() {
         assert!(reply.body["error"]["details"][0]["field"].as_str().unwrap().starts_with(field), "{url}");
     }
     let scoped = admin();
-    assert_eq!(api.call(Method::GET, "/v1/workspaces/1/webhooks", Some(&scoped), None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        api.call(Method::GET, "/v1/workspaces/1/webhooks", Some(&scoped), None).await.status,
+        StatusCode::FORBIDDEN
+    );
 
     assert_eq!(api.call(Method::DELETE, &one, Some(&webhook_admin()), None).await.status, StatusCode::NO_CONTENT);
     assert_eq!(api.call(Method::GET, &one, Some(&webhook_admin()), None).await.status, StatusCode::NOT_FOUND);

@@ -9,8 +9,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 use verdict_core::domain::{
     AttemptRecord, ClaimedDelivery, Delivery, DeliveryCursor, DeliveryPage, LeaseOwner, PageLimit, PendingAuditEvent,
-    ProviderConnectionId, Schedule, SecretCiphertext, StoredDelivery, StoredSchedule, StoredWebhook, TenantId,
-    Webhook, WebhookEvent, WebhookEventId, WebhookId, WebhookUrl, WorkspaceId, to_micros,
+    ProviderConnectionId, Schedule, SecretCiphertext, StoredDelivery, StoredSchedule, StoredWebhook, TenantId, Webhook,
+    WebhookEvent, WebhookEventId, WebhookId, WebhookUrl, WorkspaceId, to_micros,
 };
 use verdict_core::ports::{DeliveryOutbox, ScheduleStore, StoreError, WebhookStore};
 
@@ -312,13 +312,16 @@ impl WebhookStore for PgStore {
     }
 
     async fn get(&self, workspace: WorkspaceId, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
-        let row: Option<WebhookRow> =
-            sqlx::query_as(concat!("SELECT ", webhook_columns!(), " FROM webhooks WHERE id = $1 AND workspace_id = $2"))
-                .bind(id.as_uuid())
-                .bind(workspace.get())
-                .fetch_optional(self.pool())
-                .await
-                .map_err(store_error)?;
+        let row: Option<WebhookRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            webhook_columns!(),
+            " FROM webhooks WHERE id = $1 AND workspace_id = $2"
+        ))
+        .bind(id.as_uuid())
+        .bind(workspace.get())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(store_error)?;
         row.map(Webhook::try_from).transpose()
     }
 

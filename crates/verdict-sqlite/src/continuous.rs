@@ -8,8 +8,8 @@ use sqlx::SqliteConnection;
 use sqlx::types::uuid::fmt::Hyphenated;
 use verdict_core::domain::{
     AttemptRecord, ClaimedDelivery, Delivery, DeliveryCursor, DeliveryPage, LeaseOwner, PageLimit, PendingAuditEvent,
-    ProviderConnectionId, Schedule, SecretCiphertext, StoredDelivery, StoredSchedule, StoredWebhook, TenantId,
-    Webhook, WebhookEvent, WebhookEventId, WebhookId, WebhookUrl, WorkspaceId,
+    ProviderConnectionId, Schedule, SecretCiphertext, StoredDelivery, StoredSchedule, StoredWebhook, TenantId, Webhook,
+    WebhookEvent, WebhookEventId, WebhookId, WebhookUrl, WorkspaceId,
 };
 use verdict_core::ports::{DeliveryOutbox, ScheduleStore, StoreError, WebhookStore};
 
@@ -157,12 +157,17 @@ impl ScheduleStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, fields(connection_id = %schedule.provider_connection_id))]
     async fn set(&self, schedule: Schedule, event: PendingAuditEvent) -> Result<Schedule, StoreError> {
         let mut tx = self.begin_write().await?;
-        let row: ScheduleRow = sqlx::query_as(concat!("INSERT INTO verification_schedules (", schedule_columns!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+        let row: ScheduleRow = sqlx::query_as(concat!(
+            "INSERT INTO verification_schedules (",
+            schedule_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (provider_connection_id) DO UPDATE SET flow = excluded.flow, \
              schedule_interval = excluded.schedule_interval, interval_seconds = excluded.interval_seconds, \
              next_run_at = excluded.next_run_at, updated_at = excluded.updated_at, \
              claimed_by = NULL, claim_expires_at = NULL \
-             RETURNING ", schedule_columns!()))
+             RETURNING ",
+            schedule_columns!()
+        ))
         .bind(schedule.provider_connection_id.to_string())
         .bind(schedule.workspace_id.get())
         .bind(schedule.tenant_id.get())
@@ -186,8 +191,12 @@ impl ScheduleStore for SqliteStore {
         tenant: TenantId,
         connection: ProviderConnectionId,
     ) -> Result<Option<Schedule>, StoreError> {
-        let row: Option<ScheduleRow> = sqlx::query_as(concat!("SELECT ", schedule_columns!(), " FROM verification_schedules \
-             WHERE provider_connection_id = ? AND workspace_id = ? AND tenant_id = ?"))
+        let row: Option<ScheduleRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            schedule_columns!(),
+            " FROM verification_schedules \
+             WHERE provider_connection_id = ? AND workspace_id = ? AND tenant_id = ?"
+        ))
         .bind(connection.to_string())
         .bind(workspace.get())
         .bind(tenant.get())
@@ -232,11 +241,14 @@ impl ScheduleStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Schedule>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let rows: Vec<ScheduleRow> = sqlx::query_as(concat!("UPDATE verification_schedules SET claimed_by = ?1, claim_expires_at = ?3 \
+        let rows: Vec<ScheduleRow> = sqlx::query_as(concat!(
+            "UPDATE verification_schedules SET claimed_by = ?1, claim_expires_at = ?3 \
              WHERE provider_connection_id IN (SELECT provider_connection_id FROM verification_schedules \
                  WHERE next_run_at <= ?2 AND (claim_expires_at IS NULL OR claim_expires_at <= ?2) \
                  ORDER BY next_run_at, provider_connection_id LIMIT ?4) \
-             RETURNING ", schedule_columns!()))
+             RETURNING ",
+            schedule_columns!()
+        ))
         .bind(owner.as_str())
         .bind(timestamp(now))
         .bind(timestamp(claim_until))
@@ -277,7 +289,12 @@ impl WebhookStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, fields(webhook_id = %webhook.id))]
     async fn create(&self, webhook: Webhook, event: PendingAuditEvent) -> Result<Webhook, StoreError> {
         let mut tx = self.begin_write().await?;
-        let row: WebhookRow = sqlx::query_as(concat!("INSERT INTO webhooks (", webhook_columns!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ", webhook_columns!()))
+        let row: WebhookRow = sqlx::query_as(concat!(
+            "INSERT INTO webhooks (",
+            webhook_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+            webhook_columns!()
+        ))
         .bind(webhook.id.to_string())
         .bind(webhook.workspace_id.get())
         .bind(webhook.url.as_str())
@@ -307,7 +324,11 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn list(&self, workspace: WorkspaceId) -> Result<Vec<Webhook>, StoreError> {
-        let rows: Vec<WebhookRow> = sqlx::query_as(concat!("SELECT ", webhook_columns!(), " FROM webhooks WHERE workspace_id = ? ORDER BY created_at, id"))
+        let rows: Vec<WebhookRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            webhook_columns!(),
+            " FROM webhooks WHERE workspace_id = ? ORDER BY created_at, id"
+        ))
         .bind(workspace.get())
         .fetch_all(&self.reader)
         .await
@@ -347,8 +368,11 @@ impl WebhookStore for SqliteStore {
         event: PendingAuditEvent,
     ) -> Result<Option<Webhook>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let row: Option<WebhookRow> = sqlx::query_as(concat!("UPDATE webhooks SET secret_ciphertext = ?1, secret_rotated_at = ?2, updated_at = ?2 \
-             WHERE id = ?3 AND workspace_id = ?4 RETURNING ", webhook_columns!()))
+        let row: Option<WebhookRow> = sqlx::query_as(concat!(
+            "UPDATE webhooks SET secret_ciphertext = ?1, secret_rotated_at = ?2, updated_at = ?2 \
+             WHERE id = ?3 AND workspace_id = ?4 RETURNING ",
+            webhook_columns!()
+        ))
         .bind(ciphertext.as_bytes().to_vec())
         .bind(timestamp(at))
         .bind(id.to_string())
@@ -384,10 +408,14 @@ impl DeliveryOutbox for SqliteStore {
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let rows: Vec<ClaimedRow> = sqlx::query_as(concat!("UPDATE webhook_deliveries SET attempts = attempts + 1, claimed_by = ?1, next_attempt_at = ?3 \
+        let rows: Vec<ClaimedRow> = sqlx::query_as(concat!(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, claimed_by = ?1, next_attempt_at = ?3 \
              WHERE (webhook_id, event_id) IN (SELECT webhook_id, event_id FROM webhook_deliveries \
                  WHERE state = 'pending' AND next_attempt_at <= ?2 ORDER BY next_attempt_at, event_id LIMIT ?4) \
-             RETURNING ", delivery_columns!(), ", payload"))
+             RETURNING ",
+            delivery_columns!(),
+            ", payload"
+        ))
         .bind(owner.as_str())
         .bind(timestamp(now))
         .bind(timestamp(claim_until))
@@ -452,8 +480,12 @@ impl DeliveryOutbox for SqliteStore {
         after: Option<DeliveryCursor>,
         limit: PageLimit,
     ) -> Result<DeliveryPage, StoreError> {
-        let rows: Vec<DeliveryRow> = sqlx::query_as(concat!("SELECT ", delivery_columns!(), " FROM webhook_deliveries WHERE webhook_id = ?1 \
-             AND (?2 IS NULL OR event_id < ?2) ORDER BY event_id DESC LIMIT ?3"))
+        let rows: Vec<DeliveryRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            delivery_columns!(),
+            " FROM webhook_deliveries WHERE webhook_id = ?1 \
+             AND (?2 IS NULL OR event_id < ?2) ORDER BY event_id DESC LIMIT ?3"
+        ))
         .bind(webhook.to_string())
         .bind(after.map(|c| c.0.to_string()))
         .bind(i64::from(limit.get()) + 1)

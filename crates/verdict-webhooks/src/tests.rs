@@ -93,7 +93,9 @@ async fn errors_and_redirects_are_answers_not_followed() {
 async fn private_addresses_are_refused_unless_allowed() {
     let (port, mut requests) = responder(Some("200 OK"), "").await;
     let strict = HttpTransport::new(false);
-    for url in [format!("http://localhost:{port}/"), format!("http://127.0.0.1:{port}/"), format!("http://[::1]:{port}/")] {
+    for url in
+        [format!("http://localhost:{port}/"), format!("http://127.0.0.1:{port}/"), format!("http://[::1]:{port}/")]
+    {
         assert_eq!(strict.send(request(&url)).await, AttemptResult::Error(DeliveryErrorClass::BlockedAddress), "{url}");
     }
     assert!(requests.try_recv().is_err(), "nothing was sent");

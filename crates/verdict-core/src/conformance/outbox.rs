@@ -216,7 +216,10 @@ pub async fn a_delivery_claimed_by_a_dead_dispatcher_is_due_again(stores: &Store
     let done = AttemptRecord::decide(2, AttemptResult::Status(204), t2);
     assert!(stores.outbox.record_attempt(d.webhook_id, d.event_id, &b, 2, done).await.unwrap());
     let listed = deliveries_of(stores, &subscription).await;
-    assert_eq!((listed[0].state, listed[0].attempts, listed[0].last_status_code), (DeliveryState::Delivered, 2, Some(204)));
+    assert_eq!(
+        (listed[0].state, listed[0].attempts, listed[0].last_status_code),
+        (DeliveryState::Delivered, 2, Some(204))
+    );
     assert_eq!(listed[0].next_attempt_at, None);
     assert!(!stores.outbox.record_attempt(d.webhook_id, d.event_id, &b, 2, done).await.unwrap(), "recorded once");
 }
@@ -239,7 +242,13 @@ pub async fn attempts_follow_the_retry_schedule_and_pages_list_newest_first(stor
     assert!(others.iter().all(|c| c.delivery.event_id != first.event_id), "not before its pause");
     for other in &others {
         let record = AttemptRecord::decide(1, AttemptResult::Error(DeliveryErrorClass::Timeout), t0);
-        assert!(stores.outbox.record_attempt(other.delivery.webhook_id, other.delivery.event_id, &d, 1, record).await.unwrap());
+        assert!(
+            stores
+                .outbox
+                .record_attempt(other.delivery.webhook_id, other.delivery.event_id, &d, 1, record)
+                .await
+                .unwrap()
+        );
     }
     assert_eq!(stores.outbox.next_due_at().await.unwrap(), Some(retry_at));
     let again = stores.outbox.claim_due(&d, retry_at, retry_at + Duration::seconds(60), 1).await.unwrap();

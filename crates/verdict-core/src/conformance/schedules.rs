@@ -9,8 +9,7 @@ use serde_json::Map;
 use super::Stores;
 use super::fixtures::*;
 use crate::domain::{
-    Actor, AuditAction, FlowId, PendingAuditEvent, ProviderConnection, Schedule, ScheduleInterval, Subject,
-    SubjectType,
+    Actor, AuditAction, FlowId, PendingAuditEvent, ProviderConnection, Schedule, ScheduleInterval, Subject, SubjectType,
 };
 use crate::ports::AuditQuery;
 

@@ -275,7 +275,9 @@ impl Delivery {
             next_attempt_at: row.next_attempt_at.filter(|_| state == DeliveryState::Pending).map(to_micros),
             last_status_code: row
                 .last_status_code
-                .map(|code| u16::try_from(code).map_err(|_| ParseError::new("last_status_code", "is not an HTTP status")))
+                .map(|code| {
+                    u16::try_from(code).map_err(|_| ParseError::new("last_status_code", "is not an HTTP status"))
+                })
                 .transpose()?,
             last_error: row.last_error.as_deref().map(DeliveryErrorClass::parse).transpose()?,
             created_at: to_micros(row.created_at),

@@ -32,9 +32,7 @@ impl ScheduleInterval {
     /// [`ParseError`] for field `interval`.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
         let invalid = |problem: &str| ParseError::new("interval", problem);
-        let span = PARSER
-            .parse_span(text)
-            .map_err(|_| invalid("must be an ISO 8601 duration such as PT6H or P1D"))?;
+        let span = PARSER.parse_span(text).map_err(|_| invalid("must be an ISO 8601 duration such as PT6H or P1D"))?;
         if span.get_years() != 0 || span.get_months() != 0 {
             return Err(invalid("must be given in weeks, days, hours or minutes (months and years vary in length)"));
         }

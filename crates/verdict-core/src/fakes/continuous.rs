@@ -60,9 +60,10 @@ impl ScheduleStore for InMemoryStore {
     async fn set(&self, mut schedule: Schedule, event: PendingAuditEvent) -> Result<Schedule, StoreError> {
         let mut state = self.lock();
         // The foreign key to the connection, in its workspace and tenant.
-        let owned = state.connections.get(&schedule.provider_connection_id).is_some_and(|c| {
-            c.workspace_id == schedule.workspace_id && c.tenant_id == schedule.tenant_id
-        });
+        let owned = state
+            .connections
+            .get(&schedule.provider_connection_id)
+            .is_some_and(|c| c.workspace_id == schedule.workspace_id && c.tenant_id == schedule.tenant_id);
         if !owned {
             return Err(unexpected("a schedule must belong to an existing connection of its tenant"));
         }
@@ -72,7 +73,9 @@ impl ScheduleStore for InMemoryStore {
             .schedules
             .get(&schedule.provider_connection_id)
             .map_or(to_micros(schedule.created_at), |row| row.schedule.created_at);
-        state.schedules.insert(schedule.provider_connection_id, ScheduleRow { schedule: schedule.clone(), claim: None });
+        state
+            .schedules
+            .insert(schedule.provider_connection_id, ScheduleRow { schedule: schedule.clone(), claim: None });
         state.append(event);
         Ok(schedule)
     }
@@ -178,7 +181,7 @@ impl WebhookStore for InMemoryStore {
         event: PendingAuditEvent,
     ) -> Result<bool, StoreError> {
         let mut state = self.lock();
-        if !state.webhooks.get(&id).is_some_and(|w| w.workspace_id == workspace) {
+        if state.webhooks.get(&id).is_none_or(|w| w.workspace_id != workspace) {
             return Ok(false);
         }
         state.webhooks.remove(&id);

@@ -12,42 +12,42 @@ use ipnet::{IpNet, Ipv6Net};
 /// Non-public IPv4 ranges (IANA IPv4 Special-Purpose Address Registry, plus multicast and the
 /// reserved class E space).
 const V4_BLOCKED: &[&str] = &[
-    "0.0.0.0/8",          // "this network", unspecified
-    "10.0.0.0/8",         // private
-    "100.64.0.0/10",      // shared address space (carrier-grade NAT)
-    "127.0.0.0/8",        // loopback
-    "169.254.0.0/16",     // link-local (cloud metadata services live here)
-    "172.16.0.0/12",      // private
-    "192.0.0.0/24",       // IETF protocol assignments
-    "192.0.2.0/24",       // documentation (TEST-NET-1)
-    "192.31.196.0/24",    // AS112
-    "192.52.193.0/24",    // AMT
-    "192.88.99.0/24",     // deprecated 6to4 relay anycast
-    "192.168.0.0/16",     // private
-    "192.175.48.0/24",    // direct delegation AS112
-    "198.18.0.0/15",      // benchmarking
-    "198.51.100.0/24",    // documentation (TEST-NET-2)
-    "203.0.113.0/24",     // documentation (TEST-NET-3)
-    "224.0.0.0/4",        // multicast
-    "240.0.0.0/4",        // reserved, including broadcast
+    "0.0.0.0/8",       // "this network", unspecified
+    "10.0.0.0/8",      // private
+    "100.64.0.0/10",   // shared address space (carrier-grade NAT)
+    "127.0.0.0/8",     // loopback
+    "169.254.0.0/16",  // link-local (cloud metadata services live here)
+    "172.16.0.0/12",   // private
+    "192.0.0.0/24",    // IETF protocol assignments
+    "192.0.2.0/24",    // documentation (TEST-NET-1)
+    "192.31.196.0/24", // AS112
+    "192.52.193.0/24", // AMT
+    "192.88.99.0/24",  // deprecated 6to4 relay anycast
+    "192.168.0.0/16",  // private
+    "192.175.48.0/24", // direct delegation AS112
+    "198.18.0.0/15",   // benchmarking
+    "198.51.100.0/24", // documentation (TEST-NET-2)
+    "203.0.113.0/24",  // documentation (TEST-NET-3)
+    "224.0.0.0/4",     // multicast
+    "240.0.0.0/4",     // reserved, including broadcast
 ];
 
 /// Non-public IPv6 ranges (IANA IPv6 Special-Purpose Address Registry, plus multicast). The
 /// IPv4-embedding prefixes are handled before this list is consulted.
 const V6_BLOCKED: &[&str] = &[
-    "::/128",        // unspecified
-    "::1/128",       // loopback
-    "::/96",         // IPv4-compatible (deprecated)
+    "::/128",         // unspecified
+    "::1/128",        // loopback
+    "::/96",          // IPv4-compatible (deprecated)
     "64:ff9b:1::/48", // local-use NAT64
-    "100::/64",      // discard-only
-    "2001::/23",     // IETF protocol assignments (Teredo, ORCHID, benchmarking, …)
-    "2001:db8::/32", // documentation
-    "3fff::/20",     // documentation
-    "5f00::/16",     // segment routing SIDs
-    "fc00::/7",      // unique local (fd00::/8 included)
-    "fe80::/10",     // link-local
-    "fec0::/10",     // site-local (deprecated)
-    "ff00::/8",      // multicast
+    "100::/64",       // discard-only
+    "2001::/23",      // IETF protocol assignments (Teredo, ORCHID, benchmarking, …)
+    "2001:db8::/32",  // documentation
+    "3fff::/20",      // documentation
+    "5f00::/16",      // segment routing SIDs
+    "fc00::/7",       // unique local (fd00::/8 included)
+    "fe80::/10",      // link-local
+    "fec0::/10",      // site-local (deprecated)
+    "ff00::/8",       // multicast
 ];
 
 fn networks(list: &[&str]) -> Vec<IpNet> {

@@ -167,7 +167,9 @@ pub fn next_attempt_after(attempts: u32, at: DateTime<Utc>) -> Option<DateTime<U
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CheckStatus, FlowId, ReasonCode, ReportDraft, ReportIdentity, Severity, TenantId, WorkspaceId};
+    use crate::domain::{
+        CheckStatus, FlowId, ReasonCode, ReportDraft, ReportIdentity, Severity, TenantId, WorkspaceId,
+    };
     use crate::rules::test_support::check;
     use CheckStatus::{Fail, Pass, Warn};
     use WebhookEventType::{Changed, Completed, Recovered, Regressed};

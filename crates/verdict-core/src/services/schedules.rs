@@ -161,11 +161,8 @@ impl ScheduleService {
         let connection = permit.connection;
         let now = self.ports.clock.now();
         let event = schedule_event(&connection, permit.user, AuditAction::ScheduleRemoved, now, Map::new());
-        let removed = self
-            .ports
-            .schedules
-            .remove(connection.workspace_id, connection.tenant_id, connection.id, event)
-            .await?;
+        let removed =
+            self.ports.schedules.remove(connection.workspace_id, connection.tenant_id, connection.id, event).await?;
         if removed { Ok(()) } else { Err(ScheduleError::NotFound) }
     }
 }

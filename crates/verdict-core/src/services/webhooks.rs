@@ -115,7 +115,11 @@ impl WebhookService {
     ///
     /// # Errors
     /// [`WebhookError::NotFound`] or [`WebhookError::Forbidden`].
-    pub fn authorize_manage(&self, principal: &Principal, workspace: WorkspaceId) -> Result<WebhooksPermit, WebhookError> {
+    pub fn authorize_manage(
+        &self,
+        principal: &Principal,
+        workspace: WorkspaceId,
+    ) -> Result<WebhooksPermit, WebhookError> {
         require_manage(principal, workspace)?;
         Ok(WebhooksPermit { workspace, user: principal.user_id.clone() })
     }

@@ -36,8 +36,7 @@ pub async fn set(
     path: ConnectionPath,
     body: JsonBody,
 ) -> Result<Json<ScheduleDto>, ApiError> {
-    let permit =
-        state.schedules.authorize_change(&principal, path.scope.workspace, path.scope.tenant, path.id).await?;
+    let permit = state.schedules.authorize_change(&principal, path.scope.workspace, path.scope.tenant, path.id).await?;
     let body: SetScheduleRequest = body.parse().await?;
     let request = SetSchedule { interval: body.interval, first_run_at: body.first_run_at };
     Ok(Json(state.schedules.set(permit, request).await?.into()))
@@ -68,8 +67,7 @@ pub async fn remove(
     Caller(principal): Caller,
     path: ConnectionPath,
 ) -> Result<StatusCode, ApiError> {
-    let permit =
-        state.schedules.authorize_change(&principal, path.scope.workspace, path.scope.tenant, path.id).await?;
+    let permit = state.schedules.authorize_change(&principal, path.scope.workspace, path.scope.tenant, path.id).await?;
     state.schedules.remove(permit).await?;
     Ok(StatusCode::NO_CONTENT)
 }
