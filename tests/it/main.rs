@@ -10,6 +10,7 @@ mod concurrency;
 mod edge;
 mod exports;
 mod outage;
+mod continuous;
 mod security;
 mod support;
 mod ui;

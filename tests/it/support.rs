@@ -16,8 +16,8 @@ use verdict_runner::fake::{FakeProvider, FakeTenant};
 
 pub const JWT_SECRET: &str = "e2e-hs256-secret-e2e-hs256-secret-0123";
 pub const ENCRYPTION_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-pub const ALL_CAPABILITIES: [&str; 4] =
-    ["verification.start", "verification.acknowledge", "provider_connection.manage", "audit.read"];
+pub const ALL_CAPABILITIES: [&str; 5] =
+    ["verification.start", "verification.acknowledge", "provider_connection.manage", "audit.read", "webhook.manage"];
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
@@ -65,11 +65,24 @@ pub struct Options {
     pub serve_args: Vec<String>,
     /// Another database URL than the backend's fresh one (e.g. through a proxy that can cut it).
     pub database_url: Option<String>,
+    /// `VERDICT_WEBHOOK_ALLOW_PRIVATE`: webhooks to the tests' receivers on loopback.
+    pub allow_private_webhooks: bool,
+    /// Whether this process sends webhook deliveries.
+    pub dispatcher: bool,
+    /// Run on this database (URL and its owner) instead of a fresh one: a second process.
+    pub shared_database: Option<(String, Box<dyn Any + Send>)>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { workers: true, serve_args: Vec::new(), database_url: None }
+        Self {
+            workers: true,
+            serve_args: Vec::new(),
+            database_url: None,
+            allow_private_webhooks: false,
+            dispatcher: true,
+            shared_database: None,
+        }
     }
 }
 
@@ -100,12 +113,13 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     log_buffer();
     let provider = FakeProvider::start(FakeTenant::contoso()).await.unwrap();
-    let (url, database): (String, Box<dyn Any + Send>) = match backend {
-        Backend::Sqlite => {
+    let (url, database): (String, Box<dyn Any + Send>) = match (options.shared_database, backend) {
+        (Some(shared), _) => shared,
+        (None, Backend::Sqlite) => {
             let dir = tempfile::tempdir().unwrap();
             (format!("sqlite://{}/data/verdict.db", dir.path().display()), Box::new(dir))
         }
-        Backend::Postgres => {
+        (None, Backend::Postgres) => {
             let db = verdict_pg_harness::test_database(&verdict_postgres::MIGRATOR).await;
             (db.url().to_owned(), Box::new(db))
         }
@@ -135,6 +149,12 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     args.extend(options.serve_args.iter().map(String::as_str));
     if !options.workers {
         args.push("--no-workers");
+    }
+    if options.allow_private_webhooks {
+        args.push("--webhook-allow-private");
+    }
+    if !options.dispatcher {
+        args.push("--no-dispatcher");
     }
     let cli = verdict_app::cli::Cli::parse_from(args);
     let Some(verdict_app::cli::Command::Serve(serve)) = cli.command else { unreachable!("serve was given") };
@@ -258,6 +278,18 @@ impl TestApp {
             assert!(Instant::now() < deadline, "run {run} did not complete: {}", view.text);
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Stops the service gracefully and hands over its database, for a next process on it.
+    pub async fn stop_keeping_database(mut self) -> (String, Box<dyn Any + Send>) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(30), server).await.unwrap().unwrap().unwrap();
+        }
+        let database = std::mem::replace(&mut self._database, Box::new(()));
+        (self.database_url.clone(), database)
     }
 
     /// Stops the service gracefully and waits for it.

@@ -18,7 +18,7 @@ pub const ADAPTER_LIBRARIES: &[&str] = &["sqlx", "axum", "hyper", "tower", "reqw
 
 /// Crates that are adapters: each may depend on core, none on another adapter.
 pub const ADAPTERS: &[&str] =
-    &["verdict-postgres", "verdict-sqlite", "verdict-http", "verdict-audit", "verdict-runner"];
+    &["verdict-postgres", "verdict-sqlite", "verdict-http", "verdict-audit", "verdict-runner", "verdict-webhooks"];
 
 /// Crates of pure functions over core's types that adapters may call (the report exports the HTTP
 /// adapter serves): like core, each knows no adapter library and no adapter.

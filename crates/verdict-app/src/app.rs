@@ -17,6 +17,7 @@ use verdict_http::{AppState, HttpLimits, router};
 
 use crate::cli::{ServeArgs, Settings};
 use crate::config::{Database, Keys, resolve_keys};
+use crate::continuous::{Continuous, DispatchWake};
 use crate::shutdown::Shutdown;
 use crate::store::Store;
 use crate::workers::Workers;
@@ -29,6 +30,7 @@ pub struct App {
     router: Option<axum::Router>,
     server_limits: ServerLimits,
     workers: Option<Workers>,
+    continuous: Continuous,
     store: Store,
     shutdown: Shutdown,
 }
@@ -70,18 +72,33 @@ impl App {
         let flows = Arc::new(FlowCatalog::builtin().context("flow catalog")?);
         let cipher = Arc::new(keys.cipher()?);
         let run_workers = !serve.no_workers && serve.workers.count > 0;
-        let workers =
-            if run_workers { Some(Workers::new(&serve.workers, &store, cipher.clone(), flows.clone())?) } else { None };
+        // Completions in this process (worker runs, blocked starts) wake its webhook dispatcher.
+        let dispatch_wake = Arc::new(DispatchWake::default());
+        let outbound = settings.webhooks.policy();
+        let metrics = Arc::new(Metrics::default());
+        let workers = if run_workers {
+            Some(
+                Workers::new(&serve.workers, &store, cipher.clone(), flows.clone())?
+                    .with_delivery_notifier(dispatch_wake.clone()),
+            )
+        } else {
+            None
+        };
         let queue: Arc<dyn QueueNotifier> = match &workers {
             Some(w) => w.notifier(),
             None => Arc::new(NoQueueNotifier),
         };
         let shutdown = Shutdown::default();
+        let continuous_ports = store
+            .ports(cipher.clone(), queue.clone(), flows.clone())
+            .with_delivery_notifier(dispatch_wake.clone())
+            .with_outbound(outbound)
+            .with_observer(metrics.clone());
+        let continuous = Continuous::new(continuous_ports.clone(), dispatch_wake, &settings.webhooks);
         let (listener, address, router) = if api {
-            let ports = store.ports(cipher, queue, flows);
             let limits =
                 HttpLimits { body_timeout: Duration::from_millis(serve.body_timeout_ms), ..HttpLimits::default() };
-            let router = build_router(ports, &keys, settings, Arc::new(store.clone()), limits)?;
+            let router = build_router(continuous_ports, &keys, settings, Arc::new(store.clone()), metrics, limits)?;
             let listener =
                 TcpListener::bind(serve.listen).await.with_context(|| format!("cannot listen on {}", serve.listen))?;
             let address = listener.local_addr()?;
@@ -96,7 +113,7 @@ impl App {
             max_connections: usize::try_from(serve.max_connections).unwrap_or(usize::MAX),
             ..ServerLimits::default()
         };
-        Ok(Self { forwarder, listener, address, router, server_limits, workers, store, shutdown })
+        Ok(Self { forwarder, listener, address, router, server_limits, workers, continuous, store, shutdown })
     }
 
     /// The bound address, when serving the API.
@@ -129,6 +146,7 @@ impl App {
             trigger.trigger();
         });
         let workers = self.workers.map(|w| w.start(shutdown.clone()));
+        let continuous = self.continuous.start(shutdown.clone());
         let forwarder = self.forwarder.map(|forwarder| {
             let stop = shutdown.clone();
             tokio::spawn(forwarder.run(async move { stop.wait().await }))
@@ -145,6 +163,7 @@ impl App {
         if let Some(workers) = workers {
             workers.stopped().await;
         }
+        continuous.stopped().await;
         if let Some(forwarder) = forwarder
             && forwarder.await.is_err()
         {
@@ -184,11 +203,12 @@ fn build_router(
     keys: &Keys,
     settings: &Settings,
     readiness: Arc<dyn verdict_http::Readiness>,
+    metrics: Arc<Metrics>,
     limits: HttpLimits,
 ) -> Result<axum::Router> {
     let authenticator = Authenticator::new(&keys.jwt, settings.jwt_issuer.as_deref(), Some(&settings.jwt_audience))
         .context("JWT configuration")?;
-    let state = AppState::new(ports, authenticator, readiness, Arc::new(Metrics::default()), limits);
+    let state = AppState::new(ports, authenticator, readiness, metrics, limits);
     Ok(router(state))
 }
 

@@ -201,4 +201,7 @@ pub struct Settings {
     /// Do not apply migrations at start.
     #[arg(long, global = true)]
     pub no_migrate: bool,
+    /// Webhook settings.
+    #[command(flatten)]
+    pub webhooks: crate::continuous::WebhookArgs,
 }

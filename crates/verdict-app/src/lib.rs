@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod secret;
+pub mod continuous;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use verdict_core::flows::FlowCatalog;
-use verdict_core::ports::{NoQueueNotifier, QueueNotifier, SecretCipher};
+use verdict_core::ports::{DeliveryNotifier, NoDeliveryNotifier, NoQueueNotifier, QueueNotifier, SecretCipher};
 use verdict_runner::{EntraClient, EntraConfig, FlowEngine, LocalWake, WorkerConfig, WorkerPool, builtin_registry};
 
 use crate::cli::WorkerArgs;
@@ -23,6 +23,7 @@ pub struct Workers {
     config: WorkerConfig,
     cipher: Arc<dyn SecretCipher>,
     flows: Arc<FlowCatalog>,
+    delivery_notifier: Arc<dyn DeliveryNotifier>,
 }
 
 impl std::fmt::Debug for Workers {
@@ -69,7 +70,22 @@ impl Workers {
             shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
             ..WorkerConfig::default()
         };
-        Ok(Self { store: store.clone(), engine, wake: Arc::new(LocalWake::new()), config, cipher, flows })
+        Ok(Self {
+            store: store.clone(),
+            engine,
+            wake: Arc::new(LocalWake::new()),
+            config,
+            cipher,
+            flows,
+            delivery_notifier: Arc::new(NoDeliveryNotifier),
+        })
+    }
+
+    /// Completions of these workers wake `notifier` (this process's webhook dispatcher).
+    #[must_use]
+    pub fn with_delivery_notifier(mut self, notifier: Arc<dyn DeliveryNotifier>) -> Self {
+        self.delivery_notifier = notifier;
+        self
     }
 
     /// What the start service tells when a run is queued in this process.
@@ -82,7 +98,10 @@ impl Workers {
     #[must_use]
     pub fn start(self, shutdown: Shutdown) -> RunningWorkers {
         // Workers never start runs themselves, so their own ports need no notifier.
-        let ports = self.store.ports(self.cipher.clone(), Arc::new(NoQueueNotifier), self.flows.clone());
+        let ports = self
+            .store
+            .ports(self.cipher.clone(), Arc::new(NoQueueNotifier), self.flows.clone())
+            .with_delivery_notifier(self.delivery_notifier.clone());
         if let Store::Postgres(pg) = &self.store {
             tokio::spawn(forward_notifications(pg.clone(), self.wake.clone(), shutdown.clone()));
         }

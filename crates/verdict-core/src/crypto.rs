@@ -1,16 +1,26 @@
-//! AES-256-GCM encryption of provider client secrets at rest (SPEC §7.3): a fresh random
-//! 96-bit nonce per encryption, the connection id as associated data so a ciphertext cannot be
-//! moved to another connection.
+//! AES-256-GCM encryption of secrets at rest (SPEC §7.3, §14): a fresh random 96-bit nonce per
+//! encryption, and the owner's id as associated data so a ciphertext cannot be moved — a
+//! provider client secret is bound to its connection id, a webhook signing secret to a
+//! domain-separation prefix plus its webhook id (so neither can pass for the other).
 
 use std::fmt;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 
-use crate::domain::{ClientSecret, ProviderConnectionId, SecretCiphertext};
+use crate::domain::{ClientSecret, ProviderConnectionId, SecretCiphertext, SigningSecret, WebhookId};
 use crate::ports::{CipherError, SecretCipher};
 
 const NONCE_LEN: usize = 12;
+
+/// Prefixes a webhook id in the associated data of its signing secret.
+const WEBHOOK_AAD_PREFIX: &[u8] = b"verdict.webhook-signing-secret\0";
+
+fn webhook_aad(webhook: WebhookId) -> Vec<u8> {
+    let mut aad = WEBHOOK_AAD_PREFIX.to_vec();
+    aad.extend_from_slice(webhook.as_uuid().as_bytes());
+    aad
+}
 
 /// The production [`SecretCipher`].
 #[derive(Clone)]
@@ -43,22 +53,33 @@ impl fmt::Debug for Aes256GcmCipher {
     }
 }
 
+impl Aes256GcmCipher {
+    fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<SecretCiphertext, CipherError> {
+        let nonce = Aes256Gcm::generate_nonce(OsRng);
+        let sealed = self.cipher.encrypt(&nonce, Payload { msg: plaintext, aad }).map_err(|_| CipherError::Failed)?;
+        let mut bytes = Vec::with_capacity(NONCE_LEN + sealed.len());
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&sealed);
+        Ok(SecretCiphertext::from_bytes(bytes))
+    }
+
+    fn open(&self, ciphertext: &SecretCiphertext, aad: &[u8]) -> Result<Vec<u8>, CipherError> {
+        let bytes = ciphertext.as_bytes();
+        if bytes.len() <= NONCE_LEN {
+            return Err(CipherError::Failed);
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        self.cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad }).map_err(|_| CipherError::Failed)
+    }
+}
+
 impl SecretCipher for Aes256GcmCipher {
     fn encrypt(
         &self,
         connection: ProviderConnectionId,
         secret: &ClientSecret,
     ) -> Result<SecretCiphertext, CipherError> {
-        let nonce = Aes256Gcm::generate_nonce(OsRng);
-        let aad = connection.as_uuid().as_bytes();
-        let sealed = self
-            .cipher
-            .encrypt(&nonce, Payload { msg: secret.expose().as_bytes(), aad })
-            .map_err(|_| CipherError::Failed)?;
-        let mut bytes = Vec::with_capacity(NONCE_LEN + sealed.len());
-        bytes.extend_from_slice(&nonce);
-        bytes.extend_from_slice(&sealed);
-        Ok(SecretCiphertext::from_bytes(bytes))
+        self.seal(secret.expose().as_bytes(), connection.as_uuid().as_bytes())
     }
 
     fn decrypt(
@@ -66,18 +87,26 @@ impl SecretCipher for Aes256GcmCipher {
         connection: ProviderConnectionId,
         ciphertext: &SecretCiphertext,
     ) -> Result<ClientSecret, CipherError> {
-        let bytes = ciphertext.as_bytes();
-        if bytes.len() <= NONCE_LEN {
-            return Err(CipherError::Failed);
-        }
-        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
-        let aad = connection.as_uuid().as_bytes();
-        let plain = self
-            .cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad })
-            .map_err(|_| CipherError::Failed)?;
+        let plain = self.open(ciphertext, connection.as_uuid().as_bytes())?;
         let text = String::from_utf8(plain).map_err(|_| CipherError::Failed)?;
         ClientSecret::parse(text).map_err(|_| CipherError::Failed)
+    }
+
+    fn encrypt_signing_secret(
+        &self,
+        webhook: WebhookId,
+        secret: &SigningSecret,
+    ) -> Result<SecretCiphertext, CipherError> {
+        self.seal(secret.expose_bytes(), &webhook_aad(webhook))
+    }
+
+    fn decrypt_signing_secret(
+        &self,
+        webhook: WebhookId,
+        ciphertext: &SecretCiphertext,
+    ) -> Result<SigningSecret, CipherError> {
+        let plain = self.open(ciphertext, &webhook_aad(webhook))?;
+        SigningSecret::from_bytes(&plain).map_err(|_| CipherError::Failed)
     }
 }
 
@@ -105,5 +134,19 @@ mod tests {
         assert!(cipher.decrypt(id, &SecretCiphertext::from_bytes(tampered)).is_err());
         assert!(cipher.decrypt(id, &SecretCiphertext::from_bytes(vec![1, 2])).is_err());
         assert_eq!(Aes256GcmCipher::new(&[0; 31]).unwrap_err(), CipherError::InvalidKey);
+    }
+
+    #[test]
+    fn signing_secrets_round_trip_bound_to_their_webhook() {
+        let cipher = Aes256GcmCipher::new(&Aes256GcmCipher::generate_key()).unwrap();
+        let webhook = WebhookId::generate();
+        let secret = SigningSecret::generate();
+        let sealed = cipher.encrypt_signing_secret(webhook, &secret).unwrap();
+        assert!(!sealed.as_bytes().windows(8).any(|w| secret.expose_bytes().windows(8).any(|s| s == w)));
+        assert_eq!(cipher.decrypt_signing_secret(webhook, &sealed).unwrap().expose_bytes(), secret.expose_bytes());
+        assert!(cipher.decrypt_signing_secret(WebhookId::generate(), &sealed).is_err(), "another webhook");
+        // The same UUID as a connection id cannot open it either: the associated data differs.
+        let as_connection = ProviderConnectionId::from_uuid(*webhook.as_uuid());
+        assert!(cipher.decrypt(as_connection, &sealed).is_err());
     }
 }

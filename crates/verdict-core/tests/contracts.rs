@@ -316,6 +316,9 @@ fn request_schema_examples_validate() {
         "provider-connection.request.schema.json",
         "provider-connection-secret.request.schema.json",
         "error.schema.json",
+        "schedule.request.schema.json",
+        "webhook.request.schema.json",
+        "webhook-event.schema.json",
     ] {
         let schema = contract(name);
         let validator = validator(name);
@@ -376,4 +379,62 @@ proptest! {
         let server = text.parse::<verdict_core::domain::ProviderConnectionId>().is_ok();
         prop_assert_eq!(schema.is_valid(&body), server, "{}", text);
     }
+}
+
+#[test]
+fn the_audit_contract_lists_every_action_and_subject_type() {
+    let schema = contract("audit-event.schema.json");
+    let listed = |pointer: &str| -> Vec<String> {
+        schema
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let actions: Vec<String> = AuditAction::ALL.iter().map(|a| a.as_str().to_owned()).collect();
+    assert_eq!(listed("/properties/action/enum"), actions);
+    let subjects: Vec<String> = SubjectType::ALL.iter().map(|s| s.as_str().to_owned()).collect();
+    assert_eq!(listed("/properties/subject/properties/type/enum"), subjects);
+}
+
+#[test]
+fn webhook_payloads_validate_against_the_contract() {
+    use verdict_core::domain::{Completion, Ending, ProviderConnectionId, WebhookEventType};
+    let validator = validator("webhook-event.schema.json");
+    let mut identity = identity();
+    identity.provider_connection_id = Some(ProviderConnectionId::generate());
+    let mut types = std::collections::BTreeSet::new();
+    let passing = vec![CheckResult::new(
+        verdict_core::domain::CheckKey::parse("a").unwrap(),
+        verdict_core::domain::CheckTitle::parse("A").unwrap(),
+        CheckStatus::Pass,
+        verdict_core::domain::Severity::High,
+        false,
+        verdict_core::domain::ReasonCode::OK,
+    )];
+    let failing = vec![CheckResult::new(
+        verdict_core::domain::CheckKey::parse("a").unwrap(),
+        verdict_core::domain::CheckTitle::parse("A").unwrap(),
+        CheckStatus::Fail,
+        verdict_core::domain::Severity::High,
+        true,
+        verdict_core::domain::ReasonCode::PERMISSION_DENIED,
+    )];
+    let first = Report::assemble(draft(failing.clone())).unwrap();
+    let mut next_draft = draft(passing);
+    next_draft.previous_report_id = Some(first.report_id());
+    let second = Report::assemble(next_draft).unwrap();
+    for (report, previous) in [(&first, None), (&second, Some(&first))] {
+        let completion = Completion::new(report.clone(), Ending::Finished, Utc::now());
+        let run = report.report_id();
+        for event in verdict_core::rules::completion_events(run, &identity, &completion, previous) {
+            let payload: Value = serde_json::from_str(&event.payload).unwrap();
+            assert_valid(&validator, &payload);
+            assert_eq!(payload["type"], event.event_type.as_str());
+            types.insert(event.event_type);
+        }
+    }
+    assert_eq!(types.len(), WebhookEventType::ALL.len(), "every type was produced and validated: {types:?}");
 }

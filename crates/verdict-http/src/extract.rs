@@ -13,7 +13,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use verdict_core::domain::{ProviderConnectionId, RunId, TenantId, WorkspaceId};
+use verdict_core::domain::{ProviderConnectionId, RunId, TenantId, WebhookId, WorkspaceId};
 
 use crate::AppState;
 use crate::error::{ApiError, FieldProblem};
@@ -177,6 +177,24 @@ impl<S: Send + Sync> FromRequestParts<S> for ConnectionPath {
             scope: TenantPath { workspace: parse_segment(&map, "ws")?, tenant: parse_segment(&map, "t")? },
             id: parse_segment(&map, "id")?,
         })
+    }
+}
+
+/// `/v1/workspaces/{ws}/webhooks/{id}/…`.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookPath {
+    /// The workspace.
+    pub workspace: WorkspaceId,
+    /// The subscription.
+    pub id: WebhookId,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for WebhookPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let map = segments(parts).await?;
+        Ok(Self { workspace: parse_segment(&map, "ws")?, id: parse_segment(&map, "id")? })
     }
 }
 

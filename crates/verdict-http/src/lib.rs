@@ -4,6 +4,7 @@
 //! metrics are layers around them, and [`server::serve`] adds the connection-level limits.
 
 pub mod auth;
+pub mod continuous;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -24,7 +25,10 @@ use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use verdict_core::services::{AcknowledgementService, AuditService, ConnectionService, Ports, VerificationService};
+use verdict_core::services::{
+    AcknowledgementService, AuditService, ConnectionService, Ports, ScheduleService, VerificationService,
+    WebhookService,
+};
 
 use crate::auth::{Authenticator, HasAuthenticator};
 use crate::error::ApiError;
@@ -74,6 +78,8 @@ pub struct AppState {
     acknowledgements: AcknowledgementService,
     connections: ConnectionService,
     audit: AuditService,
+    schedules: ScheduleService,
+    webhooks: WebhookService,
     authenticator: Authenticator,
     readiness: Arc<dyn Readiness>,
     limits: HttpLimits,
@@ -100,6 +106,8 @@ impl AppState {
             verifications: VerificationService::new(ports.clone()),
             acknowledgements: AcknowledgementService::new(ports.clone()),
             connections: ConnectionService::new(ports.clone()),
+            schedules: ScheduleService::new(ports.clone()),
+            webhooks: WebhookService::new(ports.clone()),
             audit: AuditService::new(ports),
             authenticator,
             readiness,
@@ -117,13 +125,17 @@ impl HasAuthenticator for AppState {
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
-    use handlers::{audit, connections, health, runs, verifications};
+    use handlers::{audit, connections, health, runs, schedules, verifications, webhooks};
     let tenant = "/v1/workspaces/{ws}/tenants/{t}";
     let api = Router::new()
         .route(&format!("{tenant}/provider-connections"), post(connections::create).get(connections::list))
         .route(&format!("{tenant}/provider-connections/{{id}}"), get(connections::get))
         .route(&format!("{tenant}/provider-connections/{{id}}/secret"), put(connections::rotate_secret))
         .route(&format!("{tenant}/provider-connections/{{id}}/disable"), post(connections::disable))
+        .route(
+            &format!("{tenant}/provider-connections/{{id}}/schedule"),
+            put(schedules::set).get(schedules::get).delete(schedules::remove),
+        )
         .route(&format!("{tenant}/verifications"), post(verifications::start))
         .route(&format!("{tenant}/verifications/latest"), get(verifications::latest))
         .route(&format!("{tenant}/runs"), get(verifications::list))
@@ -132,6 +144,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/runs/{id}/acknowledgements", post(runs::acknowledge).get(runs::acknowledgements))
         .route("/v1/workspaces/{ws}/audit-events", get(audit::events))
         .route("/v1/workspaces/{ws}/audit-events/verify", get(audit::verify))
+        .route("/v1/workspaces/{ws}/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/v1/workspaces/{ws}/webhooks/{id}", get(webhooks::get).delete(webhooks::delete))
+        .route("/v1/workspaces/{ws}/webhooks/{id}/rotate-secret", post(webhooks::rotate_secret))
+        .route("/v1/workspaces/{ws}/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/v1/openapi.json", get(health::openapi))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

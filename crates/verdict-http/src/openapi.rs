@@ -3,9 +3,10 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::continuous;
 use crate::dto;
 use crate::error;
-use crate::handlers::{audit, connections, health, runs, verifications};
+use crate::handlers::{audit, connections, health, runs, schedules, verifications, webhooks};
 
 struct BearerAuth;
 
@@ -29,12 +30,17 @@ impl Modify for BearerAuth {
         verifications::start, verifications::list, verifications::latest,
         runs::view, runs::report, runs::acknowledge, runs::acknowledgements,
         audit::events, audit::verify,
+        schedules::set, schedules::get, schedules::remove,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::delete, webhooks::rotate_secret,
+        webhooks::deliveries,
     ),
     components(schemas(
         dto::StartVerificationRequest, dto::AcknowledgeRequest, dto::CreateConnectionRequest, dto::RotateSecretRequest,
         dto::ConnectionDto, dto::RunDto, dto::StartResponse, dto::AcknowledgementDto, dto::ChangeDto, dto::RunViewDto,
         dto::RunPageDto, dto::AuditPageDto, dto::ChainVerificationDto,
         error::ErrorBody, error::ErrorDetail, error::FieldProblem,
+        continuous::SetScheduleRequest, continuous::ScheduleDto, continuous::CreateWebhookRequest,
+        continuous::WebhookDto, continuous::WebhookWithSecretDto, continuous::DeliveryDto, continuous::DeliveryPageDto,
     )),
     modifiers(&BearerAuth),
 )]

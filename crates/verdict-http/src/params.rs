@@ -43,6 +43,31 @@ pub struct ConnectionParams {
     id: String,
 }
 
+/// `/v1/workspaces/{ws}/webhooks/{id}`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by the OpenAPI derive only
+pub struct WebhookParams {
+    /// The workspace.
+    #[param(minimum = 1)]
+    ws: i64,
+    /// The webhook subscription (a UUID in canonical lowercase form).
+    #[param(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    id: String,
+}
+
+/// The page of `GET …/webhooks/{id}/deliveries`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by the OpenAPI derive only
+pub struct DeliveryListParams {
+    /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
 /// `/v1/runs/{id}`.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -109,7 +134,7 @@ pub struct AuditParams {
     tenant_id: Option<i64>,
     /// Only this action.
     #[param(
-        pattern = r"^(verification\.started|verification\.completed|verification\.check_acknowledged|provider_connection\.created|provider_connection\.secret_rotated|provider_connection\.disabled)$"
+        pattern = r"^(verification\.started|verification\.completed|verification\.check_acknowledged|provider_connection\.created|provider_connection\.secret_rotated|provider_connection\.disabled|schedule\.set|schedule\.removed|webhook\.created|webhook\.deleted|webhook\.secret_rotated)$"
     )]
     action: Option<String>,
     /// Only events after this `seq` (`next_after_seq` of the previous page).

@@ -23,7 +23,8 @@ use prometheus_client::registry::Registry;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use verdict_core::ports::QueueDepth;
+use verdict_core::domain::{AttemptResult, DeliveryState, WebhookEventType};
+use verdict_core::ports::{ContinuousObserver, QueueDepth, ScheduledStart};
 
 use crate::AppState;
 use crate::error::{ApiError, FailureCause};
@@ -51,6 +52,12 @@ struct StartLabels {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    event_type: &'static str,
+    result: &'static str,
+}
+
 /// The service's Prometheus metrics, in a registry of their own (no global state).
 pub struct Metrics {
     registry: Registry,
@@ -60,6 +67,10 @@ pub struct Metrics {
     runs: Family<StatusLabels, Gauge>,
     runs_read_at: Mutex<Option<Instant>>,
     runs_refresh: Duration,
+    deliveries: Family<DeliveryLabels, Counter>,
+    outbox: Gauge,
+    schedule_lag: Histogram,
+    scheduled_starts: Family<StartLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -99,6 +110,31 @@ impl Metrics {
             starts.clone(),
         );
         registry.register("runs", "Active runs by status (queued, running), read at most every 5 s", runs.clone());
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by event type and result (delivered, retrying, failed)",
+            deliveries.clone(),
+        );
+        let outbox = Gauge::default();
+        registry.register(
+            "webhook_outbox",
+            "Pending webhook deliveries (the outbox depth), read at most every 5 s",
+            outbox.clone(),
+        );
+        // From half a second to about four and a half hours past due.
+        let schedule_lag = Histogram::new(exponential_buckets(0.5, 2.0, 16));
+        registry.register(
+            "schedule_lag_seconds",
+            "How long past its due time a scheduled verification was started",
+            schedule_lag.clone(),
+        );
+        let scheduled_starts = Family::<StartLabels, Counter>::default();
+        registry.register(
+            "scheduled_starts",
+            "Verifications started by schedules, by result (created, deduplicated, failed)",
+            scheduled_starts.clone(),
+        );
         Self {
             registry,
             requests,
@@ -107,6 +143,10 @@ impl Metrics {
             runs,
             runs_read_at: Mutex::new(None),
             runs_refresh: queue_depth_refresh,
+            deliveries,
+            outbox,
+            schedule_lag,
+            scheduled_starts,
         }
     }
 }
@@ -175,7 +215,12 @@ impl Metrics {
         openmetrics_to_prometheus(&self.render_openmetrics())
     }
 
-    /// Refreshes the queue-depth gauges when due.
+    /// Sets the outbox-depth gauge.
+    pub fn set_outbox_depth(&self, pending: u64) {
+        self.outbox.set(i64::try_from(pending).unwrap_or(i64::MAX));
+    }
+
+    /// Refreshes the queue-depth and outbox-depth gauges when due (each one bounded query).
     pub async fn refresh_queue_depth(&self, state: &AppState) {
         if !self.queue_depth_due() {
             return;
@@ -185,6 +230,30 @@ impl Metrics {
             Ok(Err(error)) => tracing::warn!(error = %error, "queue depth unavailable"),
             Err(_) => tracing::warn!("reading the queue depth timed out"),
         }
+        match tokio::time::timeout(state.limits.readiness_timeout, state.webhooks.outbox_depth()).await {
+            Ok(Ok(pending)) => self.set_outbox_depth(pending),
+            Ok(Err(error)) => tracing::warn!(error = %error, "outbox depth unavailable"),
+            Err(_) => tracing::warn!("reading the outbox depth timed out"),
+        }
+    }
+}
+
+/// What the scheduler and the dispatcher of this process report, as metrics. Labels come from
+/// closed sets: the four event types, three results.
+impl ContinuousObserver for Metrics {
+    fn schedule_fired(&self, lag: chrono::Duration, result: ScheduledStart) {
+        #[allow(clippy::cast_precision_loss)] // milliseconds of lag: far inside f64's exact range
+        self.schedule_lag.observe(lag.num_milliseconds().max(0) as f64 / 1000.0);
+        self.scheduled_starts.get_or_create(&StartLabels { result: result.as_str() }).inc();
+    }
+
+    fn delivery_attempted(&self, event_type: WebhookEventType, _result: AttemptResult, state: DeliveryState) {
+        let result = match state {
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Pending => "retrying",
+            DeliveryState::Failed => "failed",
+        };
+        self.deliveries.get_or_create(&DeliveryLabels { event_type: event_type.as_str(), result }).inc();
     }
 }
 
@@ -314,5 +383,30 @@ mod tests {
         assert!(text.contains("verdict_runs{status=\"queued\"} 2"), "{text}");
         assert!(!text.contains("# EOF") && !text.contains("# UNIT"), "{text}");
         assert!(metrics.render_openmetrics().ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn continuous_verification_is_observed_with_closed_labels() {
+        let metrics = Metrics::default();
+        metrics.schedule_fired(chrono::Duration::seconds(3), ScheduledStart::Created);
+        metrics.delivery_attempted(WebhookEventType::Regressed, AttemptResult::Status(500), DeliveryState::Pending);
+        metrics.delivery_attempted(WebhookEventType::Regressed, AttemptResult::Status(200), DeliveryState::Delivered);
+        metrics.set_outbox_depth(4);
+        let text = metrics.render_prometheus();
+        assert!(text.contains("verdict_scheduled_starts_total{result=\"created\"} 1"), "{text}");
+        assert!(text.contains("verdict_schedule_lag_seconds_count 1"), "{text}");
+        assert!(
+            text.contains(
+                "verdict_webhook_deliveries_total{event_type=\"verification.regressed\",result=\"retrying\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "verdict_webhook_deliveries_total{event_type=\"verification.regressed\",result=\"delivered\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("verdict_webhook_outbox 4"), "{text}");
     }
 }

@@ -19,6 +19,7 @@ use crate::auth::{Authenticator, IssuedClaims, VerificationKey, issue_hs256};
 use crate::telemetry::Metrics;
 use crate::{AppState, HttpLimits, Readiness, router};
 
+mod continuous;
 mod contract;
 
 const SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
@@ -83,10 +84,16 @@ fn token_with(memberships: Value, exp_offset: i64, aud: &str, key: &[u8]) -> Str
     issue_hs256(key, &claims).unwrap()
 }
 
-const ALL: [&str; 4] = ["verification.start", "verification.acknowledge", "provider_connection.manage", "audit.read"];
+const ALL: [&str; 5] =
+    ["verification.start", "verification.acknowledge", "provider_connection.manage", "audit.read", "webhook.manage"];
 
 fn admin() -> String {
     token_with(json!([{"workspace_id": 1, "tenant_ids": [10], "capabilities": ALL}]), 300, "verdict", SECRET)
+}
+
+/// Webhook management needs every tenant of the workspace.
+fn webhook_admin() -> String {
+    token_with(json!([{"workspace_id": 1, "tenant_ids": "*", "capabilities": ALL}]), 300, "verdict", SECRET)
 }
 
 fn viewer() -> String {
@@ -134,6 +141,13 @@ impl Api {
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
         reply.body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn create_webhook(&self) -> String {
+        let body = json!({"url": "https://hooks.example.com/verdict", "events": ["verification.completed"]});
+        let reply = self.call(Method::POST, "/v1/workspaces/1/webhooks", Some(&webhook_admin()), Some(body)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.body["webhook"]["id"].as_str().unwrap().to_owned()
     }
 
     async fn start(&self, connection: &str) -> Reply {
@@ -313,6 +327,13 @@ async fn foreign_scopes_are_indistinguishable_from_missing_ones() {
         ),
         (Method::POST, format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/disable"), None),
         (
+            Method::PUT,
+            format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule"),
+            Some(json!({"interval": "PT6H"})),
+        ),
+        (Method::GET, format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule"), None),
+        (Method::DELETE, format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule"), None),
+        (
             Method::POST,
             "/v1/workspaces/1/tenants/10/verifications".into(),
             Some(json!({"flow": "provider.connection.check"})),
@@ -337,9 +358,18 @@ async fn foreign_scopes_are_indistinguishable_from_missing_ones() {
             assert_eq!(reply.text, reference.text, "{method} {uri}: same body as a missing resource");
         }
     }
-    for (method, uri) in
-        [(Method::GET, "/v1/workspaces/2/audit-events"), (Method::GET, "/v1/workspaces/2/audit-events/verify")]
-    {
+    let webhook = api.create_webhook().await;
+    for (method, uri) in [
+        (Method::GET, "/v1/workspaces/2/audit-events".to_owned()),
+        (Method::GET, "/v1/workspaces/2/audit-events/verify".to_owned()),
+        (Method::GET, "/v1/workspaces/2/webhooks".to_owned()),
+        (Method::GET, format!("/v1/workspaces/2/webhooks/{webhook}")),
+        (Method::DELETE, format!("/v1/workspaces/2/webhooks/{webhook}")),
+        (Method::POST, format!("/v1/workspaces/2/webhooks/{webhook}/rotate-secret")),
+        (Method::GET, format!("/v1/workspaces/2/webhooks/{webhook}/deliveries")),
+        (Method::GET, format!("/v1/workspaces/1/webhooks/{}", verdict_core::domain::WebhookId::generate())),
+    ] {
+        let uri = uri.as_str();
         let reply = api.call(method, uri, Some(&admin()), None).await;
         assert_eq!(reply.text, reference.text);
     }
@@ -351,6 +381,7 @@ async fn capability_gaps_are_403() {
     let connection = api.create_connection().await;
     let run_id = api.start(&connection).await.body["run"]["id"].as_str().unwrap().to_owned();
     api.complete_next_run("graph.organization").await;
+    let webhook = api.create_webhook().await;
     let gaps: Vec<(Method, String, Option<Value>)> = vec![
         (Method::POST, "/v1/workspaces/1/tenants/10/provider-connections".into(), Some(connection_body())),
         (
@@ -371,6 +402,22 @@ async fn capability_gaps_are_403() {
         ),
         (Method::GET, "/v1/workspaces/1/audit-events".into(), None),
         (Method::GET, "/v1/workspaces/1/audit-events/verify".into(), None),
+        (
+            Method::PUT,
+            format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule"),
+            Some(json!({"interval": "PT6H"})),
+        ),
+        (Method::DELETE, format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule"), None),
+        (
+            Method::POST,
+            "/v1/workspaces/1/webhooks".into(),
+            Some(json!({"url": "https://hooks.example.com/", "events": ["verification.completed"]})),
+        ),
+        (Method::GET, "/v1/workspaces/1/webhooks".into(), None),
+        (Method::GET, format!("/v1/workspaces/1/webhooks/{webhook}"), None),
+        (Method::DELETE, format!("/v1/workspaces/1/webhooks/{webhook}"), None),
+        (Method::POST, format!("/v1/workspaces/1/webhooks/{webhook}/rotate-secret"), None),
+        (Method::GET, format!("/v1/workspaces/1/webhooks/{webhook}/deliveries"), None),
     ];
     for (method, uri, body) in gaps {
         let reply = api.call(method.clone(), &uri, Some(&viewer()), body).await;

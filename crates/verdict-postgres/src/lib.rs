@@ -18,6 +18,7 @@
 mod acks;
 mod audit;
 mod connections;
+mod continuous;
 mod error;
 mod listener;
 pub mod queries;

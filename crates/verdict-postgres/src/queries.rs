@@ -149,3 +149,32 @@ pub const APPEND_AUDIT_EVENT: &str = "WITH appended AS (INSERT INTO audit_logs (
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13) RETURNING workspace_id, seq, hash) \
      UPDATE audit_chain_heads AS head SET seq = appended.seq, hash = appended.hash \
      FROM appended WHERE head.workspace_id = appended.workspace_id";
+
+/// Claims up to `$4` due schedules for `$1` until `$3` (`$2` = now): each is skipped while another
+/// scheduler holds it, so every due schedule is taken by exactly one of several processes.
+pub const CLAIM_SCHEDULES: &str = "WITH due AS (SELECT provider_connection_id FROM verification_schedules \
+     WHERE next_run_at <= $2 AND (claim_expires_at IS NULL OR claim_expires_at <= $2) \
+     ORDER BY next_run_at, provider_connection_id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+     UPDATE verification_schedules AS s SET claimed_by = $1, claim_expires_at = $3 FROM due \
+     WHERE s.provider_connection_id = due.provider_connection_id \
+     RETURNING s.provider_connection_id, s.workspace_id, s.tenant_id, s.flow, s.schedule_interval, \
+     s.interval_seconds, s.next_run_at, s.created_at, s.updated_at";
+
+/// Fans event `$1` (type `$2`, run `$3`, payload `$4`, at `$5`) out to every subscription of
+/// workspace `$6` that receives its type, as pending deliveries due at once.
+pub const ENQUEUE_DELIVERIES: &str = "INSERT INTO webhook_deliveries (webhook_id, event_id, workspace_id, \
+     event_type, run_id, payload, state, attempts, next_attempt_at, created_at) \
+     SELECT w.id, $1, w.workspace_id, $2, $3, $4, 'pending', 0, $5, $5 FROM webhooks AS w \
+     WHERE w.workspace_id = $6 AND w.events ? $2";
+
+/// Claims up to `$4` due deliveries for `$1` until `$3` (`$2` = now), skipping rows other
+/// dispatchers hold: counts the attempt and returns each with its subscription's URL and current
+/// secret.
+pub const CLAIM_DELIVERIES: &str = "WITH due AS (SELECT webhook_id, event_id FROM webhook_deliveries \
+     WHERE state = 'pending' AND next_attempt_at <= $2 ORDER BY next_attempt_at, event_id LIMIT $4 \
+     FOR UPDATE SKIP LOCKED), \
+     claimed AS (UPDATE webhook_deliveries AS d SET attempts = d.attempts + 1, claimed_by = $1, \
+     next_attempt_at = $3 FROM due WHERE d.webhook_id = due.webhook_id AND d.event_id = due.event_id \
+     RETURNING d.webhook_id, d.event_id, d.event_type, d.run_id, d.attempts, d.state, d.next_attempt_at, \
+     d.last_status_code, d.last_error, d.created_at, d.last_attempt_at, d.payload) \
+     SELECT claimed.*, w.url, w.secret_ciphertext FROM claimed JOIN webhooks AS w ON w.id = claimed.webhook_id";

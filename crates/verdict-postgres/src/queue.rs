@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use verdict_core::domain::{Completion, LeaseOwner, PendingAuditEvent, Report, Run, RunId, to_micros};
+use verdict_core::domain::{Completion, LeaseOwner, PendingAuditEvent, Report, Run, RunId, WebhookEvent, to_micros};
 use verdict_core::ports::{CompleteError, LeaseError, RunQueue, StoreError};
 
 use crate::PgStore;
@@ -87,6 +87,7 @@ impl RunQueue for PgStore {
         owner: &LeaseOwner,
         completion: Completion,
         completed: PendingAuditEvent,
+        events: Vec<WebhookEvent>,
     ) -> Result<Run, CompleteError> {
         let mut tx = self.pool().begin().await.map_err(store_error)?;
         let row: Option<RunRow> = sqlx::query_as(COMPLETE_RUN)
@@ -111,6 +112,7 @@ impl RunQueue for PgStore {
         };
         let done = Run::try_from(row)?;
         append(&mut tx, completed).await?;
+        crate::continuous::enqueue(&mut tx, &events).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(done)
     }

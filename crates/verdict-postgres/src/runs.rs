@@ -109,6 +109,7 @@ impl RunStore for PgStore {
         let stored = Run::try_from(row)?;
         append(&mut tx, start.started).await?;
         append(&mut tx, start.completed).await?;
+        crate::continuous::enqueue(&mut tx, &start.events).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(StartOutcome::Created(stored))
     }

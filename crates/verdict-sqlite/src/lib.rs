@@ -13,6 +13,7 @@
 mod acks;
 mod audit;
 mod connections;
+mod continuous;
 mod errors;
 mod queue;
 mod rows;

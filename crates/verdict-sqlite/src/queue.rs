@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use verdict_core::domain::{Completion, LeaseOwner, PendingAuditEvent, Report, Run, RunId};
+use verdict_core::domain::{Completion, LeaseOwner, PendingAuditEvent, Report, Run, RunId, WebhookEvent};
 use verdict_core::ports::{CompleteError, LeaseError, RunQueue, StoreError};
 
 use crate::SqliteStore;
@@ -123,6 +123,7 @@ impl RunQueue for SqliteStore {
         owner: &LeaseOwner,
         completion: Completion,
         completed: PendingAuditEvent,
+        events: Vec<WebhookEvent>,
     ) -> Result<Run, CompleteError> {
         let mut tx = self.begin_write().await?;
         let row: Option<RunRow> = sqlx::query_as(concat!(
@@ -150,6 +151,7 @@ impl RunQueue for SqliteStore {
         };
         let done = row.into_run()?;
         append(tx.conn(), completed).await?;
+        crate::continuous::enqueue(tx.conn(), &events).await?;
         tx.commit().await?;
         Ok(done)
     }

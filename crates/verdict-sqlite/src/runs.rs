@@ -169,6 +169,7 @@ impl RunStore for SqliteStore {
         let run = insert_completed(tx.conn(), &start.run, &start.completion).await?;
         append(tx.conn(), start.started).await?;
         append(tx.conn(), start.completed).await?;
+        crate::continuous::enqueue(tx.conn(), &start.events).await?;
         tx.commit().await?;
         Ok(StartOutcome::Created(run))
     }

@@ -123,15 +123,12 @@ pub async fn run_to_completion(stores: &super::Stores, identity: &RunIdentity, c
     let at = now() + Duration::days(3650);
     let claimed = stores.queue.claim_next(&worker, at, at + Duration::seconds(60)).await.unwrap().unwrap();
     assert_eq!(claimed.id, created.run().id, "run_to_completion needs a store without other claimable runs");
-    let previous = stores
-        .runs
-        .previous_completed_report(&claimed.identity_hash, claimed.cursor())
-        .await
-        .unwrap()
-        .map(|r| r.report_id());
-    let report = report(&claimed, checks, previous);
+    let previous = stores.runs.previous_completed_report(&claimed.identity_hash, claimed.cursor()).await.unwrap();
+    let report = report(&claimed, checks, previous.as_ref().map(Report::report_id));
     let event = completed(&claimed, &report);
-    stores.queue.complete(claimed.id, &worker, completion(report), event).await.unwrap()
+    let done = completion(report);
+    let events = crate::rules::completion_events(claimed.id, &claimed.identity, &done, previous.as_ref());
+    stores.queue.complete(claimed.id, &worker, done, event, events).await.unwrap()
 }
 
 /// A provider connection of `workspace`/`tenant_id`.

@@ -10,8 +10,10 @@ mod acks;
 mod audit;
 mod connections;
 mod fixtures;
+mod outbox;
 mod queue;
 mod runs;
+mod schedules;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -20,10 +22,15 @@ pub use acks::*;
 pub use audit::*;
 pub use connections::*;
 pub use fixtures::*;
+pub use outbox::*;
 pub use queue::*;
 pub use runs::*;
+pub use schedules::*;
 
-use crate::ports::{AcknowledgementStore, AuditLog, ProviderConnectionStore, RunQueue, RunStore};
+use crate::ports::{
+    AcknowledgementStore, AuditLog, DeliveryOutbox, ProviderConnectionStore, RunQueue, RunStore, ScheduleStore,
+    WebhookStore,
+};
 use crate::services::Store;
 
 /// One fresh, empty set of stores for one test.
@@ -38,6 +45,12 @@ pub struct Stores {
     pub connections: Arc<dyn ProviderConnectionStore>,
     /// The audit trail.
     pub audit: Arc<dyn AuditLog>,
+    /// Schedules.
+    pub schedules: Arc<dyn ScheduleStore>,
+    /// Webhook subscriptions.
+    pub webhooks: Arc<dyn WebhookStore>,
+    /// The delivery outbox.
+    pub outbox: Arc<dyn DeliveryOutbox>,
     /// Whatever must live as long as the stores (e.g. a per-test database that is dropped when
     /// this guard is).
     pub guard: Option<Box<dyn Any + Send + Sync>>,
@@ -57,7 +70,10 @@ impl Stores {
             queue: Arc::new(store.clone()),
             acknowledgements: Arc::new(store.clone()),
             connections: Arc::new(store.clone()),
-            audit: Arc::new(store),
+            audit: Arc::new(store.clone()),
+            schedules: Arc::new(store.clone()),
+            webhooks: Arc::new(store.clone()),
+            outbox: Arc::new(store),
             guard,
         }
     }
@@ -99,6 +115,15 @@ macro_rules! conformance_tests {
             chain_heads_name_every_workspace_and_its_newest_seq,
             chain_head_records_the_newest_event,
             audit_events_are_visible_by_tenant_entitlement,
+            schedules_are_set_replaced_and_removed_with_their_events,
+            concurrent_schedule_claims_never_share_a_schedule,
+            an_expired_schedule_claim_is_due_again_and_fences_rearming,
+            webhooks_are_created_rotated_and_deleted_with_their_events,
+            completion_fans_events_out_to_matching_subscriptions,
+            a_failed_completion_writes_no_deliveries,
+            concurrent_delivery_claims_never_share_a_delivery,
+            a_delivery_claimed_by_a_dead_dispatcher_is_due_again,
+            attempts_follow_the_retry_schedule_and_pages_list_newest_first,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

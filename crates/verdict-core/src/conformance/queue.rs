@@ -30,7 +30,7 @@ pub async fn completed_report_cannot_be_changed(stores: &Stores) {
     let other = report(&done, vec![check("a", CheckStatus::Pass, false, ReasonCode::OK)], None);
     assert!(matches!(stores.queue.write_live_report(done.id, &worker, &other).await, Err(LeaseError::LeaseLost)));
     let event = completed(&done, &other);
-    let again = stores.queue.complete(done.id, &worker, completion(other.clone()), event).await;
+    let again = stores.queue.complete(done.id, &worker, completion(other.clone()), event, Vec::new()).await;
     assert!(matches!(again, Err(CompleteError::AlreadyCompleted)), "{again:?}");
     assert!(matches!(stores.queue.heartbeat(done.id, &worker, now()).await, Err(LeaseError::LeaseLost)));
     let stored = stores.runs.get(done.id).await.unwrap().unwrap();
@@ -40,7 +40,7 @@ pub async fn completed_report_cannot_be_changed(stores: &Stores) {
     let missing = crate::domain::RunId::generate();
     let event = completed(&done, &other);
     assert!(matches!(
-        stores.queue.complete(missing, &worker, completion(other), event).await,
+        stores.queue.complete(missing, &worker, completion(other), event, Vec::new()).await,
         Err(CompleteError::NotFound)
     ));
 }
@@ -149,11 +149,11 @@ pub async fn lease_expiry_allows_reclaim_and_fences_the_old_owner(stores: &Store
     assert!(matches!(stores.queue.write_live_report(first.id, &a, &r).await, Err(LeaseError::LeaseLost)));
     let event = completed(&first, &r);
     assert!(matches!(
-        stores.queue.complete(first.id, &a, completion(r.clone()), event).await,
+        stores.queue.complete(first.id, &a, completion(r.clone()), event, Vec::new()).await,
         Err(CompleteError::LeaseLost)
     ));
     let event = completed(&second, &r);
-    let done = stores.queue.complete(second.id, &b, completion(r), event).await.unwrap();
+    let done = stores.queue.complete(second.id, &b, completion(r), event, Vec::new()).await.unwrap();
     assert_eq!(done.status, RunStatus::Completed);
     assert!(done.lease_owner.is_none() && done.lease_expires_at.is_none());
     let t2 = t1 + Duration::days(1);

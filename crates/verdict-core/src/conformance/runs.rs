@@ -92,7 +92,8 @@ pub async fn completed_run_frees_the_identity(stores: &Stores) {
     assert_ne!(outcome.run().id, first.id);
 }
 
-fn blocked_start(
+/// A blocked start of `identity` for `reason`, with its webhook events.
+pub fn blocked_start(
     identity: &crate::domain::RunIdentity,
     reason: &str,
     changed: Option<chrono::DateTime<chrono::Utc>>,
@@ -103,11 +104,13 @@ fn blocked_start(
     let completion = crate::domain::Completion::new(stub, crate::domain::Ending::Blocked, now());
     let completed_event =
         crate::services::events::run_completed(&new.id, identity, crate::domain::Actor::User(user()), &completion, 0);
+    let events = crate::rules::completion_events(new.id, identity, &completion, None);
     BlockedStart {
         run: new,
         completion,
         started: started_event,
         completed: completed_event,
+        events,
         reuse: BlockedReuse { reason: reason.to_owned(), connection_changed_at: changed },
     }
 }

@@ -30,17 +30,37 @@ pub enum AuditAction {
     /// A provider connection was disabled.
     #[serde(rename = "provider_connection.disabled")]
     ProviderConnectionDisabled,
+    /// A connection's schedule was set or replaced.
+    #[serde(rename = "schedule.set")]
+    ScheduleSet,
+    /// A connection's schedule was removed.
+    #[serde(rename = "schedule.removed")]
+    ScheduleRemoved,
+    /// A webhook subscription was created.
+    #[serde(rename = "webhook.created")]
+    WebhookCreated,
+    /// A webhook subscription was deleted.
+    #[serde(rename = "webhook.deleted")]
+    WebhookDeleted,
+    /// A webhook subscription's signing secret was replaced.
+    #[serde(rename = "webhook.secret_rotated")]
+    WebhookSecretRotated,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 11] = [
         Self::VerificationStarted,
         Self::VerificationCompleted,
         Self::CheckAcknowledged,
         Self::ProviderConnectionCreated,
         Self::ProviderConnectionSecretRotated,
         Self::ProviderConnectionDisabled,
+        Self::ScheduleSet,
+        Self::ScheduleRemoved,
+        Self::WebhookCreated,
+        Self::WebhookDeleted,
+        Self::WebhookSecretRotated,
     ];
 
     /// The stable action id.
@@ -53,6 +73,11 @@ impl AuditAction {
             Self::ProviderConnectionCreated => "provider_connection.created",
             Self::ProviderConnectionSecretRotated => "provider_connection.secret_rotated",
             Self::ProviderConnectionDisabled => "provider_connection.disabled",
+            Self::ScheduleSet => "schedule.set",
+            Self::ScheduleRemoved => "schedule.removed",
+            Self::WebhookCreated => "webhook.created",
+            Self::WebhookDeleted => "webhook.deleted",
+            Self::WebhookSecretRotated => "webhook.secret_rotated",
         }
     }
 
@@ -117,11 +142,16 @@ pub enum SubjectType {
     ProviderConnection,
     /// An acknowledgement.
     Acknowledgement,
+    /// A connection's schedule (its id is the connection's).
+    Schedule,
+    /// A webhook subscription.
+    Webhook,
 }
 
 impl SubjectType {
     /// Every kind.
-    pub const ALL: [Self; 3] = [Self::OperationRun, Self::ProviderConnection, Self::Acknowledgement];
+    pub const ALL: [Self; 5] =
+        [Self::OperationRun, Self::ProviderConnection, Self::Acknowledgement, Self::Schedule, Self::Webhook];
 
     /// The stored (and wire) name.
     #[must_use]
@@ -130,6 +160,8 @@ impl SubjectType {
             Self::OperationRun => "operation_run",
             Self::ProviderConnection => "provider_connection",
             Self::Acknowledgement => "acknowledgement",
+            Self::Schedule => "schedule",
+            Self::Webhook => "webhook",
         }
     }
 

@@ -18,12 +18,19 @@ pub enum Capability {
     ProviderConnectionManage,
     /// Read and verify the audit trail.
     AuditRead,
+    /// Create, read, rotate and delete the workspace's webhook subscriptions.
+    WebhookManage,
 }
 
 impl Capability {
     /// Every capability.
-    pub const ALL: [Self; 4] =
-        [Self::VerificationStart, Self::VerificationAcknowledge, Self::ProviderConnectionManage, Self::AuditRead];
+    pub const ALL: [Self; 5] = [
+        Self::VerificationStart,
+        Self::VerificationAcknowledge,
+        Self::ProviderConnectionManage,
+        Self::AuditRead,
+        Self::WebhookManage,
+    ];
 
     /// The claim value.
     #[must_use]
@@ -33,6 +40,7 @@ impl Capability {
             Self::VerificationAcknowledge => "verification.acknowledge",
             Self::ProviderConnectionManage => "provider_connection.manage",
             Self::AuditRead => "audit.read",
+            Self::WebhookManage => "webhook.manage",
         }
     }
 

@@ -164,6 +164,17 @@ uuid_id!(
     AuditEventId,
     "audit_event_id"
 );
+uuid_id!(
+    /// A webhook subscription.
+    WebhookId,
+    "webhook_id"
+);
+uuid_id!(
+    /// A webhook event: the payload's `id` and the `webhook-id` header, the same on every
+    /// delivery attempt and for every subscription it is sent to (receivers dedupe on it).
+    WebhookEventId,
+    "event_id"
+);
 
 /// The authenticated caller's user id (the JWT `sub`): 1–255 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -1,8 +1,10 @@
 //! In-memory implementations of every storage port, keeping the same invariants as a database:
 //! one active run per identity under any concurrency, one acknowledgement per (run, check),
-//! gap-free audit `seq` with a valid hash chain and a chain head moved by every append. One mutex
-//! makes every call a transaction. They pass the same conformance suite as the real adapters.
+//! gap-free audit `seq` with a valid hash chain and a chain head moved by every append, one
+//! delivery per (subscription, event) fanned out with its completion. One mutex makes every call
+//! a transaction. They pass the same conformance suite as the real adapters.
 
+mod continuous;
 mod others;
 mod runs;
 
@@ -11,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::{
     Acknowledgement, AuditEvent, ChainHash, ChainHeadRecord, PendingAuditEvent, ProviderConnection,
-    ProviderConnectionId, Run, RunId, WorkspaceId,
+    ProviderConnectionId, Run, RunId, WebhookEvent, WebhookEventId, WebhookId, WorkspaceId,
 };
 
 #[derive(Debug, Default)]
@@ -21,6 +23,9 @@ struct State {
     connections: BTreeMap<ProviderConnectionId, ProviderConnection>,
     audit: BTreeMap<WorkspaceId, Vec<AuditEvent>>,
     heads: BTreeMap<WorkspaceId, ChainHeadRecord>,
+    schedules: BTreeMap<ProviderConnectionId, continuous::ScheduleRow>,
+    webhooks: BTreeMap<WebhookId, crate::domain::Webhook>,
+    deliveries: BTreeMap<(WebhookId, WebhookEventId), continuous::DeliveryRow>,
 }
 
 impl State {
@@ -31,6 +36,22 @@ impl State {
         let sealed = event.seal(seq, prev);
         self.heads.insert(workspace, ChainHeadRecord { seq, hash: sealed.hash().clone() });
         self.audit.entry(workspace).or_default().push(sealed);
+    }
+
+    /// Fans completion events out to the matching subscriptions, as the stores do in the
+    /// completion's transaction.
+    fn enqueue(&mut self, events: Vec<WebhookEvent>) {
+        for event in events {
+            let targets: Vec<WebhookId> = self
+                .webhooks
+                .values()
+                .filter(|w| w.workspace_id == event.workspace_id && w.events.contains(event.event_type))
+                .map(|w| w.id)
+                .collect();
+            for webhook in targets {
+                self.deliveries.insert((webhook, event.id), continuous::DeliveryRow::new(webhook, &event));
+            }
+        }
     }
 }
 

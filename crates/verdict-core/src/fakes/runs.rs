@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{InMemoryStore, State};
 use crate::domain::{
     Completion, LeaseOwner, NewRun, Outcome, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash,
-    RunListQuery, RunPage, RunScope, RunStatus, to_micros,
+    RunListQuery, RunPage, RunScope, RunStatus, WebhookEvent, to_micros,
 };
 use crate::ports::{BlockedStart, CompleteError, LeaseError, QueueDepth, RunQueue, RunStore, StartOutcome, StoreError};
 
@@ -88,6 +88,7 @@ impl RunStore for InMemoryStore {
         state.runs.insert(row.id, row.clone());
         state.append(start.started);
         state.append(start.completed);
+        state.enqueue(start.events);
         Ok(StartOutcome::Created(row))
     }
 
@@ -198,6 +199,7 @@ impl RunQueue for InMemoryStore {
         owner: &LeaseOwner,
         completion: Completion,
         completed: PendingAuditEvent,
+        events: Vec<WebhookEvent>,
     ) -> Result<Run, CompleteError> {
         let mut state = self.lock();
         let run = state.runs.get_mut(&id).ok_or(CompleteError::NotFound)?;
@@ -210,6 +212,7 @@ impl RunQueue for InMemoryStore {
         apply_completion(run, completion);
         let row = run.clone();
         state.append(completed);
+        state.enqueue(events);
         Ok(row)
     }
 }

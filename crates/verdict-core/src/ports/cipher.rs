@@ -1,6 +1,6 @@
-//! Encryption of provider client secrets at rest.
+//! Encryption of secrets at rest: provider client secrets and webhook signing secrets.
 
-use crate::domain::{ClientSecret, ProviderConnectionId, SecretCiphertext};
+use crate::domain::{ClientSecret, ProviderConnectionId, SecretCiphertext, SigningSecret, WebhookId};
 
 /// Why a secret could not be encrypted or decrypted. Never carries the secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -14,7 +14,8 @@ pub enum CipherError {
     Failed,
 }
 
-/// Authenticated encryption of client secrets, bound to their connection.
+/// Authenticated encryption of secrets, each bound to what it belongs to (a connection, a
+/// webhook subscription) so a ciphertext cannot be moved to another.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait SecretCipher: Send + Sync {
     /// Encrypts `secret` for `connection` with a fresh nonce.
@@ -34,4 +35,26 @@ pub trait SecretCipher: Send + Sync {
         connection: ProviderConnectionId,
         ciphertext: &SecretCiphertext,
     ) -> Result<ClientSecret, CipherError>;
+
+    /// Encrypts a webhook's signing secret with a fresh nonce, bound to `webhook`.
+    ///
+    /// # Errors
+    /// [`CipherError::Failed`] if the cipher fails.
+    fn encrypt_signing_secret(
+        &self,
+        webhook: WebhookId,
+        secret: &SigningSecret,
+    ) -> Result<SecretCiphertext, CipherError>;
+
+    /// Decrypts a ciphertext produced by [`SecretCipher::encrypt_signing_secret`] for the same
+    /// webhook.
+    ///
+    /// # Errors
+    /// [`CipherError::Failed`] when the ciphertext was tampered with, belongs to something else
+    /// or was made with another key.
+    fn decrypt_signing_secret(
+        &self,
+        webhook: WebhookId,
+        ciphertext: &SecretCiphertext,
+    ) -> Result<SigningSecret, CipherError>;
 }

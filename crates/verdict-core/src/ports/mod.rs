@@ -7,18 +7,24 @@ mod audit;
 mod cipher;
 mod clock;
 mod connections;
+mod continuous;
 mod notify;
 mod queue;
 mod runs;
+mod schedules;
+mod webhooks;
 
 pub use acks::*;
 pub use audit::*;
 pub use cipher::*;
 pub use clock::*;
 pub use connections::*;
+pub use continuous::*;
 pub use notify::*;
 pub use queue::*;
 pub use runs::*;
+pub use schedules::*;
+pub use webhooks::*;
 
 /// A storage failure that is not a business outcome.
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use crate::domain::{Completion, LeaseOwner, ParseError, PendingAuditEvent, Report, Run, RunId, RunStatus};
+use crate::domain::{
+    Completion, LeaseOwner, ParseError, PendingAuditEvent, Report, Run, RunId, RunStatus, WebhookEvent,
+};
 
 /// Why a lease operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -106,16 +108,21 @@ pub trait RunQueue: Send + Sync {
     async fn write_live_report(&self, run: RunId, owner: &LeaseOwner, report: &Report) -> Result<(), LeaseError>;
 
     /// Completes a running run held by `owner`: final report, outcome, summary counts, failure
-    /// summary, `completed_at`, lease cleared, and `completed` written — all in one transaction.
+    /// summary, `completed_at`, lease cleared, `completed` written, and each of `events` fanned
+    /// out as a pending delivery to every subscription of its workspace that receives its type
+    /// (the outbox) — all in one transaction, so a completion is never seen without its
+    /// deliveries, nor a delivery without its completion.
     ///
     /// # Errors
     /// [`CompleteError::AlreadyCompleted`] when it completed before (nothing changes),
-    /// [`CompleteError::LeaseLost`] when another owner holds it, [`CompleteError::NotFound`].
+    /// [`CompleteError::LeaseLost`] when another owner holds it, [`CompleteError::NotFound`];
+    /// nothing is written on error.
     async fn complete(
         &self,
         run: RunId,
         owner: &LeaseOwner,
         completion: Completion,
         completed: PendingAuditEvent,
+        events: Vec<WebhookEvent>,
     ) -> Result<Run, CompleteError>;
 }

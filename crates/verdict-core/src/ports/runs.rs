@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::StoreError;
 use crate::domain::{
     Completion, NewRun, Outcome, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery,
-    RunPage, RunScope,
+    RunPage, RunScope, WebhookEvent,
 };
 use crate::rules::blocked_stub_reason;
 
@@ -43,6 +43,9 @@ pub struct BlockedStart {
     pub started: PendingAuditEvent,
     /// `verification.completed`.
     pub completed: PendingAuditEvent,
+    /// The stub's webhook events, fanned out to the outbox with the insert (a blocked stub is a
+    /// completion too).
+    pub events: Vec<WebhookEvent>,
     /// When an existing stub answers this start instead.
     pub reuse: BlockedReuse,
 }
@@ -83,7 +86,8 @@ pub trait RunStore: Send + Sync {
 
     /// Serialized per identity (a transaction-scoped lock on its hash, or the single writer):
     /// returns the identity's latest run when it is active or when [`BlockedReuse::reuses`] it;
-    /// otherwise inserts the completed stub with both events, atomically. Any number of
+    /// otherwise inserts the completed stub with both audit events and its webhook deliveries
+    /// (fanned out as [`super::RunQueue::complete`] does), atomically. Any number of
     /// concurrent calls for one identity write at most one stub.
     ///
     /// # Errors

@@ -1,7 +1,9 @@
 //! The product's rules as pure functions: summary, fingerprint, change, redaction,
-//! acknowledgement eligibility, the reports the lifecycle writes, and access decisions.
+//! acknowledgement eligibility, the reports the lifecycle writes, access decisions, and the webhook
+//! rules (events, payload, signature, retries, reachable addresses).
 
 mod ack;
+mod address;
 mod authz;
 mod change;
 mod fingerprint;
@@ -9,8 +11,10 @@ mod prerequisite;
 mod reports;
 mod sanitize;
 mod summary;
+mod webhook;
 
 pub use ack::*;
+pub use address::*;
 pub use authz::*;
 pub use change::*;
 pub use fingerprint::*;
@@ -18,6 +22,7 @@ pub use prerequisite::*;
 pub use reports::*;
 pub use sanitize::*;
 pub use summary::*;
+pub use webhook::*;
 
 #[cfg(test)]
 pub(crate) mod test_support {

@@ -10,11 +10,12 @@ use chrono::Duration;
 use super::{Ports, events};
 use crate::domain::{
     CheckKey, CheckResult, CheckStatus, CheckTitle, ClientSecret, Completion, Ending, FlowDescriptor, LeaseOwner,
-    ProviderConnection, ReasonCode, Report, ReportDraft, Run, RunCursor, RunId, Severity,
+    ProviderConnection, ReasonCode, Report, ReportDraft, Run, RunCursor, Severity,
 };
 use crate::ports::{CompleteError, LeaseError, StoreError};
 use crate::rules::{
-    UNDECRYPTABLE_SECRET, blocked_stub_report, final_report, live_report, missing_prerequisite, report_identity,
+    UNDECRYPTABLE_SECRET, blocked_stub_report, completion_events, final_report, live_report, missing_prerequisite,
+    report_identity,
 };
 
 /// Claims after which a run is completed as abandoned instead of run again.
@@ -220,9 +221,11 @@ impl RunnerService {
         Ok(self.ports.queue.release(claimed.run.id, &claimed.owner, self.ports.clock.now()).await?)
     }
 
-    async fn previous_report_id(&self, run: &Run) -> Result<Option<RunId>, StoreError> {
+    /// The report the final report links as previous: the identity's newest completed report
+    /// before this run (SPEC §4.4). Its change decides the webhook events.
+    async fn previous_report(&self, run: &Run) -> Result<Option<Report>, StoreError> {
         let cursor = RunCursor { created_at: run.created_at, id: run.id };
-        Ok(self.ports.runs.previous_completed_report(&run.identity_hash, cursor).await?.map(|r| r.report_id()))
+        self.ports.runs.previous_completed_report(&run.identity_hash, cursor).await
     }
 
     async fn finish(
@@ -233,27 +236,35 @@ impl RunnerService {
         ending: Ending,
     ) -> Result<Run, RunnerError> {
         let now = self.ports.clock.now();
-        let previous = self.previous_report_id(run).await?;
-        let report = final_report(draft, ending, now, previous).map_err(StoreError::from)?;
-        self.store_completion(run, owner, Completion::new(report, ending, now)).await
+        let previous = self.previous_report(run).await?;
+        let report =
+            final_report(draft, ending, now, previous.as_ref().map(Report::report_id)).map_err(StoreError::from)?;
+        self.store_completion(run, owner, Completion::new(report, ending, now), previous.as_ref()).await
     }
 
     async fn finish_blocked(&self, run: &Run, owner: &LeaseOwner, why: &str) -> Result<Run, RunnerError> {
         let now = self.ports.clock.now();
-        let previous = self.previous_report_id(run).await?;
-        let report = blocked_stub_report(run.id, &run.identity, None, why, now, previous);
-        self.store_completion(run, owner, Completion::new(report, Ending::Blocked, now)).await
+        let previous = self.previous_report(run).await?;
+        let report =
+            blocked_stub_report(run.id, &run.identity, None, why, now, previous.as_ref().map(Report::report_id));
+        self.store_completion(run, owner, Completion::new(report, Ending::Blocked, now), previous.as_ref()).await
     }
 
+    /// Completes the run with its audit event and its webhook events (the outbox) in one store
+    /// call, then wakes this process's dispatcher.
     async fn store_completion(
         &self,
         run: &Run,
         owner: &LeaseOwner,
         completion: Completion,
+        previous: Option<&Report>,
     ) -> Result<Run, RunnerError> {
         let event = events::claimed_run_completed(run, &completion);
+        let webhook_events = completion_events(run.id, &run.identity, &completion, previous);
         tracing::info!(run_id = %run.id, outcome = completion.outcome().as_str(), "run completed");
-        Ok(self.ports.queue.complete(run.id, owner, completion, event).await?)
+        let done = self.ports.queue.complete(run.id, owner, completion, event, webhook_events).await?;
+        self.ports.delivery_notifier.deliveries_enqueued();
+        Ok(done)
     }
 }
 

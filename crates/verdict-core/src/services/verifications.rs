@@ -10,7 +10,8 @@ use crate::domain::{
 };
 use crate::ports::{BlockedReuse, BlockedStart, QueueDepth, StartOutcome, StoreError};
 use crate::rules::{
-    AccessDenied, ChangeState, ReportChange, authorize, blocked_stub_report, compare_reports, missing_prerequisite,
+    AccessDenied, ChangeState, ReportChange, authorize, blocked_stub_report, compare_reports, completion_events,
+    missing_prerequisite,
 };
 
 /// Why a start was refused.
@@ -67,6 +68,14 @@ pub struct StartPermit {
     workspace_id: WorkspaceId,
     tenant_id: TenantId,
     initiator: Option<UserId>,
+}
+
+impl StartPermit {
+    /// A start by Verdict itself (the scheduler): no initiating user, so the run's events name
+    /// the system actor `scheduler` and `initiator_user_id` stays null.
+    pub(crate) fn system(workspace_id: WorkspaceId, tenant_id: TenantId) -> Self {
+        Self { workspace_id, tenant_id, initiator: None }
+    }
 }
 
 /// An acknowledgement as shown beside its check.
@@ -218,12 +227,25 @@ impl VerificationService {
             return Ok(StartOutcome::Deduplicated(latest));
         }
         let cursor = RunCursor { created_at: new_run.created_at, id: new_run.id };
-        let previous = self.ports.runs.previous_completed_report(&hash, cursor).await?.map(|r| r.report_id());
-        let report = blocked_stub_report(new_run.id, &new_run.identity, None, &reuse.reason, now, previous);
+        let previous = self.ports.runs.previous_completed_report(&hash, cursor).await?;
+        let report = blocked_stub_report(
+            new_run.id,
+            &new_run.identity,
+            None,
+            &reuse.reason,
+            now,
+            previous.as_ref().map(Report::report_id),
+        );
         let completion = Completion::new(report, Ending::Blocked, now);
         let started = events::run_started(&new_run, now);
         let completed = events::run_completed(&new_run.id, &new_run.identity, actor_of(&new_run), &completion, 0);
-        self.ports.runs.start_blocked(BlockedStart { run: new_run, completion, started, completed, reuse }).await
+        let webhook_events = completion_events(new_run.id, &new_run.identity, &completion, previous.as_ref());
+        let start = BlockedStart { run: new_run, completion, started, completed, events: webhook_events, reuse };
+        let outcome = self.ports.runs.start_blocked(start).await?;
+        if matches!(outcome, StartOutcome::Created(_)) {
+            self.ports.delivery_notifier.deliveries_enqueued();
+        }
+        Ok(outcome)
     }
 
     /// A run the caller may see. Authorization reads only the run's scope first, so a foreign

@@ -5,7 +5,9 @@ pub mod audit;
 pub mod connections;
 pub mod health;
 pub mod runs;
+pub mod schedules;
 pub mod verifications;
+pub mod webhooks;
 
 use verdict_core::services::{AcknowledgeError, AuditReadError, ConnectionError, ReadRunError, StartVerificationError};
 

@@ -14,6 +14,8 @@ async fn openapi_is_3_1_and_its_request_bodies_match_the_contracts() {
         ("AcknowledgeRequest", "acknowledge-check.request.schema.json"),
         ("CreateConnectionRequest", "provider-connection.request.schema.json"),
         ("RotateSecretRequest", "provider-connection-secret.request.schema.json"),
+        ("SetScheduleRequest", "schedule.request.schema.json"),
+        ("CreateWebhookRequest", "webhook.request.schema.json"),
     ] {
         let path = format!("{}/../../contracts/{contract}", env!("CARGO_MANIFEST_DIR"));
         let contract: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

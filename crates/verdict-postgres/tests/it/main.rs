@@ -8,6 +8,7 @@
 mod claims;
 mod conformance;
 mod notify;
+mod outbox;
 mod plans;
 mod schema;
 mod support;

@@ -79,6 +79,9 @@ struct StoragePorts {
     acknowledgements: Arc<dyn AcknowledgementStore>,
     connections: Arc<dyn ProviderConnectionStore>,
     audit: Arc<dyn AuditLog>,
+    schedules: Arc<dyn verdict_core::ports::ScheduleStore>,
+    webhooks: Arc<dyn verdict_core::ports::WebhookStore>,
+    outbox: Arc<dyn verdict_core::ports::DeliveryOutbox>,
 }
 
 impl StoragePorts {
@@ -89,6 +92,9 @@ impl StoragePorts {
             acknowledgements: Arc::new(store.clone()),
             connections: Arc::new(store.clone()),
             audit: Arc::new(store.clone()),
+            schedules: Arc::new(store.clone()),
+            webhooks: Arc::new(store.clone()),
+            outbox: Arc::new(store.clone()),
         }
     }
 }
@@ -277,10 +283,16 @@ pub async fn world_with(options: Options) -> World {
         acknowledgements: stores.acknowledgements,
         connections: stores.connections,
         audit: stores.audit,
+        schedules: stores.schedules,
+        webhooks: stores.webhooks,
+        outbox: stores.outbox,
         cipher: Arc::new(Aes256GcmCipher::new(&Aes256GcmCipher::generate_key()).unwrap()),
         clock,
         flows: Arc::new(catalog),
         notifier: wake.clone(),
+        delivery_notifier: Arc::new(verdict_core::ports::NoDeliveryNotifier),
+        observer: Arc::new(verdict_core::ports::NoObserver),
+        outbound: verdict_core::domain::OutboundPolicy::default(),
     };
     let entra = EntraClient::new(EntraConfig {
         authority: options.authority.unwrap_or_else(|| provider.url()),

@@ -175,8 +175,9 @@ impl RunQueue for Flaky {
         owner: &LeaseOwner,
         completion: Completion,
         completed: PendingAuditEvent,
+        events: Vec<verdict_core::domain::WebhookEvent>,
     ) -> Result<Run, CompleteError> {
-        self.inner.complete(run, owner, completion, completed).await
+        self.inner.complete(run, owner, completion, completed, events).await
     }
 }
 

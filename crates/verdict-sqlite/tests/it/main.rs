@@ -10,4 +10,5 @@ mod constraints;
 mod durability;
 mod faults;
 mod migrations;
+mod outbox;
 mod support;

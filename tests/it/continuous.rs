@@ -1,0 +1,364 @@
+//! Continuous verification end to end (SPEC §14): schedules fire and re-arm; several processes
+//! on one PostgreSQL database fire each due schedule exactly once; webhooks arrive signed (checked
+//! here with the `hmac` crate, independently of Verdict's signer), are retried after a failure,
+//! survive a process that stopped before sending them, and never reach a private address.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::on_both_backends;
+use crate::support::{Backend, Options, TestApp, admin, captured_logs, spawn_app_with, token_for};
+
+/// One request a receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: HeaderMap,
+    body: String,
+}
+
+/// A webhook receiver on loopback: answers each request with the next scripted status (204 when
+/// the script is used up) and hands every request to the test.
+struct Receiver {
+    url: String,
+    requests: mpsc::UnboundedReceiver<Received>,
+}
+
+type ReceiverState = (mpsc::UnboundedSender<Received>, Arc<Mutex<VecDeque<u16>>>);
+
+async fn receive(State((seen, script)): State<ReceiverState>, headers: HeaderMap, body: String) -> AxumStatus {
+    let _ = seen.send(Received { headers, body });
+    let status = script.lock().unwrap().pop_front().unwrap_or(204);
+    AxumStatus::from_u16(status).unwrap()
+}
+
+async fn receiver(script: &[u16]) -> Receiver {
+    let (seen, requests) = mpsc::unbounded_channel();
+    let state: ReceiverState = (seen, Arc::new(Mutex::new(script.iter().copied().collect())));
+    let router = axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Receiver { url, requests }
+}
+
+impl Receiver {
+    async fn next(&mut self) -> Received {
+        tokio::time::timeout(Duration::from_secs(60), self.requests.recv())
+            .await
+            .expect("a webhook delivery within 60 s")
+            .expect("the receiver is running")
+    }
+}
+
+/// A token for every tenant of workspace 1, as webhook management needs.
+fn workspace_admin() -> String {
+    token_for(json!([{"workspace_id": 1, "tenant_ids": "*", "capabilities": crate::support::ALL_CAPABILITIES}]))
+}
+
+fn payload_validator() -> jsonschema::Validator {
+    let path = format!("{}/../contracts/webhook-event.schema.json", env!("CARGO_MANIFEST_DIR"));
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::options().should_validate_formats(true).build(&schema).unwrap()
+}
+
+/// Checks the Standard Webhooks signature with the `hmac` crate directly.
+fn assert_signed(secret: &str, received: &Received) {
+    let header = |name: &str| received.headers.get(name).unwrap_or_else(|| panic!("{name} header")).to_str().unwrap();
+    let (id, timestamp, signature) = (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
+    assert!(timestamp.parse::<i64>().is_ok(), "unix seconds: {timestamp}");
+    let key = base64::engine::general_purpose::STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.{}", received.body).as_bytes());
+    let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
+    assert_eq!(signature, expected, "signature of {id}");
+    assert_eq!(received.headers.get("content-type").unwrap(), "application/json");
+}
+
+async fn subscribe(app: &TestApp, url: &str, events: Value) -> (String, String) {
+    let body = json!({"url": url, "events": events, "description": "e2e"});
+    let reply = app.request(Method::POST, "/v1/workspaces/1/webhooks", Some(&workspace_admin()), Some(body)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    (reply.body["webhook"]["id"].as_str().unwrap().to_owned(), reply.body["secret"].as_str().unwrap().to_owned())
+}
+
+async fn deliveries(app: &TestApp, webhook: &str) -> Vec<Value> {
+    let path = format!("/v1/workspaces/1/webhooks/{webhook}/deliveries?limit=100");
+    let reply = app.request(Method::GET, &path, Some(&workspace_admin()), None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.body["deliveries"].as_array().unwrap().clone()
+}
+
+/// Polls `read` until `done` holds (state in the database, which nothing signals).
+async fn eventually<T, F: std::future::Future<Output = T>>(
+    what: &str,
+    mut read: impl FnMut() -> F,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let value = read().await;
+        if done(&value) {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what} did not happen within 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn runs(app: &TestApp) -> Vec<Value> {
+    let reply = app.request(Method::GET, "/v1/workspaces/1/tenants/10/runs?limit=100", Some(&admin()), None).await;
+    reply.body["runs"].as_array().unwrap().clone()
+}
+
+on_both_backends!(
+    a_schedule_fires_as_the_system_and_rearms,
+    webhooks_arrive_signed_and_are_retried_after_a_failure,
+    a_delivery_survives_a_process_that_stopped_before_sending_it,
+    private_targets_are_refused_at_creation_and_at_delivery,
+);
+
+async fn a_schedule_fires_as_the_system_and_rearms(backend: Backend) {
+    let app = spawn_app_with(backend, Options::default()).await;
+    let connection = app.create_connection().await;
+    let schedule = format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule");
+    let first_run_at = (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
+    let body = json!({"interval": "PT5M", "first_run_at": first_run_at});
+    let set = app.request(Method::PUT, &schedule, Some(&admin()), Some(body)).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+
+    let fired = eventually("the scheduled run", || runs(&app), |runs| !runs.is_empty()).await;
+    assert_eq!(fired.len(), 1);
+    let run = &fired[0];
+    assert_eq!(run["initiator_user_id"], Value::Null, "a system-started run has no initiator");
+    let view = app.completed(run["id"].as_str().unwrap()).await;
+    assert_eq!(view.body["report"]["summary"]["overall"], "ready");
+
+    let read = app.request(Method::GET, &schedule, Some(&admin()), None).await;
+    let next = chrono::DateTime::parse_from_rfc3339(read.body["next_run_at"].as_str().unwrap()).unwrap();
+    let created = chrono::DateTime::parse_from_rfc3339(run["created_at"].as_str().unwrap()).unwrap();
+    assert!(next >= created + chrono::Duration::minutes(5), "re-armed one interval later: {next} vs {created}");
+    assert!(next <= created + chrono::Duration::seconds(330 + 5), "with at most 10 % jitter: {next} vs {created}");
+
+    let events = app
+        .request(Method::GET, "/v1/workspaces/1/audit-events?action=verification.started", Some(&admin()), None)
+        .await;
+    assert_eq!(events.body["events"][0]["actor"], json!({"type": "system", "id": "scheduler"}));
+    let actions =
+        app.request(Method::GET, "/v1/workspaces/1/audit-events?action=schedule.set", Some(&admin()), None).await;
+    assert_eq!(actions.body["events"].as_array().unwrap().len(), 1);
+    app.stop().await;
+}
+
+async fn webhooks_arrive_signed_and_are_retried_after_a_failure(backend: Backend) {
+    let app = spawn_app_with(backend, Options { allow_private_webhooks: true, ..Options::default() }).await;
+    let mut receiver = receiver(&[500]).await;
+    let (webhook, secret) = subscribe(&app, &receiver.url, json!(WEBHOOK_TYPES)).await;
+    // A tenant without one application role: the first report needs attention, so it regressed.
+    app.provider.update(|b| b.roles.retain(|r| r != "DeviceManagementApps.Read.All"));
+    let connection = app.create_connection().await;
+    let run = app.start(&connection).await.body["run"]["id"].as_str().unwrap().to_owned();
+
+    let validator = payload_validator();
+    let mut received = Vec::new();
+    for _ in 0..3 {
+        received.push(receiver.next().await);
+    }
+    for request in &received {
+        assert_signed(&secret, request);
+        let payload: Value = serde_json::from_str(&request.body).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&payload).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}\n{payload:#}");
+        assert_eq!(payload["id"], request.headers["webhook-id"].to_str().unwrap());
+        assert_eq!(payload["data"]["run_id"], run.as_str());
+        assert_eq!(payload["data"]["run_url"], format!("/v1/runs/{run}"));
+    }
+    // The first request got a 500; the same message came again (same id, same body).
+    let first = &received[0];
+    let retried: Vec<&Received> =
+        received[1..].iter().filter(|r| r.headers["webhook-id"] == first.headers["webhook-id"]).collect();
+    assert_eq!(retried.len(), 1, "the failed delivery was retried once");
+    assert_eq!(retried[0].body, first.body);
+    let mut types: Vec<String> = received
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.body).unwrap()["type"].as_str().unwrap().to_owned())
+        .collect();
+    types.sort();
+    types.dedup();
+    assert_eq!(types, ["verification.completed", "verification.regressed"]);
+
+    let listed = eventually(
+        "both deliveries recorded as delivered",
+        || deliveries(&app, &webhook),
+        |list| list.len() == 2 && list.iter().all(|d| d["state"] == "delivered"),
+    )
+    .await;
+    let retried_id = first.headers["webhook-id"].to_str().unwrap();
+    for delivery in &listed {
+        let attempts = if delivery["event_id"] == retried_id { 2 } else { 1 };
+        assert_eq!((&delivery["attempts"], &delivery["last_status_code"]), (&json!(attempts), &json!(204)));
+        assert_eq!(delivery["next_attempt_at"], Value::Null);
+    }
+
+    // No secret or token in any payload, answer or log line.
+    let logs = captured_logs();
+    let token = admin();
+    let whsec_bytes = &secret["whsec_".len()..];
+    let client_secret = app.provider.tenant().client_secret.clone();
+    for text in received.iter().map(|r| r.body.as_str()).chain(std::iter::once(logs.as_str())) {
+        for forbidden in [whsec_bytes, token.as_str(), client_secret.as_str()] {
+            assert!(!text.contains(forbidden), "a secret leaked");
+        }
+    }
+    for (i, body) in app.seen.lock().unwrap().iter().enumerate() {
+        assert!(!body.contains(&token), "body {i} carries a token");
+        assert!(!body.contains(&client_secret), "body {i} carries the client secret");
+    }
+    let metrics = app.request(Method::GET, "/metrics", None, None).await.text;
+    assert!(
+        metrics.contains("verdict_webhook_deliveries_total{event_type=\"verification.completed\",result=\"retrying\"}")
+            || metrics.contains(
+                "verdict_webhook_deliveries_total{event_type=\"verification.regressed\",result=\"retrying\"}"
+            ),
+        "{metrics}"
+    );
+    app.stop().await;
+}
+
+const WEBHOOK_TYPES: [&str; 4] =
+    ["verification.completed", "verification.changed", "verification.regressed", "verification.recovered"];
+
+async fn a_delivery_survives_a_process_that_stopped_before_sending_it(backend: Backend) {
+    let options = Options { allow_private_webhooks: true, dispatcher: false, ..Options::default() };
+    let first = spawn_app_with(backend, options).await;
+    let mut receiver = receiver(&[]).await;
+    let (webhook, secret) = subscribe(&first, &receiver.url, json!(["verification.completed"])).await;
+    let connection = first.create_connection().await;
+    let run = first.start(&connection).await.body["run"]["id"].as_str().unwrap().to_owned();
+    first.completed(&run).await;
+    let pending = deliveries(&first, &webhook).await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!((&pending[0]["state"], &pending[0]["attempts"]), (&json!("pending"), &json!(0)));
+    let database = first.stop_keeping_database().await;
+
+    // Another process on the same database sends it.
+    let options = Options { allow_private_webhooks: true, shared_database: Some(database), ..Options::default() };
+    let second = spawn_app_with(backend, options).await;
+    let delivered = receiver.next().await;
+    assert_signed(&secret, &delivered);
+    assert_eq!(serde_json::from_str::<Value>(&delivered.body).unwrap()["data"]["run_id"], run.as_str());
+    eventually("the delivery recorded", || deliveries(&second, &webhook), |d| d[0]["state"] == "delivered").await;
+    second.stop().await;
+}
+
+async fn private_targets_are_refused_at_creation_and_at_delivery(backend: Backend) {
+    let app = spawn_app_with(backend, Options::default()).await;
+    let receiver = receiver(&[]).await;
+    let port = receiver.url.split(':').nth(2).unwrap().split('/').next().unwrap().to_owned();
+    for url in [
+        "https://127.0.0.1/hook".to_owned(),
+        "https://10.0.0.1/hook".to_owned(),
+        "https://169.254.169.254/latest/meta-data".to_owned(),
+        "https://[::1]/hook".to_owned(),
+        "https://[fd00::1]/hook".to_owned(),
+        "https://[fd12:3456::1]/hook".to_owned(),
+        receiver.url.clone(),
+    ] {
+        let body = json!({"url": url, "events": ["verification.completed"]});
+        let reply = app.request(Method::POST, "/v1/workspaces/1/webhooks", Some(&workspace_admin()), Some(body)).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {}", reply.text);
+        assert_eq!(reply.body["error"]["details"][0]["field"], "url", "{url}");
+    }
+    // A host name is checked where it matters: after resolution, at every delivery.
+    let (webhook, _) =
+        subscribe(&app, &format!("https://localhost:{port}/hook"), json!(["verification.completed"])).await;
+    let blocked = app
+        .request(
+            Method::POST,
+            "/v1/workspaces/1/tenants/10/verifications",
+            Some(&admin()),
+            Some(json!({"flow": "provider.connection.check", "provider_connection_id": null})),
+        )
+        .await;
+    assert_eq!(blocked.status, StatusCode::CREATED, "a blocked stub is a completion: {}", blocked.text);
+    let attempted = eventually(
+        "the refused attempt recorded",
+        || deliveries(&app, &webhook),
+        |d| d.len() == 1 && d[0]["last_error"] == "blocked_address",
+    )
+    .await;
+    let attempted = &attempted[0];
+    assert_eq!((&attempted["state"], &attempted["attempts"]), (&json!("pending"), &json!(1)), "retried later");
+    assert_eq!(attempted["last_status_code"], Value::Null);
+    let mut receiver = receiver;
+    assert!(receiver.requests.try_recv().is_err(), "nothing reached the loopback receiver");
+    app.stop().await;
+}
+
+/// Two API-and-worker processes on one PostgreSQL database: 100 schedules due at the same moment
+/// start exactly 100 runs — each schedule fired by exactly one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_fire_each_of_100_due_schedules_exactly_once() {
+    let first = spawn_app_with(Backend::Postgres, Options::default()).await;
+    let url = first.database_url.clone();
+    let shared = Options { shared_database: Some((url.clone(), Box::new(()))), ..Options::default() };
+    let second = spawn_app_with(Backend::Postgres, shared).await;
+    let due_at = chrono::Utc::now() + chrono::Duration::seconds(10);
+    let due = due_at.to_rfc3339();
+    for _ in 0..100 {
+        let connection = first.create_connection().await;
+        let path = format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule");
+        let body = json!({"interval": "PT5M", "first_run_at": due});
+        let reply = first.request(Method::PUT, &path, Some(&admin()), Some(body)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    // Settled: every schedule fired and was re-armed one interval ahead, its claim released.
+    eventually(
+        "every schedule fired and re-armed",
+        || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM verification_schedules \
+                 WHERE claimed_by IS NULL AND next_run_at >= $1 + interval '5 minutes'",
+            )
+            .bind(due_at)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        },
+        |rearmed| *rearmed == 100,
+    )
+    .await;
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM operation_runs").fetch_one(&pool).await.unwrap();
+    assert_eq!(runs, 100, "exactly one run per schedule");
+    let started: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_logs WHERE action = 'verification.started' AND actor_id = 'scheduler'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(started, 100);
+    let mut created = 0;
+    for app in [&first, &second] {
+        let metrics = app.request(Method::GET, "/metrics", None, None).await.text;
+        for result in ["deduplicated", "failed"] {
+            assert!(!metrics.contains(&format!("verdict_scheduled_starts_total{{result=\"{result}\"}}")), "{metrics}");
+        }
+        created += metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("verdict_scheduled_starts_total{result=\"created\"} "))
+            .map_or(0, |n| n.trim().parse::<u64>().unwrap());
+    }
+    assert_eq!(created, 100, "no schedule fired twice, in either process");
+    pool.close().await;
+    second.stop().await;
+    first.stop().await;
+}
