@@ -22,7 +22,7 @@ fn interval<'de, D: Deserializer<'de>>(d: D) -> Result<ScheduleInterval, D::Erro
 pub struct SetScheduleRequest {
     /// ISO 8601 duration from `PT5M` to `P30D` (weeks, days, hours, minutes, seconds).
     #[serde(deserialize_with = "interval")]
-    #[schema(value_type = String, example = "PT6H", min_length = 2, max_length = 64)]
+    #[schema(value_type = String, example = "PT6H", min_length = 2, max_length = 64, pattern = "^[Pp]")]
     pub interval: ScheduleInterval,
     /// The first run, at most one interval from now; null or omitted: one interval from now.
     #[serde(default, with = "timestamp_serde::option")]
@@ -64,7 +64,7 @@ impl From<Schedule> for ScheduleDto {
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhookRequest {
     /// Where deliveries are POSTed: an `https://` URL whose host is not a non-public address.
-    #[schema(max_length = 2048, example = "https://hooks.example.com/verdict")]
+    #[schema(max_length = 2048, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", example = "https://hooks.example.com/verdict")]
     pub url: String,
     /// The event types to receive, at least one.
     #[schema(value_type = Vec<String>, min_items = 1, example = json!(["verification.regressed"]))]
