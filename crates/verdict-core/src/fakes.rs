@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use crate::domain::{
     Acknowledgement, AuditEvent, ChainHash, Completion, LeaseOwner, NewAcknowledgement, NewRun, Outcome,
     PendingAuditEvent, ProviderConnection, ProviderConnectionId, Report, Run, RunCursor, RunId, RunIdentityHash,
-    RunListQuery, RunPage, RunStatus, SecretCiphertext, TenantId, WorkspaceId,
+    RunListQuery, RunPage, RunStatus, TenantId, WorkspaceId,
 };
 use crate::ports::{
     AcknowledgeError, AcknowledgementStore, AuditLog, AuditQuery, ChainHead, CompleteError, ConnectionUpdateError,
-    LeaseError, ProviderConnectionStore, RunStore, StartOutcome, StoreError,
+    LeaseError, NewSecret, ProviderConnectionStore, RunStore, StartOutcome, StoreError,
 };
 use crate::rules::summary_counts;
 
@@ -355,7 +355,7 @@ impl ProviderConnectionStore for InMemoryStore {
         workspace: WorkspaceId,
         tenant: TenantId,
         id: ProviderConnectionId,
-        ciphertext: SecretCiphertext,
+        secret: NewSecret,
         at: DateTime<Utc>,
         event: PendingAuditEvent,
     ) -> Result<ProviderConnection, ConnectionUpdateError> {
@@ -365,7 +365,8 @@ impl ProviderConnectionStore for InMemoryStore {
             return Err(ConnectionUpdateError::Disabled);
         }
         let at = crate::domain::to_micros(at);
-        connection.client_secret_ciphertext = Some(ciphertext);
+        connection.client_secret_ciphertext = Some(secret.ciphertext);
+        connection.client_secret_expires_at = secret.expires_at.map(crate::domain::to_micros);
         connection.secret_updated_at = Some(at);
         connection.updated_at = at;
         let row = connection.clone();

@@ -18,8 +18,8 @@ use verdict_core::ports::{AuditLog, AuditQuery, ManualClock, NoQueueNotifier, Se
 use verdict_core::rules::{ChangeState, CheckChangeKind};
 use verdict_core::services::{
     Acknowledge, AcknowledgeCheckError, AcknowledgementService, AuditReadError, AuditService, ConnectionError,
-    ConnectionService, CreateConnection, Failure, ListRuns, MAX_ATTEMPTS, Ports, ReadRunError, RunnerService,
-    StartVerification, StartVerificationError, VerificationService,
+    ConnectionService, CreateConnection, Failure, ListRuns, MAX_ATTEMPTS, Ports, ReadRunError, RotateSecret,
+    RunnerService, StartVerification, StartVerificationError, VerificationService,
 };
 
 struct World {
@@ -81,11 +81,16 @@ async fn create_connection(w: &World) -> ProviderConnectionId {
                 entra_tenant_id: DirectoryId::parse("6f1c9b6e-3c4a-4c1e-9f5e-0a1b2c3d4e5f").unwrap(),
                 client_id: ClientId::parse("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d").unwrap(),
                 client_secret: ClientSecret::parse(SECRET.to_owned()).unwrap(),
+                client_secret_expires_at: None,
             },
         )
         .await
         .unwrap()
         .id
+}
+
+fn rotation(secret: &str) -> RotateSecret {
+    RotateSecret { client_secret: ClientSecret::parse(secret.to_owned()).unwrap(), client_secret_expires_at: None }
 }
 
 fn start_request(connection: Option<ProviderConnectionId>) -> StartVerification {
@@ -352,6 +357,26 @@ async fn acknowledging_an_unfinished_run_is_refused() {
 }
 
 #[tokio::test]
+async fn secret_expiry_is_kept_on_create_and_replaced_on_rotation() {
+    let w = world();
+    let connections = ConnectionService::new(w.ports.clone());
+    let expires = chrono::DateTime::parse_from_rfc3339("2031-02-03T04:05:06.1234567Z").unwrap().to_utc();
+    let request = CreateConnection {
+        display_name: DisplayName::parse("Contoso").unwrap(),
+        entra_tenant_id: DirectoryId::parse("6f1c9b6e-3c4a-4c1e-9f5e-0a1b2c3d4e5f").unwrap(),
+        client_id: ClientId::parse("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d").unwrap(),
+        client_secret: ClientSecret::parse(SECRET.to_owned()).unwrap(),
+        client_secret_expires_at: Some(expires),
+    };
+    let created = connections.create(&admin(), ws(), t10(), request).await.unwrap();
+    let micros = verdict_core::domain::to_micros(expires);
+    assert_eq!(created.client_secret_expires_at, Some(micros), "stored at the stores' precision");
+    let rotated =
+        connections.rotate_secret(&admin(), ws(), t10(), created.id, rotation("next-secret-1")).await.unwrap();
+    assert_eq!(rotated.client_secret_expires_at, None, "the old secret's date does not describe the new one");
+}
+
+#[tokio::test]
 async fn connection_secrets_are_encrypted_bound_and_never_audited() {
     let w = world();
     let connections = ConnectionService::new(w.ports.clone());
@@ -361,10 +386,7 @@ async fn connection_secrets_are_encrypted_bound_and_never_audited() {
     assert!(!ciphertext.as_bytes().windows(8).any(|win| SECRET.as_bytes().windows(8).any(|s| s == win)));
     assert_eq!(w.cipher.decrypt(id, &ciphertext).unwrap().expose(), SECRET);
 
-    let rotated = connections
-        .rotate_secret(&admin(), ws(), t10(), id, ClientSecret::parse("new-secret-value-1".to_owned()).unwrap())
-        .await
-        .unwrap();
+    let rotated = connections.rotate_secret(&admin(), ws(), t10(), id, rotation("new-secret-value-1")).await.unwrap();
     assert_eq!(
         w.cipher.decrypt(id, rotated.client_secret_ciphertext.as_ref().unwrap()).unwrap().expose(),
         "new-secret-value-1"
@@ -372,10 +394,7 @@ async fn connection_secrets_are_encrypted_bound_and_never_audited() {
     let forbidden = connections.disable(&principal(&[]), ws(), t10(), id).await.unwrap_err();
     assert!(matches!(forbidden, ConnectionError::Forbidden));
     connections.disable(&admin(), ws(), t10(), id).await.unwrap();
-    let err = connections
-        .rotate_secret(&admin(), ws(), t10(), id, ClientSecret::parse("x".to_owned()).unwrap())
-        .await
-        .unwrap_err();
+    let err = connections.rotate_secret(&admin(), ws(), t10(), id, rotation("x")).await.unwrap_err();
     assert!(matches!(err, ConnectionError::Disabled));
     let foreign = connections.get(&admin(), ws(), TenantId::new(11).unwrap(), id).await.unwrap_err();
     assert!(matches!(foreign, ConnectionError::NotFound));

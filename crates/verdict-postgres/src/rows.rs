@@ -143,6 +143,7 @@ pub(crate) struct ConnectionRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     disabled_at: Option<DateTime<Utc>>,
+    client_secret_expires_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<ConnectionRow> for ProviderConnection {
@@ -158,6 +159,7 @@ impl TryFrom<ConnectionRow> for ProviderConnection {
             client_id: ClientId::parse(&row.client_id).map_err(corrupt("client_id"))?,
             client_secret_ciphertext: row.client_secret_ciphertext.map(SecretCiphertext::from_bytes),
             secret_updated_at: row.secret_updated_at,
+            client_secret_expires_at: row.client_secret_expires_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
             disabled_at: row.disabled_at,

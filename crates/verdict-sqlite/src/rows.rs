@@ -35,7 +35,7 @@ pub(crate) use ack_columns;
 macro_rules! connection_columns {
     () => {
         "id, workspace_id, tenant_id, display_name, entra_tenant_id, client_id, client_secret_ciphertext, \
-         secret_updated_at, created_at, updated_at, disabled_at"
+         secret_updated_at, created_at, updated_at, disabled_at, client_secret_expires_at"
     };
 }
 pub(crate) use connection_columns;
@@ -193,6 +193,7 @@ pub(crate) struct ConnectionRow {
     created_at: String,
     updated_at: String,
     disabled_at: Option<String>,
+    client_secret_expires_at: Option<String>,
 }
 
 impl ConnectionRow {
@@ -210,6 +211,10 @@ impl ConnectionRow {
             client_id: ClientId::parse(&self.client_id).map_err(|e| corrupt("client_id", e))?,
             client_secret_ciphertext: self.client_secret_ciphertext.map(SecretCiphertext::from_bytes),
             secret_updated_at: parse_optional_timestamp("secret_updated_at", self.secret_updated_at.as_deref())?,
+            client_secret_expires_at: parse_optional_timestamp(
+                "client_secret_expires_at",
+                self.client_secret_expires_at.as_deref(),
+            )?,
             created_at: parse_timestamp("created_at", &self.created_at)?,
             updated_at: parse_timestamp("updated_at", &self.updated_at)?,
             disabled_at: parse_optional_timestamp("disabled_at", self.disabled_at.as_deref())?,

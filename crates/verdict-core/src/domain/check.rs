@@ -43,6 +43,20 @@ impl CheckKey {
         }
     }
 
+    /// A key written as a literal in Verdict's own code (a flow's declaration, a check's
+    /// constant), where an invalid key is a programming error rather than input to handle.
+    ///
+    /// # Panics
+    /// When the literal does not match the key pattern. Every literal Verdict uses is built by a
+    /// unit test, so this cannot happen in a build whose tests pass.
+    #[must_use]
+    pub fn from_static(value: &'static str) -> Self {
+        match Self::parse(value) {
+            Ok(key) => key,
+            Err(error) => panic!("the constant check key {value:?} is invalid: {error}"),
+        }
+    }
+
     /// The key as text.
     #[must_use]
     pub fn as_str(&self) -> &str {
@@ -372,6 +386,12 @@ mod tests {
         ] {
             assert_eq!(CheckKey::parse(raw).is_ok(), ok, "{raw}");
         }
+    }
+
+    #[test]
+    fn constant_keys_are_built_from_valid_literals() {
+        assert_eq!(CheckKey::from_static("graph.organization").as_str(), "graph.organization");
+        assert!(std::panic::catch_unwind(|| CheckKey::from_static("Not A Key")).is_err());
     }
 
     #[test]

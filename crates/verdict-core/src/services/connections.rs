@@ -1,12 +1,14 @@
 //! Managing provider connections: create, read, rotate the secret, disable. The secret is
 //! encrypted before it reaches a store and is never returned.
 
+use chrono::{DateTime, Utc};
+
 use super::{Failure, Ports, events};
 use crate::domain::{
     Actor, AuditAction, Capability, ClientId, ClientSecret, DirectoryId, DisplayName, Principal, ProviderConnection,
-    ProviderConnectionId, TenantId, WorkspaceId,
+    ProviderConnectionId, TenantId, WorkspaceId, to_micros,
 };
-use crate::ports::ConnectionUpdateError;
+use crate::ports::{ConnectionUpdateError, NewSecret};
 use crate::rules::{AccessDenied, authorize};
 
 /// A new connection.
@@ -20,6 +22,17 @@ pub struct CreateConnection {
     pub client_id: ClientId,
     /// The secret (encrypted before storage).
     pub client_secret: ClientSecret,
+    /// When the secret expires, if the host knows (SPEC §13).
+    pub client_secret_expires_at: Option<DateTime<Utc>>,
+}
+
+/// A replacement secret.
+#[derive(Debug, Clone)]
+pub struct RotateSecret {
+    /// The new secret (encrypted before storage).
+    pub client_secret: ClientSecret,
+    /// When the new secret expires, if the host knows; `None` forgets the old secret's date.
+    pub client_secret_expires_at: Option<DateTime<Utc>>,
 }
 
 /// Why a connection operation was refused.
@@ -109,6 +122,7 @@ impl ConnectionService {
             client_id: request.client_id,
             client_secret_ciphertext: Some(self.encrypt(id, &request.client_secret)?),
             secret_updated_at: Some(now),
+            client_secret_expires_at: request.client_secret_expires_at.map(to_micros),
             created_at: now,
             updated_at: now,
             disabled_at: None,
@@ -162,7 +176,7 @@ impl ConnectionService {
         workspace: WorkspaceId,
         tenant: TenantId,
         id: ProviderConnectionId,
-        secret: ClientSecret,
+        rotation: RotateSecret,
     ) -> Result<ProviderConnection, ConnectionError> {
         authorize(principal, workspace, Some(tenant), Some(Capability::ProviderConnectionManage))?;
         let current = self.ports.connections.get(workspace, tenant, id).await?.ok_or(ConnectionError::NotFound)?;
@@ -170,14 +184,17 @@ impl ConnectionService {
             return Err(ConnectionError::Disabled);
         }
         let now = self.ports.clock.now();
-        let ciphertext = self.encrypt(id, &secret)?;
+        let secret = NewSecret {
+            ciphertext: self.encrypt(id, &rotation.client_secret)?,
+            expires_at: rotation.client_secret_expires_at.map(to_micros),
+        };
         let event = events::connection_event(
             &current,
             Actor::User(principal.user_id.clone()),
             AuditAction::ProviderConnectionSecretRotated,
             now,
         );
-        Ok(self.ports.connections.rotate_secret(workspace, tenant, id, ciphertext, now, event).await?)
+        Ok(self.ports.connections.rotate_secret(workspace, tenant, id, secret, now, event).await?)
     }
 
     /// Disables a connection (idempotent).

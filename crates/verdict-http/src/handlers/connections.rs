@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use verdict_core::services::CreateConnection;
+use verdict_core::services::{CreateConnection, RotateSecret};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -27,6 +27,7 @@ pub async fn create(
         entra_tenant_id: body.entra_tenant_id,
         client_id: body.client_id,
         client_secret: body.client_secret,
+        client_secret_expires_at: body.client_secret_expires_at,
     };
     let connection = state.connections.create(&principal, path.workspace, path.tenant, request).await?;
     Ok((StatusCode::CREATED, Json(connection.into())))
@@ -68,7 +69,13 @@ pub async fn rotate_secret(
 ) -> Result<StatusCode, ApiError> {
     state
         .connections
-        .rotate_secret(&principal, path.scope.workspace, path.scope.tenant, path.id, body.client_secret)
+        .rotate_secret(
+            &principal,
+            path.scope.workspace,
+            path.scope.tenant,
+            path.id,
+            RotateSecret { client_secret: body.client_secret, client_secret_expires_at: body.client_secret_expires_at },
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
