@@ -65,6 +65,9 @@ impl Sandbox {
         let entra = EntraClient::new(EntraConfig {
             authority: provider.url(),
             graph: provider.url(),
+            // Consent links as an administrator would follow them (a plain-http link to the
+            // simulation would be dropped from reports, which keep `https://` links only).
+            consent_authority: Some(url::Url::parse(crate::entra::DEFAULT_AUTHORITY)?),
             ..EntraConfig::default()
         })?;
         let engine = Arc::new(FlowEngine::new(builtin_registry(Arc::new(entra)), check_timeout));
