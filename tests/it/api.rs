@@ -184,7 +184,10 @@ async fn a_known_secret_expiry_is_stored_returned_and_verified(backend: Backend)
         .find(|c| c["key"] == "provider_connection.credential_expiry")
         .unwrap()
         .clone();
-    assert_eq!((expiry["status"].as_str(), expiry["reason_code"].as_str()), (Some("warn"), Some("ext.provider_connection.credential_expiring")));
+    assert_eq!(
+        (expiry["status"].as_str(), expiry["reason_code"].as_str()),
+        (Some("warn"), Some("ext.provider_connection.credential_expiring"))
+    );
     assert!(expiry["evidence"].as_array().unwrap().contains(&json!({"kind": "expiry_source", "value": "connection"})));
 
     let secret = json!({"client_secret": tenant.client_secret});

@@ -91,7 +91,8 @@ fn in_days(days: i64) -> chrono::DateTime<Utc> {
 
 /// The simulated tenant's behaviour the options describe.
 fn behaviour(options: &Options) -> Behaviour {
-    let mut behaviour = Behaviour { latency: options.latency, token_error: options.token_error, ..Behaviour::default() };
+    let mut behaviour =
+        Behaviour { latency: options.latency, token_error: options.token_error, ..Behaviour::default() };
     behaviour.roles.retain(|role| !options.missing.contains(role));
     for permission in &options.dropped {
         behaviour.drop_from_manifest(permission);
