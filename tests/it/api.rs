@@ -7,7 +7,11 @@ use serde_json::json;
 
 use crate::support::{Backend, admin, report_validator, spawn_app, token};
 
-crate::on_both_backends!(a_verification_runs_end_to_end, operations_endpoints_answer);
+crate::on_both_backends!(
+    a_verification_runs_end_to_end,
+    operations_endpoints_answer,
+    a_known_secret_expiry_is_stored_returned_and_verified
+);
 
 async fn a_verification_runs_end_to_end(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -146,5 +150,53 @@ async fn operations_endpoints_answer(backend: Backend) {
     assert!(metrics.text.contains("verdict_http_requests_total"), "{}", metrics.text);
     let openapi = app.request(Method::GET, "/v1/openapi.json", None, None).await;
     assert!(openapi.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    app.stop().await;
+}
+
+/// `client_secret_expires_at` goes in on create and rotation, comes back on reads, and is what
+/// the verification warns about (SPEC §13); a rotation without it forgets the old date.
+async fn a_known_secret_expiry_is_stored_returned_and_verified(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let tenant = app.provider.tenant().clone();
+    let expires = (chrono::Utc::now() + chrono::Duration::days(10)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let body = json!({
+        "display_name": "Contoso",
+        "entra_tenant_id": tenant.directory_id,
+        "client_id": tenant.client_id,
+        "client_secret": tenant.client_secret,
+        "client_secret_expires_at": expires,
+    });
+    let created =
+        app.request(Method::POST, "/v1/workspaces/1/tenants/10/provider-connections", Some(&admin()), Some(body)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let connection = created.body["id"].as_str().unwrap().to_owned();
+    let uri = format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}");
+    let read = app.request(Method::GET, &uri, Some(&token(&[])), None).await;
+    let stored = read.body["client_secret_expires_at"].as_str().unwrap().to_owned();
+    assert_eq!(stored, expires.replace('Z', ".000000Z"), "{}", read.text);
+
+    let run = app.start(&connection).await.body["run"]["id"].as_str().unwrap().to_owned();
+    let view = app.completed(&run).await;
+    let expiry = view.body["report"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == "provider_connection.credential_expiry")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (expiry["status"].as_str(), expiry["reason_code"].as_str()),
+        (Some("warn"), Some("ext.provider_connection.credential_expiring"))
+    );
+    assert!(expiry["evidence"].as_array().unwrap().contains(&json!({"kind": "expiry_source", "value": "connection"})));
+
+    let secret = json!({"client_secret": tenant.client_secret});
+    let rotated = app.request(Method::PUT, &format!("{uri}/secret"), Some(&admin()), Some(secret)).await;
+    assert_eq!(rotated.status, StatusCode::NO_CONTENT);
+    let read = app.request(Method::GET, &uri, Some(&token(&[])), None).await;
+    assert!(read.body["client_secret_expires_at"].is_null(), "{}", read.text);
+    let bad = json!({"client_secret": "x", "client_secret_expires_at": "next tuesday"});
+    let refused = app.request(Method::PUT, &format!("{uri}/secret"), Some(&admin()), Some(bad)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
     app.stop().await;
 }

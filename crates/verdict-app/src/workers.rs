@@ -52,15 +52,16 @@ impl Workers {
         if args.check_timeout_ms == 0 {
             bail!("VERDICT_CHECK_TIMEOUT_MS must be positive");
         }
+        // No request timeout of its own: every provider call ends by the deadline of its check,
+        // so VERDICT_CHECK_TIMEOUT_MS is the one limit (SPEC §17).
         let entra = EntraConfig {
             authority: provider_base_url("VERDICT_ENTRA_AUTHORITY", &args.entra_authority)?,
             graph: provider_base_url("VERDICT_GRAPH_BASE_URL", &args.graph_base_url)?,
             ..EntraConfig::default()
         };
         let client = Arc::new(EntraClient::new(entra).context("Entra client")?);
-        let registry = builtin_registry(&flows, client).context("flow registry")?;
-        let implemented: Vec<_> = registry.flows().cloned().collect();
-        if let Some(missing) = flows.iter().find(|f| !implemented.contains(&f.id)) {
+        let registry = builtin_registry(client);
+        if let Some(missing) = flows.iter().find(|f| !registry.implements(f)) {
             bail!("flow {} has no implementation in this build", missing.id);
         }
         let engine = Arc::new(FlowEngine::new(registry, Duration::from_millis(args.check_timeout_ms)));

@@ -91,6 +91,7 @@ async fn create_connection(w: &World) -> ProviderConnectionId {
         entra_tenant_id: DirectoryId::parse("6f1c9b6e-3c4a-4c1e-9f5e-0a1b2c3d4e5f").unwrap(),
         client_id: ClientId::parse("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d").unwrap(),
         client_secret: ClientSecret::parse("Zq8~verdict-test-client-secret.0123456789".to_owned()).unwrap(),
+        client_secret_expires_at: None,
     };
     connections.create(permit, request).await.unwrap().id
 }

@@ -59,6 +59,10 @@ pub struct CreateConnectionRequest {
     /// The client secret; write-only, never returned.
     #[schema(value_type = String, write_only, min_length = 1, max_length = 1024, pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]")]
     pub client_secret: ClientSecret,
+    /// When the client secret expires (RFC 3339), if known; the verification warns 30 days ahead.
+    #[serde(default, with = "timestamp_serde::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub client_secret_expires_at: Option<DateTime<Utc>>,
 }
 
 /// `PUT …/provider-connections/{id}/secret`.
@@ -68,6 +72,11 @@ pub struct RotateSecretRequest {
     /// The new client secret; write-only.
     #[schema(value_type = String, write_only, min_length = 1, max_length = 1024, pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]")]
     pub client_secret: ClientSecret,
+    /// When the new client secret expires (RFC 3339), if known; omitted or null forgets the
+    /// previous secret's date.
+    #[serde(default, with = "timestamp_serde::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub client_secret_expires_at: Option<DateTime<Utc>>,
 }
 
 /// A provider connection, without its secret.
@@ -87,6 +96,10 @@ pub struct ConnectionDto {
     #[serde(with = "timestamp_serde::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     secret_updated_at: Option<DateTime<Utc>>,
+    /// When the stored secret expires, if the host said so; null when unknown.
+    #[serde(with = "timestamp_serde::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    client_secret_expires_at: Option<DateTime<Utc>>,
     #[serde(with = "timestamp_serde")]
     #[schema(value_type = String, format = DateTime)]
     created_at: DateTime<Utc>,
@@ -109,6 +122,7 @@ impl From<ProviderConnection> for ConnectionDto {
             client_id: c.client_id,
             has_secret: c.client_secret_ciphertext.is_some(),
             secret_updated_at: c.secret_updated_at,
+            client_secret_expires_at: c.client_secret_expires_at,
             created_at: c.created_at,
             updated_at: c.updated_at,
             disabled_at: c.disabled_at,

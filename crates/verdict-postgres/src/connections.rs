@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use verdict_core::domain::{
     PendingAuditEvent, ProviderConnection, ProviderConnectionId, SecretCiphertext, TenantId, WorkspaceId, to_micros,
 };
-use verdict_core::ports::{ConnectionUpdateError, ProviderConnectionStore, StoreError};
+use verdict_core::ports::{ConnectionUpdateError, NewSecret, ProviderConnectionStore, StoreError};
 
 use crate::PgStore;
 use crate::audit::append;
@@ -17,14 +17,14 @@ use crate::rows::ConnectionRow;
 macro_rules! connection_columns {
     () => {
         "id, workspace_id, tenant_id, display_name, entra_tenant_id, client_id, client_secret_ciphertext, \
-         secret_updated_at, created_at, updated_at, disabled_at"
+         secret_updated_at, created_at, updated_at, disabled_at, client_secret_expires_at"
     };
 }
 
 const INSERT: &str = concat!(
     "INSERT INTO provider_connections (",
     connection_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ",
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ",
     connection_columns!()
 );
 
@@ -47,7 +47,8 @@ const LIST: &str = concat!(
 );
 
 const ROTATE: &str = concat!(
-    "UPDATE provider_connections SET client_secret_ciphertext = $2, secret_updated_at = $3, updated_at = $3 ",
+    "UPDATE provider_connections SET client_secret_ciphertext = $2, secret_updated_at = $3, updated_at = $3, ",
+    "client_secret_expires_at = $4 ",
     "WHERE id = $1 RETURNING ",
     connection_columns!()
 );
@@ -98,6 +99,7 @@ impl ProviderConnectionStore for PgStore {
             .bind(to_micros(connection.created_at))
             .bind(to_micros(connection.updated_at))
             .bind(connection.disabled_at.map(to_micros))
+            .bind(connection.client_secret_expires_at.map(to_micros))
             .fetch_one(&mut *tx)
             .await
             .map_err(store_error)?;
@@ -133,7 +135,7 @@ impl ProviderConnectionStore for PgStore {
         workspace: WorkspaceId,
         tenant: TenantId,
         id: ProviderConnectionId,
-        ciphertext: SecretCiphertext,
+        secret: NewSecret,
         at: DateTime<Utc>,
         event: PendingAuditEvent,
     ) -> Result<ProviderConnection, ConnectionUpdateError> {
@@ -146,8 +148,9 @@ impl ProviderConnectionStore for PgStore {
         }
         let row: ConnectionRow = sqlx::query_as(ROTATE)
             .bind(id.as_uuid())
-            .bind(ciphertext.as_bytes())
+            .bind(secret.ciphertext.as_bytes())
             .bind(to_micros(at))
+            .bind(secret.expires_at.map(to_micros))
             .fetch_one(&mut *tx)
             .await
             .map_err(store_error)?;

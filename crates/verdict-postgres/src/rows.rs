@@ -109,6 +109,7 @@ pub(crate) struct ConnectionRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     disabled_at: Option<DateTime<Utc>>,
+    client_secret_expires_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<ConnectionRow> for ProviderConnection {
@@ -124,6 +125,7 @@ impl TryFrom<ConnectionRow> for ProviderConnection {
             client_id: row.client_id,
             client_secret_ciphertext: row.client_secret_ciphertext,
             secret_updated_at: row.secret_updated_at,
+            client_secret_expires_at: row.client_secret_expires_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
             disabled_at: row.disabled_at,

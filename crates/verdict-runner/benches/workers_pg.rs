@@ -5,7 +5,7 @@
 //!
 //! Every run is queued before the workers start, each for a connection of its own (runs of one
 //! identity would be deduplicated while active), so the number measures claiming, the live-report
-//! writes as checks finish, and completion — the store's share of a run — plus three provider
+//! writes as checks finish, and completion — the store's share of a run — plus five provider
 //! requests on localhost.
 
 use std::time::{Duration, Instant};
@@ -46,7 +46,7 @@ async fn all_completed(sandbox: &Sandbox, ids: &[RunId], within: Duration) -> an
         let run = sandbox.completed(*id, within).await?;
         anyhow::ensure!(run.status == RunStatus::Completed, "run {id} completed");
         anyhow::ensure!(
-            run.report.is_some_and(|r| r.summary().counts.pass == 10),
+            run.report.is_some_and(|r| r.summary().counts.pass == 12),
             "every check of run {id} should pass"
         );
     }

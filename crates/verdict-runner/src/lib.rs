@@ -1,6 +1,6 @@
-//! Verdict's check runner (SPEC §5.2, §10): the worker pool that drives core's run lifecycle,
+//! Verdict's check runner (SPEC §5.2, §13): the worker pool that drives core's run lifecycle,
 //! the flow engine that runs checks concurrently under timeouts, the Entra/Graph client, and the
-//! `provider.connection.check` flow. Depends on `verdict-core` only.
+//! implementation of core's `provider.connection.check` flow. Depends on `verdict-core` only.
 //!
 //! Wiring, as `verdict serve` does it:
 //!
@@ -13,7 +13,8 @@
 //! let wake = Arc::new(LocalWake::new());
 //! ports.notifier = wake.clone(); // a start wakes a worker at once
 //! let entra = Arc::new(EntraClient::new(EntraConfig::default())?);
-//! let engine = FlowEngine::new(builtin_registry(&ports.flows, entra)?, verdict_runner::DEFAULT_CHECK_TIMEOUT);
+//! // Every provider call ends by its check's deadline: the check timeout is the only limit.
+//! let engine = FlowEngine::new(builtin_registry(entra), verdict_runner::DEFAULT_CHECK_TIMEOUT);
 //! let pool = WorkerPool::start(ports, Arc::new(engine), wake, WorkerConfig::default());
 //! // … on SIGTERM:
 //! pool.shutdown().await;
@@ -28,7 +29,9 @@ pub mod fake;
 pub mod worker;
 
 pub use checks::builtin_registry;
-pub use engine::{Check, CheckContext, CheckOutcome, DEFAULT_CHECK_TIMEOUT, FlowEngine, FlowRegistry, RegistryError};
+pub use engine::{
+    Check, CheckContext, CheckOutcome, DEFAULT_CHECK_TIMEOUT, Dependency, FlowEngine, FlowRegistry, Gate, RegistryError,
+};
 pub use entra::{EntraClient, EntraConfig};
 pub use worker::{LocalWake, PollOnly, WakeSource, Worker, WorkerConfig, WorkerPool, stop_channel};
 

@@ -4,10 +4,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
-use verdict_core::domain::{
-    PendingAuditEvent, ProviderConnection, ProviderConnectionId, SecretCiphertext, TenantId, WorkspaceId,
-};
-use verdict_core::ports::{ConnectionUpdateError, ProviderConnectionStore, StoreError};
+use verdict_core::domain::{PendingAuditEvent, ProviderConnection, ProviderConnectionId, TenantId, WorkspaceId};
+use verdict_core::ports::{ConnectionUpdateError, NewSecret, ProviderConnectionStore, StoreError};
 
 use crate::SqliteStore;
 use crate::audit::append;
@@ -43,7 +41,7 @@ async fn insert(tx: &mut SqliteConnection, c: &ProviderConnection) -> Result<Pro
     let row: ConnectionRow = sqlx::query_as(concat!(
         "INSERT INTO provider_connections (",
         connection_columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
         connection_columns!()
     ))
     .bind(c.id.to_string())
@@ -57,6 +55,7 @@ async fn insert(tx: &mut SqliteConnection, c: &ProviderConnection) -> Result<Pro
     .bind(timestamp(c.created_at))
     .bind(timestamp(c.updated_at))
     .bind(optional_timestamp(c.disabled_at))
+    .bind(optional_timestamp(c.client_secret_expires_at))
     .fetch_one(&mut *tx)
     .await
     .map_err(store_error)?;
@@ -67,19 +66,21 @@ async fn insert(tx: &mut SqliteConnection, c: &ProviderConnection) -> Result<Pro
 async fn update_secret(
     tx: &mut SqliteConnection,
     scope: Scope,
-    ciphertext: &SecretCiphertext,
+    secret: &NewSecret,
     at: DateTime<Utc>,
 ) -> Result<Option<ProviderConnection>, StoreError> {
     let row: Option<ConnectionRow> = sqlx::query_as(concat!(
-        "UPDATE provider_connections SET client_secret_ciphertext = ?1, secret_updated_at = ?2, updated_at = ?2 \
+        "UPDATE provider_connections SET client_secret_ciphertext = ?1, secret_updated_at = ?2, updated_at = ?2, \
+         client_secret_expires_at = ?6 \
          WHERE id = ?3 AND workspace_id = ?4 AND tenant_id = ?5 AND disabled_at IS NULL RETURNING ",
         connection_columns!()
     ))
-    .bind(ciphertext.as_bytes().to_vec())
+    .bind(secret.ciphertext.as_bytes().to_vec())
     .bind(timestamp(at))
     .bind(scope.id.to_string())
     .bind(scope.workspace.get())
     .bind(scope.tenant.get())
+    .bind(optional_timestamp(secret.expires_at))
     .fetch_optional(&mut *tx)
     .await
     .map_err(store_error)?;
@@ -152,13 +153,13 @@ impl ProviderConnectionStore for SqliteStore {
         workspace: WorkspaceId,
         tenant: TenantId,
         id: ProviderConnectionId,
-        ciphertext: SecretCiphertext,
+        secret: NewSecret,
         at: DateTime<Utc>,
         event: PendingAuditEvent,
     ) -> Result<ProviderConnection, ConnectionUpdateError> {
         let scope = Scope { workspace, tenant, id };
         let mut tx = self.begin_write().await?;
-        let Some(rotated) = update_secret(tx.conn(), scope, &ciphertext, at).await? else {
+        let Some(rotated) = update_secret(tx.conn(), scope, &secret, at).await? else {
             let exists = scoped(tx.conn(), scope).await?.is_some();
             tx.rollback().await?;
             return Err(if exists { ConnectionUpdateError::Disabled } else { ConnectionUpdateError::NotFound });

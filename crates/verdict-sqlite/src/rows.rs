@@ -32,7 +32,7 @@ pub(crate) use ack_columns;
 macro_rules! connection_columns {
     () => {
         "id, workspace_id, tenant_id, display_name, entra_tenant_id, client_id, client_secret_ciphertext, \
-         secret_updated_at, created_at, updated_at, disabled_at"
+         secret_updated_at, created_at, updated_at, disabled_at, client_secret_expires_at"
     };
 }
 pub(crate) use connection_columns;
@@ -155,6 +155,7 @@ pub(crate) struct ConnectionRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     disabled_at: Option<DateTime<Utc>>,
+    client_secret_expires_at: Option<DateTime<Utc>>,
 }
 
 impl ConnectionRow {
@@ -168,6 +169,7 @@ impl ConnectionRow {
             entra_tenant_id: self.entra_tenant_id,
             client_id: self.client_id,
             client_secret_ciphertext: self.client_secret_ciphertext,
+            client_secret_expires_at: self.client_secret_expires_at,
             secret_updated_at: self.secret_updated_at,
             created_at: self.created_at,
             updated_at: self.updated_at,

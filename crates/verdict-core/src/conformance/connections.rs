@@ -5,7 +5,11 @@ use chrono::Duration;
 use super::Stores;
 use super::fixtures::*;
 use crate::domain::{AuditAction, SecretCiphertext, TenantScope};
-use crate::ports::{AuditQuery, ConnectionUpdateError};
+use crate::ports::{AuditQuery, ConnectionUpdateError, NewSecret};
+
+fn new_secret(bytes: Vec<u8>) -> NewSecret {
+    NewSecret { ciphertext: SecretCiphertext::from_bytes(bytes), expires_at: None }
+}
 
 async fn count(stores: &Stores, action: AuditAction) -> usize {
     stores
@@ -50,11 +54,11 @@ pub async fn rotate_and_disable_follow_the_rules(stores: &Stores) {
     stores.connections.create(conn.clone(), event).await.unwrap();
 
     let later = now() + Duration::seconds(5);
-    let new_secret = SecretCiphertext::from_bytes(vec![9; 40]);
+    let new_secret = new_secret(vec![9; 40]);
     let event = connection_event(&conn, AuditAction::ProviderConnectionSecretRotated);
     let rotated =
         stores.connections.rotate_secret(ws(1), tenant(10), conn.id, new_secret.clone(), later, event).await.unwrap();
-    assert_eq!(rotated.client_secret_ciphertext, Some(new_secret.clone()));
+    assert_eq!(rotated.client_secret_ciphertext, Some(new_secret.ciphertext.clone()));
     assert_eq!((rotated.secret_updated_at, rotated.updated_at), (Some(later), later));
     assert_eq!(rotated.created_at, conn.created_at);
 
@@ -84,4 +88,35 @@ pub async fn rotate_and_disable_follow_the_rules(stores: &Stores) {
     assert_eq!(count(stores, AuditAction::ProviderConnectionSecretRotated).await, 1);
     assert_eq!(count(stores, AuditAction::ProviderConnectionDisabled).await, 1);
     assert_eq!(stores.connections.get(conn.workspace_id, conn.tenant_id, conn.id).await.unwrap(), Some(again));
+}
+
+/// The secret's expiry is stored with the connection, returned by every read, and replaced —
+/// cleared too — by a rotation, because it describes the secret stored.
+pub async fn secret_expiry_is_stored_and_replaced_by_rotation(stores: &Stores) {
+    let expires = now() + Duration::days(90);
+    let conn = crate::domain::ProviderConnection { client_secret_expires_at: Some(expires), ..connection(1, 10) };
+    let event = connection_event(&conn, AuditAction::ProviderConnectionCreated);
+    let created = stores.connections.create(conn.clone(), event).await.unwrap();
+    assert_eq!(created.client_secret_expires_at, Some(expires));
+    assert_eq!(stores.connections.get(ws(1), tenant(10), conn.id).await.unwrap(), Some(created.clone()));
+    assert_eq!(stores.connections.list(ws(1), tenant(10)).await.unwrap(), vec![created]);
+
+    let later = now() + Duration::seconds(5);
+    let next = now() + Duration::days(700);
+    let secret = NewSecret { ciphertext: SecretCiphertext::from_bytes(vec![7; 40]), expires_at: Some(next) };
+    let event = connection_event(&conn, AuditAction::ProviderConnectionSecretRotated);
+    let rotated = stores.connections.rotate_secret(ws(1), tenant(10), conn.id, secret, later, event).await.unwrap();
+    assert_eq!(rotated.client_secret_expires_at, Some(next));
+    assert_eq!(
+        stores.connections.get(ws(1), tenant(10), conn.id).await.unwrap().unwrap().client_secret_expires_at,
+        Some(next)
+    );
+
+    let event = connection_event(&conn, AuditAction::ProviderConnectionSecretRotated);
+    let unknown = stores.connections.rotate_secret(ws(1), tenant(10), conn.id, new_secret(vec![8; 40]), later, event);
+    assert_eq!(unknown.await.unwrap().client_secret_expires_at, None, "a secret of unknown expiry clears the date");
+    assert_eq!(
+        stores.connections.get(ws(1), tenant(10), conn.id).await.unwrap().unwrap().client_secret_expires_at,
+        None
+    );
 }

@@ -144,6 +144,7 @@ pub fn connection(workspace: i64, tenant_id: i64) -> ProviderConnection {
         client_id: ClientId::parse("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d").unwrap(),
         client_secret_ciphertext: Some(SecretCiphertext::from_bytes(vec![1, 2, 3, 4])),
         secret_updated_at: Some(at),
+        client_secret_expires_at: None,
         created_at: at,
         updated_at: at,
         disabled_at: None,

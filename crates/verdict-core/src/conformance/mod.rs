@@ -108,6 +108,7 @@ macro_rules! conformance_tests {
             acknowledgement_of_a_missing_run_writes_nothing,
             connections_are_scoped_to_their_tenant,
             rotate_and_disable_follow_the_rules,
+            secret_expiry_is_stored_and_replaced_by_rotation,
             concurrent_writes_keep_one_gap_free_chain,
             chains_are_per_workspace,
             audit_events_filter_and_page_by_seq,

@@ -395,6 +395,12 @@ mod tests {
     }
 
     #[test]
+    fn constant_keys_are_built_from_valid_literals() {
+        assert_eq!(CheckKey::from_static("graph.organization").as_str(), "graph.organization");
+        assert!(std::panic::catch_unwind(|| CheckKey::from_static("Not A Key")).is_err());
+    }
+
+    #[test]
     fn severity_unknown_is_the_empty_string() {
         assert_eq!(serde_json::to_string(&Severity::Unknown).unwrap(), "\"\"");
         assert_eq!(serde_json::from_str::<Severity>("\"\"").unwrap(), Severity::Unknown);

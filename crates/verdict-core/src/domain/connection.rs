@@ -178,6 +178,9 @@ pub struct ProviderConnection {
     pub client_secret_ciphertext: Option<SecretCiphertext>,
     /// When the secret was last set.
     pub secret_updated_at: Option<DateTime<Utc>>,
+    /// When the secret expires, if the host said so when it set the secret (SPEC §13). Replaced
+    /// on every rotation, so it always describes the secret stored.
+    pub client_secret_expires_at: Option<DateTime<Utc>>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.

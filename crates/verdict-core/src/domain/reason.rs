@@ -47,6 +47,40 @@ pub static REASON_CATALOG: &[ReasonEntry] = &[
         meaning: "The run was abandoned after repeated worker failures; the check never finished.",
     },
     ReasonEntry { code: "ext.runner.in_progress", meaning: "The check has not finished yet (live reports only)." },
+    ReasonEntry {
+        code: "ext.entra.client_secret_invalid",
+        meaning: "Microsoft Entra rejected the stored client secret (AADSTS7000215).",
+    },
+    ReasonEntry {
+        code: "ext.entra.client_secret_expired",
+        meaning: "The stored client secret has expired (AADSTS7000222).",
+    },
+    ReasonEntry {
+        code: "ext.entra.app_not_in_directory",
+        meaning: "The application is not known in the directory (AADSTS700016).",
+    },
+    ReasonEntry { code: "ext.entra.consent_required", meaning: "The application needs admin consent (AADSTS65001)." },
+    ReasonEntry {
+        code: "ext.entra.app_disabled",
+        meaning: "The application is disabled in the tenant (AADSTS7000112).",
+    },
+    ReasonEntry {
+        code: "ext.entra.blocked_by_conditional_access",
+        meaning: "A Conditional Access policy blocked the application's sign-in (AADSTS53003).",
+    },
+    ReasonEntry {
+        code: "ext.provider_connection.credential_expiring",
+        meaning: "The client secret in use expires within 30 days.",
+    },
+    ReasonEntry {
+        code: "ext.provider_connection.credential_expired",
+        meaning: "The client secret in use has expired.",
+    },
+    ReasonEntry {
+        code: "ext.provider_connection.expiry_unknown",
+        meaning: "Neither the connection nor Microsoft Graph says when the client secret expires.",
+    },
+    ReasonEntry { code: "ext.intune.not_licensed", meaning: "The tenant has no active Intune service plan." },
 ];
 
 /// A reason code from [`REASON_CATALOG`].
@@ -80,6 +114,26 @@ impl ReasonCode {
     pub const RUNNER_ABORTED: Self = Self(&REASON_CATALOG[11]);
     /// The check is still running (live reports only).
     pub const RUNNER_IN_PROGRESS: Self = Self(&REASON_CATALOG[12]);
+    /// Entra rejected the stored client secret (AADSTS7000215).
+    pub const ENTRA_CLIENT_SECRET_INVALID: Self = Self(&REASON_CATALOG[13]);
+    /// The stored client secret has expired (AADSTS7000222).
+    pub const ENTRA_CLIENT_SECRET_EXPIRED: Self = Self(&REASON_CATALOG[14]);
+    /// The application is not in the directory (AADSTS700016).
+    pub const ENTRA_APP_NOT_IN_DIRECTORY: Self = Self(&REASON_CATALOG[15]);
+    /// Admin consent is required (AADSTS65001).
+    pub const ENTRA_CONSENT_REQUIRED: Self = Self(&REASON_CATALOG[16]);
+    /// The application is disabled (AADSTS7000112).
+    pub const ENTRA_APP_DISABLED: Self = Self(&REASON_CATALOG[17]);
+    /// Conditional Access blocked the sign-in (AADSTS53003).
+    pub const ENTRA_BLOCKED_BY_CONDITIONAL_ACCESS: Self = Self(&REASON_CATALOG[18]);
+    /// The client secret expires within 30 days.
+    pub const CREDENTIAL_EXPIRING: Self = Self(&REASON_CATALOG[19]);
+    /// The client secret has expired.
+    pub const CREDENTIAL_EXPIRED: Self = Self(&REASON_CATALOG[20]);
+    /// Nobody knows when the client secret expires.
+    pub const EXPIRY_UNKNOWN: Self = Self(&REASON_CATALOG[21]);
+    /// The tenant has no active Intune service plan.
+    pub const INTUNE_NOT_LICENSED: Self = Self(&REASON_CATALOG[22]);
 
     /// Looks a code up in the catalog.
     ///
@@ -151,6 +205,16 @@ mod tests {
             (ReasonCode::RUNNER_TIMEOUT, "ext.runner.timeout"),
             (ReasonCode::RUNNER_ABORTED, "ext.runner.aborted"),
             (ReasonCode::RUNNER_IN_PROGRESS, "ext.runner.in_progress"),
+            (ReasonCode::ENTRA_CLIENT_SECRET_INVALID, "ext.entra.client_secret_invalid"),
+            (ReasonCode::ENTRA_CLIENT_SECRET_EXPIRED, "ext.entra.client_secret_expired"),
+            (ReasonCode::ENTRA_APP_NOT_IN_DIRECTORY, "ext.entra.app_not_in_directory"),
+            (ReasonCode::ENTRA_CONSENT_REQUIRED, "ext.entra.consent_required"),
+            (ReasonCode::ENTRA_APP_DISABLED, "ext.entra.app_disabled"),
+            (ReasonCode::ENTRA_BLOCKED_BY_CONDITIONAL_ACCESS, "ext.entra.blocked_by_conditional_access"),
+            (ReasonCode::CREDENTIAL_EXPIRING, "ext.provider_connection.credential_expiring"),
+            (ReasonCode::CREDENTIAL_EXPIRED, "ext.provider_connection.credential_expired"),
+            (ReasonCode::EXPIRY_UNKNOWN, "ext.provider_connection.expiry_unknown"),
+            (ReasonCode::INTUNE_NOT_LICENSED, "ext.intune.not_licensed"),
         ];
         assert_eq!(pairs.len(), REASON_CATALOG.len());
         for (code, text) in pairs {

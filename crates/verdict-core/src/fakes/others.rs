@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use super::{InMemoryStore, State};
 use crate::domain::{
     Acknowledgement, AuditEvent, ChainHeadRecord, NewAcknowledgement, PendingAuditEvent, ProviderConnection,
-    ProviderConnectionId, RunId, SecretCiphertext, TenantId, WorkspaceId,
+    ProviderConnectionId, RunId, TenantId, WorkspaceId,
 };
 use crate::ports::{
-    AckInsertError, AcknowledgementStore, AuditLog, AuditQuery, ChainHead, ConnectionUpdateError,
+    AckInsertError, AcknowledgementStore, AuditLog, AuditQuery, ChainHead, ConnectionUpdateError, NewSecret,
     ProviderConnectionStore, StoreError,
 };
 
@@ -106,7 +106,7 @@ impl ProviderConnectionStore for InMemoryStore {
         workspace: WorkspaceId,
         tenant: TenantId,
         id: ProviderConnectionId,
-        ciphertext: SecretCiphertext,
+        secret: NewSecret,
         at: DateTime<Utc>,
         event: PendingAuditEvent,
     ) -> Result<ProviderConnection, ConnectionUpdateError> {
@@ -116,7 +116,8 @@ impl ProviderConnectionStore for InMemoryStore {
             return Err(ConnectionUpdateError::Disabled);
         }
         let at = crate::domain::to_micros(at);
-        connection.client_secret_ciphertext = Some(ciphertext);
+        connection.client_secret_ciphertext = Some(secret.ciphertext);
+        connection.client_secret_expires_at = secret.expires_at.map(crate::domain::to_micros);
         connection.secret_updated_at = Some(at);
         connection.updated_at = at;
         let row = connection.clone();

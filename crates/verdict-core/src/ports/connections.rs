@@ -8,6 +8,15 @@ use crate::domain::{
     PendingAuditEvent, ProviderConnection, ProviderConnectionId, SecretCiphertext, TenantId, WorkspaceId,
 };
 
+/// A replacement secret as stored: its ciphertext and, when the host knows it, its expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSecret {
+    /// The encrypted secret.
+    pub ciphertext: SecretCiphertext,
+    /// When it expires; `None` when unknown (a previous secret's expiry is not kept).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
 /// Why a connection change was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionUpdateError {
@@ -53,7 +62,8 @@ pub trait ProviderConnectionStore: Send + Sync {
     /// [`StoreError`] on storage failure.
     async fn list(&self, workspace: WorkspaceId, tenant: TenantId) -> Result<Vec<ProviderConnection>, StoreError>;
 
-    /// Replaces the secret of an enabled connection, with its audit event, atomically.
+    /// Replaces the secret of an enabled connection and its expiry, with its audit event,
+    /// atomically.
     ///
     /// # Errors
     /// [`ConnectionUpdateError::NotFound`], [`ConnectionUpdateError::Disabled`]; nothing is
@@ -63,7 +73,7 @@ pub trait ProviderConnectionStore: Send + Sync {
         workspace: WorkspaceId,
         tenant: TenantId,
         id: ProviderConnectionId,
-        ciphertext: SecretCiphertext,
+        secret: NewSecret,
         at: DateTime<Utc>,
         event: PendingAuditEvent,
     ) -> Result<ProviderConnection, ConnectionUpdateError>;

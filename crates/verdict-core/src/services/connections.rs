@@ -1,12 +1,14 @@
 //! Managing provider connections: create, read, rotate the secret, disable. The secret is
 //! encrypted before it reaches a store and is never returned.
 
+use chrono::{DateTime, Utc};
+
 use super::{Ports, events};
 use crate::domain::{
     Actor, AuditAction, Capability, ClientId, ClientSecret, DirectoryId, DisplayName, Principal, ProviderConnection,
-    ProviderConnectionId, SecretCiphertext, TenantId, UserId, WorkspaceId,
+    ProviderConnectionId, SecretCiphertext, TenantId, UserId, WorkspaceId, to_micros,
 };
-use crate::ports::{ConnectionUpdateError, StoreError};
+use crate::ports::{ConnectionUpdateError, NewSecret, StoreError};
 use crate::rules::{AccessDenied, authorize};
 
 /// A new connection.
@@ -20,6 +22,17 @@ pub struct CreateConnection {
     pub client_id: ClientId,
     /// The secret (encrypted before storage).
     pub client_secret: ClientSecret,
+    /// When the secret expires, if the host knows (SPEC §13).
+    pub client_secret_expires_at: Option<DateTime<Utc>>,
+}
+
+/// A replacement secret.
+#[derive(Debug, Clone)]
+pub struct RotateSecret {
+    /// The new secret (encrypted before storage).
+    pub client_secret: ClientSecret,
+    /// When the new secret expires, if the host knows; `None` forgets the old secret's date.
+    pub client_secret_expires_at: Option<DateTime<Utc>>,
 }
 
 /// Why a connection operation was refused.
@@ -148,6 +161,7 @@ impl ConnectionService {
             client_id: request.client_id,
             client_secret_ciphertext: Some(self.encrypt(id, &request.client_secret)?),
             secret_updated_at: Some(now),
+            client_secret_expires_at: request.client_secret_expires_at.map(to_micros),
             created_at: now,
             updated_at: now,
             disabled_at: None,
@@ -198,14 +212,17 @@ impl ConnectionService {
     pub async fn rotate_secret(
         &self,
         permit: ChangePermit,
-        secret: ClientSecret,
+        rotation: RotateSecret,
     ) -> Result<ProviderConnection, ConnectionError> {
         let current = permit.connection;
         if current.disabled_at.is_some() {
             return Err(ConnectionError::Disabled);
         }
         let now = self.ports.clock.now();
-        let ciphertext = self.encrypt(current.id, &secret)?;
+        let secret = NewSecret {
+            ciphertext: self.encrypt(current.id, &rotation.client_secret)?,
+            expires_at: rotation.client_secret_expires_at.map(to_micros),
+        };
         let event = events::connection_event(
             &current,
             Actor::User(permit.user),
@@ -215,7 +232,7 @@ impl ConnectionService {
         Ok(self
             .ports
             .connections
-            .rotate_secret(current.workspace_id, current.tenant_id, current.id, ciphertext, now, event)
+            .rotate_secret(current.workspace_id, current.tenant_id, current.id, secret, now, event)
             .await?)
     }
 

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use verdict_core::services::CreateConnection;
+use verdict_core::services::{CreateConnection, RotateSecret};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -31,6 +31,7 @@ pub async fn create(
         entra_tenant_id: body.entra_tenant_id,
         client_id: body.client_id,
         client_secret: body.client_secret,
+        client_secret_expires_at: body.client_secret_expires_at,
     };
     let connection = state.connections.create(permit, request).await?;
     Ok((StatusCode::CREATED, Json(connection.into())))
@@ -81,7 +82,9 @@ pub async fn rotate_secret(
     let permit =
         state.connections.authorize_change(&principal, path.scope.workspace, path.scope.tenant, path.id).await?;
     let body: RotateSecretRequest = body.parse().await?;
-    state.connections.rotate_secret(permit, body.client_secret).await?;
+    let rotation =
+        RotateSecret { client_secret: body.client_secret, client_secret_expires_at: body.client_secret_expires_at };
+    state.connections.rotate_secret(permit, rotation).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,56 +1,32 @@
-//! Checks 8 and 9: Microsoft Graph answers with the token — the organization is the connection's
-//! directory, and Intune's device configurations can be listed.
+//! `graph.organization` and `graph.intune_reachable`: Microsoft Graph answers with the token —
+//! the organization is the connection's directory, and Intune's device configurations can be
+//! listed.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use verdict_core::domain::{CheckKey, DirectoryId, ProviderConnection, ReasonCode};
+use verdict_core::domain::{DirectoryId, ReasonCode};
 
-use super::TOKEN_ACQUISITION;
 use super::failures::{graph_failure, with_graph_request_id};
-use crate::engine::{Check, CheckContext, CheckOutcome};
-use crate::entra::{AccessToken, EntraClient, GraphResponse};
+use super::{Probe, token_and_connection};
+use crate::engine::{CheckContext, CheckOutcome};
+use crate::entra::EntraClient;
 
-/// `GET {path}` with the token of the token check; `Err(outcome)` when the read failed.
-async fn read(
-    entra: &EntraClient,
-    ctx: &CheckContext,
-    path: &str,
-    what: &str,
-) -> anyhow::Result<Result<(GraphResponse, ProviderConnection), CheckOutcome>> {
-    let key = CheckKey::parse(TOKEN_ACQUISITION)?;
-    let token = ctx.artifact::<AccessToken>(&key).ok_or_else(|| anyhow::anyhow!("no token from {key}"))?;
-    let connection = ctx.connection().ok_or_else(|| anyhow::anyhow!("no provider connection"))?.clone();
-    Ok(match entra.graph_get(&token, path).await {
-        Ok(response) => Ok((response, connection)),
-        Err(error) => {
-            tracing::info!(error = %error, path, "graph read failed");
-            Err(graph_failure(&error, what, entra, &connection))
-        }
-    })
-}
-
-/// `graph.organization`: `GET /v1.0/organization` answers with the connection's directory.
-pub(super) struct OrganizationCheck {
-    pub key: CheckKey,
-    pub depends_on: Vec<CheckKey>,
+/// `GET /v1.0/organization` answers with the connection's directory.
+pub(super) struct Organization {
     pub entra: Arc<EntraClient>,
 }
 
 #[async_trait]
-impl Check for OrganizationCheck {
-    fn key(&self) -> &CheckKey {
-        &self.key
-    }
-
-    fn depends_on(&self) -> &[CheckKey] {
-        &self.depends_on
-    }
-
+impl Probe for Organization {
     async fn run(&self, ctx: &CheckContext) -> anyhow::Result<CheckOutcome> {
-        let (response, connection) = match read(&self.entra, ctx, "/v1.0/organization", "the organization").await? {
-            Ok(read) => read,
-            Err(outcome) => return Ok(outcome),
+        let (token, connection) = token_and_connection(ctx)?;
+        let response = match self.entra.graph_get(&token, "/v1.0/organization", ctx.call_deadline()).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::info!(error = %error, "graph read of the organization failed");
+                return Ok(graph_failure(&error, "the organization", &self.entra, connection));
+            }
         };
         let id = response.body.pointer("/value/0/id").and_then(|v| v.as_str()).map(DirectoryId::parse);
         let outcome = match id {
@@ -64,37 +40,32 @@ impl Check for OrganizationCheck {
             )
             .with_evidence("organization_id", id.to_string())
             .with_evidence("entra_tenant_id", connection.entra_tenant_id.to_string()),
-            _ => CheckOutcome::fail(
-                ReasonCode::INVALID_STATE,
-                "Microsoft Graph answered, but without an organization id.",
+            // An answer without a usable organization id says nothing about the configuration.
+            _ => CheckOutcome::warn(
+                ReasonCode::DEPENDENCY_UNREACHABLE,
+                "Microsoft Graph answered without a usable organization id; verify again later.",
             ),
         };
         Ok(with_graph_request_id(outcome.with_evidence("http_status", response.status), &response.info))
     }
 }
 
-/// `graph.intune_reachable`: `GET /v1.0/deviceManagement/deviceConfigurations?$top=1` answers.
-pub(super) struct IntuneReachableCheck {
-    pub key: CheckKey,
-    pub depends_on: Vec<CheckKey>,
+/// `GET /v1.0/deviceManagement/deviceConfigurations?$top=1` answers.
+pub(super) struct IntuneReachable {
     pub entra: Arc<EntraClient>,
 }
 
 #[async_trait]
-impl Check for IntuneReachableCheck {
-    fn key(&self) -> &CheckKey {
-        &self.key
-    }
-
-    fn depends_on(&self) -> &[CheckKey] {
-        &self.depends_on
-    }
-
+impl Probe for IntuneReachable {
     async fn run(&self, ctx: &CheckContext) -> anyhow::Result<CheckOutcome> {
+        let (token, connection) = token_and_connection(ctx)?;
         let path = "/v1.0/deviceManagement/deviceConfigurations?$top=1";
-        let response = match read(&self.entra, ctx, path, "Intune device configurations").await? {
-            Ok((response, _)) => response,
-            Err(outcome) => return Ok(outcome),
+        let response = match self.entra.graph_get(&token, path, ctx.call_deadline()).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::info!(error = %error, "graph read of Intune device configurations failed");
+                return Ok(graph_failure(&error, "Intune device configurations", &self.entra, connection));
+            }
         };
         let outcome = CheckOutcome::pass("Microsoft Graph lists Intune device configurations.")
             .with_evidence("http_status", response.status);

@@ -1,109 +1,119 @@
-//! The `provider.connection.check` flow (SPEC §10): ten checks against Microsoft Entra and
-//! Graph. The configured check and token acquisition run first; the permission and Graph checks
-//! then run in parallel with the token.
+//! The `provider.connection.check` flow (SPEC §13). Core declares it — keys, titles, severities,
+//! blocking, what each check waits for, the permission catalog, the Intune plans — and this
+//! module only implements it: one implementation per [`ProviderCheckKind`], chosen by an
+//! exhaustive `match`, so a declared check without an implementation does not compile.
 
+mod expiry;
 mod failures;
 mod graph;
+mod license;
 mod permissions;
+mod registration;
 mod token;
 
 use std::sync::Arc;
 
-use verdict_core::domain::{CheckKey, FlowDescriptor, FlowId};
-use verdict_core::flows::{FlowCatalog, PROVIDER_CONNECTION_CHECK};
+use async_trait::async_trait;
+use verdict_core::domain::{CheckKey, ProviderConnection};
+use verdict_core::flows::{PROVIDER_CONNECTION_CHECKS, ProviderCheck, ProviderCheckKind, keys};
 
-pub use permissions::{MissingIs, REQUIRED_PERMISSIONS, RequiredPermission};
+use crate::engine::{Check, CheckContext, CheckOutcome, Dependency, FlowRegistry};
+use crate::entra::{AccessToken, EntraClient};
 
-use crate::engine::{Check, FlowRegistry, RegistryError};
-use crate::entra::EntraClient;
-
-/// `provider_connection.configured`.
-pub const CONFIGURED: &str = "provider_connection.configured";
-/// `provider_connection.token_acquisition`.
-pub const TOKEN_ACQUISITION: &str = "provider_connection.token_acquisition";
-/// `permissions.admin_consent`.
-pub const ADMIN_CONSENT: &str = "permissions.admin_consent";
-/// `graph.organization`.
-pub const GRAPH_ORGANIZATION: &str = "graph.organization";
-/// `graph.intune_reachable`.
-pub const GRAPH_INTUNE_REACHABLE: &str = "graph.intune_reachable";
-
-/// The registry of every built-in flow of `catalog`, talking to Entra through `entra`.
-///
-/// # Errors
-/// [`RegistryError`] when the catalog lacks a built-in flow or declares it differently from what
-/// the runner implements (including the permission catalog's severities and blocking).
-pub fn builtin_registry(catalog: &FlowCatalog, entra: Arc<EntraClient>) -> Result<FlowRegistry, RegistryError> {
-    let id = FlowId::parse(PROVIDER_CONNECTION_CHECK).unwrap_or_else(|e| unreachable!("constant flow id: {e}"));
-    let declared = catalog.get(&id).ok_or(RegistryError::UndeclaredFlow(id))?;
-    FlowRegistry::new().register(&declared, provider_connection_checks(&declared, entra)?)
+/// What one built-in check does; its key and dependencies come from core's declaration.
+#[async_trait]
+trait Probe: Send + Sync {
+    async fn run(&self, ctx: &CheckContext) -> anyhow::Result<CheckOutcome>;
 }
 
-/// The ten checks of `provider.connection.check`, after checking the permission catalog
-/// against the flow's declaration.
-///
-/// # Errors
-/// [`RegistryError::Inconsistent`] when a permission check's severity or blocking differs from
-/// the declaration, or a key is malformed.
-pub fn provider_connection_checks(
-    declared: &FlowDescriptor,
-    entra: Arc<EntraClient>,
-) -> Result<Vec<Arc<dyn Check>>, RegistryError> {
-    let key = |text: &str| {
-        CheckKey::parse(text)
-            .map_err(|e| RegistryError::Inconsistent { flow: declared.id.clone(), detail: format!("{text}: {e}") })
-    };
-    permissions::check_against(declared)?;
-    let token_dependency = vec![key(TOKEN_ACQUISITION)?];
-    let mut checks: Vec<Arc<dyn Check>> = vec![
-        Arc::new(token::ConfiguredCheck { key: key(CONFIGURED)? }),
-        Arc::new(token::TokenCheck {
-            key: key(TOKEN_ACQUISITION)?,
-            depends_on: vec![key(CONFIGURED)?],
-            entra: Arc::clone(&entra),
-        }),
-        Arc::new(permissions::AdminConsentCheck {
-            key: key(ADMIN_CONSENT)?,
-            depends_on: token_dependency.clone(),
-            entra: Arc::clone(&entra),
-        }),
-        Arc::new(graph::OrganizationCheck {
-            key: key(GRAPH_ORGANIZATION)?,
-            depends_on: token_dependency.clone(),
-            entra: Arc::clone(&entra),
-        }),
-        Arc::new(graph::IntuneReachableCheck {
-            key: key(GRAPH_INTUNE_REACHABLE)?,
-            depends_on: token_dependency.clone(),
-            entra: Arc::clone(&entra),
-        }),
-    ];
-    for required in REQUIRED_PERMISSIONS {
-        checks.push(Arc::new(permissions::PermissionCheck {
-            key: key(required.check)?,
-            depends_on: token_dependency.clone(),
-            required,
-            entra: Arc::clone(&entra),
-        }));
+/// A check of core's declaration bound to its implementation.
+struct Declared {
+    key: CheckKey,
+    waits_for: Vec<Dependency>,
+    probe: Box<dyn Probe>,
+}
+
+#[async_trait]
+impl Check for Declared {
+    fn key(&self) -> &CheckKey {
+        &self.key
     }
-    Ok(checks)
+
+    fn waits_for(&self) -> &[Dependency] {
+        &self.waits_for
+    }
+
+    async fn run(&self, ctx: &CheckContext) -> anyhow::Result<CheckOutcome> {
+        self.probe.run(ctx).await
+    }
+}
+
+fn probe(kind: &'static ProviderCheckKind, entra: &Arc<EntraClient>) -> Box<dyn Probe> {
+    let entra = Arc::clone(entra);
+    match kind {
+        ProviderCheckKind::Configured => Box::new(token::Configured),
+        ProviderCheckKind::TokenAcquisition => Box::new(token::TokenAcquisition { entra }),
+        ProviderCheckKind::CredentialExpiry => Box::new(expiry::CredentialExpiry { entra }),
+        ProviderCheckKind::AdminConsent => Box::new(permissions::AdminConsent { entra }),
+        ProviderCheckKind::Permission(required) => Box::new(permissions::Permission { required, entra }),
+        ProviderCheckKind::Organization => Box::new(graph::Organization { entra }),
+        ProviderCheckKind::IntuneLicense => Box::new(license::IntuneLicense { entra }),
+        ProviderCheckKind::IntuneReachable => Box::new(graph::IntuneReachable { entra }),
+    }
+}
+
+fn declared(check: &'static ProviderCheck, entra: &Arc<EntraClient>) -> Arc<dyn Check> {
+    let waits_for = check
+        .waits_for
+        .iter()
+        .map(|wait| Dependency { key: CheckKey::from_static(wait.key), gate: wait.gate })
+        .collect();
+    Arc::new(Declared { key: CheckKey::from_static(check.key), waits_for, probe: probe(&check.kind, entra) })
+}
+
+/// The registry of every built-in flow, talking to Entra through `entra`.
+///
+/// Infallible by construction: the implementations are made from core's declaration itself,
+/// and core's tests prove that declaration well formed (valid keys and titles, each check
+/// waiting only for earlier ones). The panic below is therefore unreachable in a build whose
+/// tests pass, like [`CheckKey::from_static`]'s.
+#[must_use]
+pub fn builtin_registry(entra: Arc<EntraClient>) -> FlowRegistry {
+    let flow = verdict_core::flows::provider_connection_check()
+        .unwrap_or_else(|error| panic!("core's declaration of the provider-connection flow is invalid: {error}"));
+    let checks = PROVIDER_CONNECTION_CHECKS.iter().map(|check| declared(check, &entra)).collect();
+    FlowRegistry::new()
+        .register(&flow, checks)
+        .unwrap_or_else(|error| panic!("core's declaration of the provider-connection flow is inconsistent: {error}"))
+}
+
+/// The token the token check acquired, when it did.
+fn acquired_token(ctx: &CheckContext) -> Option<Arc<AccessToken>> {
+    ctx.artifact::<AccessToken>(&CheckKey::from_static(keys::TOKEN_ACQUISITION))
+}
+
+/// The token and the connection, for checks that run only after the token check passed.
+fn token_and_connection(ctx: &CheckContext) -> anyhow::Result<(Arc<AccessToken>, &ProviderConnection)> {
+    let token = acquired_token(ctx).ok_or_else(|| anyhow::anyhow!("no token from {}", keys::TOKEN_ACQUISITION))?;
+    let connection = ctx.connection().ok_or_else(|| anyhow::anyhow!("no provider connection"))?;
+    Ok((token, connection))
 }
 
 #[cfg(test)]
 mod tests {
+    use verdict_core::domain::FlowId;
+    use verdict_core::flows::{FlowCatalog, PROVIDER_CONNECTION_CHECK};
+
     use super::*;
     use crate::entra::EntraConfig;
 
     #[test]
-    fn the_builtin_flow_matches_core_s_declaration() {
+    fn the_builtin_registry_implements_core_s_declaration() {
         let entra = Arc::new(EntraClient::new(EntraConfig::default()).unwrap());
-        let registry = builtin_registry(&FlowCatalog::builtin().unwrap(), entra).unwrap();
+        let registry = builtin_registry(entra);
         assert_eq!(registry.flows().map(FlowId::as_str).collect::<Vec<_>>(), [PROVIDER_CONNECTION_CHECK]);
-    }
-
-    #[test]
-    fn a_catalog_without_the_flow_is_refused() {
-        let entra = Arc::new(EntraClient::new(EntraConfig::default()).unwrap());
-        assert!(matches!(builtin_registry(&FlowCatalog::default(), entra), Err(RegistryError::UndeclaredFlow(_))));
+        let catalog = FlowCatalog::builtin().unwrap();
+        let declared = catalog.get(&FlowId::parse(PROVIDER_CONNECTION_CHECK).unwrap()).unwrap();
+        assert!(registry.implements(&declared), "the engine runs exactly what core declares");
     }
 }

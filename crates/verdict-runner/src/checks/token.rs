@@ -1,31 +1,23 @@
-//! Checks 0 and 1: the connection is configured (core only hands out runs with a usable one),
-//! and an app-only token can be acquired for the connection's own directory.
+//! `provider_connection.configured` and `provider_connection.token_acquisition`: the connection
+//! is usable (core only hands out runs with one), and an app-only token can be acquired for the
+//! connection's own directory — or else precisely why not.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use verdict_core::domain::{CheckKey, DirectoryId, ReasonCode};
+use verdict_core::domain::{DirectoryId, ReasonCode};
 
+use super::Probe;
 use super::failures::token_failure;
-use crate::engine::{Check, CheckContext, CheckOutcome};
+use crate::engine::{CheckContext, CheckOutcome};
 use crate::entra::EntraClient;
 
-/// `provider_connection.configured`: a claimed run of this flow always has an enabled
-/// connection with a decryptable secret, because core completes the others as blocked.
-pub(super) struct ConfiguredCheck {
-    pub key: CheckKey,
-}
+/// A claimed run of this flow always has an enabled connection with a decryptable secret,
+/// because core completes the others as blocked (SPEC §5.3).
+pub(super) struct Configured;
 
 #[async_trait]
-impl Check for ConfiguredCheck {
-    fn key(&self) -> &CheckKey {
-        &self.key
-    }
-
-    fn depends_on(&self) -> &[CheckKey] {
-        &[]
-    }
-
+impl Probe for Configured {
     async fn run(&self, ctx: &CheckContext) -> anyhow::Result<CheckOutcome> {
         Ok(match (ctx.connection(), ctx.secret()) {
             (Some(connection), Some(_)) => {
@@ -38,33 +30,27 @@ impl Check for ConfiguredCheck {
     }
 }
 
-/// `provider_connection.token_acquisition`: client-credentials token for `{graph}/.default`,
-/// issued for the connection's directory. The token is this check's artifact.
-pub(super) struct TokenCheck {
-    pub key: CheckKey,
-    pub depends_on: Vec<CheckKey>,
+/// Client-credentials token for `{graph}/.default`, issued for the connection's directory; the
+/// token is this check's artifact. A fresh one every run: none is cached.
+pub(super) struct TokenAcquisition {
     pub entra: Arc<EntraClient>,
 }
 
 #[async_trait]
-impl Check for TokenCheck {
-    fn key(&self) -> &CheckKey {
-        &self.key
-    }
-
-    fn depends_on(&self) -> &[CheckKey] {
-        &self.depends_on
-    }
-
+impl Probe for TokenAcquisition {
     async fn run(&self, ctx: &CheckContext) -> anyhow::Result<CheckOutcome> {
         let (Some(connection), Some(secret)) = (ctx.connection(), ctx.secret()) else {
             anyhow::bail!("token acquisition ran without a connection and secret");
         };
-        let token = match self.entra.acquire_token(&connection.entra_tenant_id, &connection.client_id, secret).await {
+        let acquired = self
+            .entra
+            .acquire_token(&connection.entra_tenant_id, &connection.client_id, secret, ctx.call_deadline())
+            .await;
+        let token = match acquired {
             Ok(token) => token,
             Err(error) => {
                 tracing::info!(error = %error, "token request failed");
-                return Ok(token_failure(&error, &ctx.input().identity));
+                return Ok(token_failure(&error, &ctx.input().identity, &self.entra, connection));
             }
         };
         let issued_for = token.claims().tenant_id.as_deref().map(DirectoryId::parse);

@@ -1,6 +1,7 @@
-//! Executing a claimed run's flow: every check whose dependencies passed starts at once in its
-//! own task under the per-check timeout; a dependent of a check that did not pass is skipped;
-//! each result is recorded in the live report as it arrives, and the lease is extended meanwhile.
+//! Executing a claimed run's flow: every check whose dependencies finished as it requires starts
+//! at once in its own task under the per-check timeout; a check whose dependency did not (see
+//! [`Gate`](super::Gate)) is skipped; each result is recorded in the live report as it arrives,
+//! and the lease is extended meanwhile.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -12,8 +13,9 @@ use tracing::Instrument as _;
 use verdict_core::domain::{CheckKey, CheckResult, CheckStatus, ReasonCode};
 use verdict_core::services::{ClaimedRun, RunnerError, RunnerService};
 
+use super::context::RunShared;
 use super::registry::{FlowPlan, PlannedCheck};
-use super::{Artifact, CheckContext, CheckOutcome, FlowRegistry, RunInput};
+use super::{Artifact, CheckContext, CheckOutcome, FlowRegistry, Gate, RunInput};
 use crate::ErrorChain;
 
 /// The per-check timeout when none is configured (`VERDICT_CHECK_TIMEOUT_MS`).
@@ -94,6 +96,7 @@ impl FlowEngine {
         let mut run = Execution {
             plan: &plan,
             input,
+            shared: Arc::new(RunShared::default()),
             timeout: self.check_timeout,
             state: vec![State::Pending; plan.checks.len()],
             artifacts: BTreeMap::new(),
@@ -124,6 +127,7 @@ impl FlowEngine {
 struct Execution<'a> {
     plan: &'a FlowPlan,
     input: Arc<RunInput>,
+    shared: Arc<RunShared>,
     timeout: Duration,
     state: Vec<State>,
     artifacts: BTreeMap<CheckKey, Artifact>,
@@ -132,22 +136,29 @@ struct Execution<'a> {
 }
 
 impl Execution<'_> {
-    /// Starts every pending check whose dependencies are done and passed; returns the skip
-    /// results of those with a dependency that did not pass (cascading to their dependents).
+    /// Starts every pending check whose dependencies are done as it requires; returns the skip
+    /// results of those with a dependency that is not (cascading to their dependents).
     fn start_ready_checks(&mut self) -> Vec<CheckResult> {
         let mut skipped = Vec::new();
         loop {
             let mut changed = false;
             for (index, planned) in self.plan.checks.iter().enumerate() {
-                let finished = |d: &usize| matches!(self.state[*d], State::Done(_));
+                let finished = |(d, _): &(usize, super::Dependency)| matches!(self.state[*d], State::Done(_));
                 if self.state[index] != State::Pending || !planned.dependencies.iter().all(finished) {
                     continue;
                 }
                 changed = true;
-                let failed = planned.dependencies.iter().find(|d| self.state[**d] != State::Done(CheckStatus::Pass));
-                if let Some(failed) = failed {
+                let unmet = planned.dependencies.iter().find(|(d, dependency)| match self.state[*d] {
+                    State::Done(status) => !dependency.admits(status),
+                    State::Pending | State::Running => true,
+                });
+                if let Some((failed, dependency)) = unmet {
                     self.state[index] = State::Done(CheckStatus::Skip);
-                    let message = format!("Skipped because {} did not pass.", self.plan.checks[*failed].declared.key);
+                    let key = &self.plan.checks[*failed].declared.key;
+                    let message = match dependency.gate {
+                        Gate::NotFailed => format!("Skipped because {key} failed."),
+                        Gate::Passed | Gate::Finished => format!("Skipped because {key} did not pass."),
+                    };
                     let outcome = CheckOutcome::skip(ReasonCode::PREREQUISITE_FAILED, message);
                     skipped.push(outcome.into_result(&planned.declared).0);
                 } else {
@@ -162,7 +173,8 @@ impl Execution<'_> {
     }
 
     fn spawn(&mut self, index: usize, planned: &PlannedCheck) {
-        let ctx = CheckContext::new(Arc::clone(&self.input), self.artifacts.clone());
+        let ctx =
+            CheckContext::new(Arc::clone(&self.input), self.artifacts.clone(), Arc::clone(&self.shared), self.timeout);
         let check = Arc::clone(&planned.check);
         let timeout = self.timeout;
         let span = tracing::info_span!("check", key = %planned.declared.key);

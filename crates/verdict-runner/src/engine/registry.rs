@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use verdict_core::domain::{CheckDescriptor, CheckKey, FlowDescriptor, FlowId};
 
-use super::Check;
+use super::{Check, Dependency};
 
 /// Why a flow could not be registered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,9 +16,6 @@ pub enum RegistryError {
     /// The flow was registered before.
     #[error("flow {0} is registered twice")]
     DuplicateFlow(FlowId),
-    /// The catalog does not declare the flow.
-    #[error("flow {0} is not in the flow catalog")]
-    UndeclaredFlow(FlowId),
     /// A declared check has no implementation.
     #[error("flow {flow}: check {key} is declared but not implemented")]
     MissingCheck {
@@ -53,21 +50,13 @@ pub enum RegistryError {
         /// A check on the cycle.
         key: CheckKey,
     },
-    /// A flow-specific table disagrees with the declaration (e.g. the permission catalog).
-    #[error("flow {flow}: {detail}")]
-    Inconsistent {
-        /// The flow.
-        flow: FlowId,
-        /// What disagrees.
-        detail: String,
-    },
 }
 
 /// One check of a registered flow, in declaration order, with its dependencies as indices.
 pub(crate) struct PlannedCheck {
     pub check: Arc<dyn Check>,
     pub declared: CheckDescriptor,
-    pub dependencies: Vec<usize>,
+    pub dependencies: Vec<(usize, Dependency)>,
 }
 
 /// A registered flow.
@@ -113,13 +102,14 @@ impl FlowRegistry {
             let check =
                 check.ok_or_else(|| RegistryError::MissingCheck { flow: flow(), key: declared_check.key.clone() })?;
             let dependencies = check
-                .depends_on()
+                .waits_for()
                 .iter()
                 .map(|dependency| {
-                    index.get(dependency).copied().ok_or_else(|| RegistryError::UnknownDependency {
+                    let found = index.get(&dependency.key).copied();
+                    found.map(|i| (i, dependency.clone())).ok_or_else(|| RegistryError::UnknownDependency {
                         flow: flow(),
                         key: declared_check.key.clone(),
-                        dependency: dependency.clone(),
+                        dependency: dependency.key.clone(),
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -137,6 +127,12 @@ impl FlowRegistry {
         self.flows.keys()
     }
 
+    /// Whether the registry runs exactly this declaration of its flow.
+    #[must_use]
+    pub fn implements(&self, declared: &FlowDescriptor) -> bool {
+        self.flows.get(&declared.id).is_some_and(|plan| plan.descriptor == *declared)
+    }
+
     pub(crate) fn plan(&self, flow: &FlowId) -> Option<Arc<FlowPlan>> {
         self.flows.get(flow).cloned()
     }
@@ -147,7 +143,7 @@ fn first_on_cycle(checks: &[PlannedCheck]) -> Option<usize> {
     let mut done = BTreeSet::new();
     loop {
         let ready: Vec<usize> = (0..checks.len())
-            .filter(|i| !done.contains(i) && checks[*i].dependencies.iter().all(|d| done.contains(d)))
+            .filter(|i| !done.contains(i) && checks[*i].dependencies.iter().all(|(d, _)| done.contains(d)))
             .collect();
         if ready.is_empty() {
             return (0..checks.len()).find(|i| !done.contains(i));
@@ -170,14 +166,14 @@ mod tests {
     use super::*;
     use crate::engine::{CheckContext, CheckOutcome};
 
-    struct Stub(CheckKey, Vec<CheckKey>);
+    struct Stub(CheckKey, Vec<Dependency>);
 
     #[async_trait]
     impl Check for Stub {
         fn key(&self) -> &CheckKey {
             &self.0
         }
-        fn depends_on(&self) -> &[CheckKey] {
+        fn waits_for(&self) -> &[Dependency] {
             &self.1
         }
         async fn run(&self, _: &CheckContext) -> anyhow::Result<CheckOutcome> {
@@ -190,7 +186,7 @@ mod tests {
     }
 
     fn stub(k: &str, deps: &[&str]) -> Arc<dyn Check> {
-        Arc::new(Stub(key(k), deps.iter().map(|d| key(d)).collect()))
+        Arc::new(Stub(key(k), deps.iter().map(|d| Dependency::passed(key(d))).collect()))
     }
 
     fn flow(keys: &[&str]) -> FlowDescriptor {
@@ -214,7 +210,7 @@ mod tests {
         let registry =
             FlowRegistry::new().register(&flow(&["a", "b"]), vec![stub("b", &["a"]), stub("a", &[])]).unwrap();
         let plan = registry.plan(&FlowId::parse("test.flow").unwrap()).unwrap();
-        assert_eq!(plan.checks[1].dependencies, [0], "checks are kept in declaration order");
+        assert_eq!(plan.checks[1].dependencies[0].0, 0, "checks are kept in declaration order");
         let again = registry.register(&flow(&["a"]), vec![stub("a", &[])]).unwrap_err();
         assert!(matches!(again, RegistryError::DuplicateFlow(_)));
     }

@@ -1,7 +1,9 @@
 //! The Microsoft Entra / Graph client the provider-connection flow talks through: configured base
-//! URLs (never request input), connect and request timeouts, a bounded retry where it is safe,
-//! and errors that carry safe pointers only — never a secret, a token or a response body.
+//! URLs (never request input), every call bounded by the deadline of the check that makes it,
+//! bounded retries where they are safe (throttling waited out within that deadline), and errors
+//! that carry safe pointers only — never a secret, a token or a response body.
 
+mod directory;
 mod graph;
 mod http;
 mod token;
@@ -11,7 +13,9 @@ use std::time::Duration;
 
 use url::Url;
 
+pub use directory::{Application, GraphAppRoles, SubscribedSkus};
 pub use graph::GraphResponse;
+pub use http::{MAX_BODY_BYTES, MAX_THROTTLE_RETRIES, MAX_WAITED_RETRY_AFTER};
 pub use token::{AccessToken, TokenClaims};
 
 /// Microsoft's public Entra authority.
@@ -21,7 +25,9 @@ pub const DEFAULT_GRAPH: &str = "https://graph.microsoft.com";
 /// The Microsoft Graph permissions reference, linked from permission findings.
 pub const PERMISSIONS_REFERENCE: &str = "https://learn.microsoft.com/graph/permissions-reference";
 
-/// Where the client sends requests and how long it waits.
+/// Where the client sends requests. How long a call may take is not configured here: every call
+/// carries the deadline of the check that makes it (`VERDICT_CHECK_TIMEOUT_MS`), so there is no
+/// second, hidden limit below the check timeout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntraConfig {
     /// The Entra authority (`VERDICT_ENTRA_AUTHORITY`).
@@ -31,10 +37,9 @@ pub struct EntraConfig {
     /// The authority as an administrator's browser reaches it, for admin-consent links; `None`
     /// means `authority`. Differs only when the service reaches Entra through a proxy.
     pub consent_authority: Option<Url>,
-    /// How long establishing a connection may take.
-    pub connect_timeout: Duration,
-    /// How long one request may take, connection included.
-    pub request_timeout: Duration,
+    /// How long establishing a connection may take before the attempt counts as a connect
+    /// failure (which is retried once); `None` leaves it to the call's deadline alone.
+    pub connect_timeout: Option<Duration>,
     /// The pause before the single retry of a request that is safe to repeat.
     pub retry_delay: Duration,
 }
@@ -45,10 +50,7 @@ impl Default for EntraConfig {
             authority: constant_url(DEFAULT_AUTHORITY),
             graph: constant_url(DEFAULT_GRAPH),
             consent_authority: None,
-            connect_timeout: Duration::from_secs(5),
-            // Below the default check timeout (10 s), so a slow provider shows up as
-            // `dependency_unreachable` with its details rather than as a bare runner timeout.
-            request_timeout: Duration::from_secs(8),
+            connect_timeout: None,
             retry_delay: Duration::from_millis(200),
         }
     }
@@ -80,9 +82,13 @@ pub enum ProviderError {
         /// Safe pointers from the answer.
         info: Box<ProviderInfo>,
     },
-    /// HTTP 429.
-    #[error("the provider throttled the request (HTTP 429)")]
+    /// HTTP 429, or a 503 with `Retry-After`, that was not (or no longer) worth waiting out.
+    #[error("the provider throttled the request (HTTP {status})")]
     Throttled {
+        /// The HTTP status (429 or 503).
+        status: u16,
+        /// The last `Retry-After`, in whole seconds, when the provider sent one.
+        retry_after_seconds: Option<u64>,
         /// Safe pointers from the answer.
         info: Box<ProviderInfo>,
     },
@@ -94,10 +100,11 @@ pub enum ProviderError {
         /// Safe pointers from the answer.
         info: Box<ProviderInfo>,
     },
-    /// No HTTP answer at all.
+    /// No HTTP answer at all, or none before the deadline.
     #[error("the provider could not be reached ({0})")]
     Network(NetworkFailure),
-    /// A success status with a body that does not say what it should.
+    /// A success status with a body that cannot be read as the answer (malformed, HTML,
+    /// oversized, cut off): an outage, never a finding about the configuration (SPEC §17).
     #[error("the provider's answer is unusable: {what}")]
     InvalidResponse {
         /// The HTTP status.
@@ -114,10 +121,10 @@ impl ProviderError {
     #[must_use]
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Refused { status, .. } | Self::Unavailable { status, .. } | Self::InvalidResponse { status, .. } => {
-                Some(*status)
-            }
-            Self::Throttled { .. } => Some(429),
+            Self::Refused { status, .. }
+            | Self::Throttled { status, .. }
+            | Self::Unavailable { status, .. }
+            | Self::InvalidResponse { status, .. } => Some(*status),
             Self::Network(_) => None,
         }
     }
@@ -127,7 +134,7 @@ impl ProviderError {
     pub fn info(&self) -> Option<&ProviderInfo> {
         match self {
             Self::Refused { info, .. }
-            | Self::Throttled { info }
+            | Self::Throttled { info, .. }
             | Self::Unavailable { info, .. }
             | Self::InvalidResponse { info, .. } => Some(info.as_ref()),
             Self::Network(_) => None,
@@ -138,7 +145,7 @@ impl ProviderError {
 /// Why no HTTP answer arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetworkFailure {
-    /// The connect or request timeout passed.
+    /// The call's deadline (or the connect timeout) passed.
     Timeout,
     /// The connection could not be established (refused, DNS, TLS).
     Connect,
@@ -156,8 +163,8 @@ impl fmt::Display for NetworkFailure {
     }
 }
 
-/// Safe pointers taken from a provider answer. Every value is checked to be a short code or id
-/// before it is kept, so no free text of a provider body can travel further.
+/// Safe pointers taken from a provider answer. Every value is checked to be a GUID, a number or
+/// a short code before it is kept, so no free text of a provider body can travel further.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProviderInfo {
     /// The `request-id` response header (Graph), or the token endpoint's `x-ms-request-id`.
@@ -166,12 +173,18 @@ pub struct ProviderInfo {
     pub client_request_id: Option<String>,
     /// The OAuth error code of a token error (`invalid_client`, …).
     pub oauth_error: Option<String>,
-    /// The `AADSTS…` code of a token error.
-    pub aadsts_code: Option<String>,
+    /// The number of the `AADSTS<n>` code of a token error.
+    pub aadsts: Option<u32>,
     /// The token endpoint's `correlation_id`.
     pub correlation_id: Option<String>,
-    /// Whether the token endpoint said the directory does not exist (AADSTS90002).
-    pub directory_not_found: bool,
+}
+
+impl ProviderInfo {
+    /// The token error's code as Entra writes it, e.g. `AADSTS7000215`.
+    #[must_use]
+    pub fn aadsts_code(&self) -> Option<String> {
+        self.aadsts.map(|code| format!("AADSTS{code}"))
+    }
 }
 
 /// The Entra/Graph client. Cheap to clone; share one per process.
@@ -192,9 +205,12 @@ impl EntraClient {
         if let Some(consent) = &config.consent_authority {
             check_base_url(consent, "the consent authority")?;
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
+        let mut http = reqwest::Client::builder();
+        if let Some(connect_timeout) = config.connect_timeout {
+            http = http.connect_timeout(connect_timeout);
+        }
+        // No overall timeout here: each call ends at its check's deadline (see `http::send`).
+        let http = http
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("verdict-runner/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use tokio::time::Instant;
 use verdict_core::domain::{ClientId, ClientSecret, DirectoryId};
 
 use super::http::{RetryPolicy, safe_id};
@@ -95,24 +96,26 @@ struct TokenErrorBody {
 
 impl EntraClient {
     /// Requests an app-only token for `{graph}/.default` with the client-credentials grant:
-    /// `POST {authority}/{directory}/oauth2/v2.0/token`. Retried once only when the connection
-    /// could not be made (the request never left).
+    /// `POST {authority}/{directory}/oauth2/v2.0/token`, giving up at `deadline`. Never cached:
+    /// every run asks afresh, so a run after a consent sees it. Retried only when the connection
+    /// could not be made (the request never left) or the endpoint throttled it.
     ///
     /// # Errors
     /// [`ProviderError`]: `Refused` with the OAuth error, `AADSTS` code and correlation id when the
-    /// endpoint rejects the request (`directory_not_found` set for AADSTS90002), `Throttled`,
-    /// `Unavailable`, `Network`, or `InvalidResponse` when the token cannot be decoded.
+    /// endpoint rejects the request, `Throttled`, `Unavailable`, `Network`, or `InvalidResponse`
+    /// when the answer is not a decodable token.
     pub async fn acquire_token(
         &self,
         directory: &DirectoryId,
         client: &ClientId,
         secret: &ClientSecret,
+        deadline: Instant,
     ) -> Result<AccessToken, ProviderError> {
         let url = format!("{}/{directory}/oauth2/v2.0/token", trimmed(&self.config.authority));
         let scope = format!("{}/.default", trimmed(&self.config.graph));
         let client_id = client.to_string();
         let answer = self
-            .send("entra.token", RetryPolicy::ConnectFailure, |http| {
+            .send("entra.token", RetryPolicy::ConnectFailure, deadline, |http| {
                 http.post(&url).form(&[
                     ("grant_type", "client_credentials"),
                     ("client_id", client_id.as_str()),
@@ -122,40 +125,36 @@ impl EntraClient {
             })
             .await?;
         if (400..500).contains(&answer.status) && answer.status != 429 {
-            let info = token_error_info(answer.info, &answer.body, answer.status);
+            let info = token_error_info(answer.info, &answer.body);
             return Err(ProviderError::Refused { status: answer.status, info: Box::new(info) });
         }
         let answer = answer.into_success()?;
-        let invalid =
-            |what| ProviderError::InvalidResponse { status: answer.status, info: Box::new(answer.info.clone()), what };
-        let success: TokenSuccess =
-            serde_json::from_slice(&answer.body).map_err(|_| invalid("the token response is not the expected JSON"))?;
-        AccessToken::decode(success.access_token).map_err(invalid)
+        let success: TokenSuccess = serde_json::from_slice(answer.usable_body()?)
+            .map_err(|_| answer.unusable("the token response is not the expected JSON"))?;
+        AccessToken::decode(success.access_token).map_err(|what| answer.unusable(what))
     }
 }
 
-/// Keeps the codes and ids of a token error body and drops its free text.
-fn token_error_info(mut info: ProviderInfo, body: &[u8], status: u16) -> ProviderInfo {
+/// Keeps the codes and ids of a token error body and drops its free text: the AADSTS number
+/// comes from `error_codes`, or else from the `AADSTS<n>:` that starts `error_description`.
+fn token_error_info(mut info: ProviderInfo, body: &[u8]) -> ProviderInfo {
     let parsed: TokenErrorBody = serde_json::from_slice(body).unwrap_or_default();
-    let description = parsed.error_description.unwrap_or_default();
-    let code = parsed.error_codes.first().map(|c| format!("AADSTS{c}")).or_else(|| aadsts_in(&description));
-    let tenant_text = {
-        let lower = description.to_ascii_lowercase();
-        lower.contains("tenant") && lower.contains("not found")
-    };
-    info.directory_not_found = code.as_deref() == Some("AADSTS90002") || (status == 400 && tenant_text);
-    info.aadsts_code = code;
+    let from_codes = parsed.error_codes.first().and_then(|code| u32::try_from(*code).ok());
+    info.aadsts = from_codes.or_else(|| parsed.error_description.as_deref().and_then(aadsts_prefix));
     info.oauth_error =
         parsed.error.filter(|e| (1..=64).contains(&e.len()) && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
     info.correlation_id = parsed.correlation_id.as_deref().and_then(safe_id);
     info
 }
 
-/// The first `AADSTS<digits>` in a text.
-fn aadsts_in(text: &str) -> Option<String> {
-    let start = text.find("AADSTS")?;
-    let digits: String = text[start + 6..].chars().take_while(char::is_ascii_digit).take(10).collect();
-    (!digits.is_empty()).then(|| format!("AADSTS{digits}"))
+/// The number of an `AADSTS<digits>:` prefix.
+fn aadsts_prefix(description: &str) -> Option<u32> {
+    let rest = description.trim_start().strip_prefix("AADSTS")?;
+    let digits = rest.split(':').next()?;
+    if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 #[cfg(test)]
@@ -188,18 +187,26 @@ mod tests {
     #[test]
     fn token_errors_keep_codes_and_ids_only() {
         let body = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided. Trace ID: x","error_codes":[7000215],"correlation_id":"11111111-2222-3333-4444-555555555555"}"#;
-        let info = token_error_info(ProviderInfo::default(), body, 401);
-        assert_eq!(info.aadsts_code.as_deref(), Some("AADSTS7000215"));
+        let info = token_error_info(ProviderInfo::default(), body);
+        assert_eq!(info.aadsts_code().as_deref(), Some("AADSTS7000215"));
         assert_eq!(info.oauth_error.as_deref(), Some("invalid_client"));
         assert_eq!(info.correlation_id.as_deref(), Some("11111111-2222-3333-4444-555555555555"));
-        assert!(!info.directory_not_found);
 
-        let unknown = br#"{"error":"invalid_request","error_description":"AADSTS90002: Tenant 'x' not found."}"#;
-        let info = token_error_info(ProviderInfo::default(), unknown, 400);
-        assert_eq!(info.aadsts_code.as_deref(), Some("AADSTS90002"));
-        assert!(info.directory_not_found);
-
-        let garbage = token_error_info(ProviderInfo::default(), b"<html>oops</html>", 400);
+        let garbage = token_error_info(ProviderInfo::default(), b"<html>oops</html>");
         assert_eq!(garbage, ProviderInfo::default());
+    }
+
+    #[test]
+    fn the_code_comes_from_error_codes_or_else_the_description_prefix() {
+        let prefix_only = br#"{"error":"invalid_request","error_description":"AADSTS90002: Tenant 'x' not found."}"#;
+        assert_eq!(token_error_info(ProviderInfo::default(), prefix_only).aadsts, Some(90002));
+        let both = br#"{"error_description":"AADSTS1: x","error_codes":[53003,1]}"#;
+        assert_eq!(token_error_info(ProviderInfo::default(), both).aadsts, Some(53003), "error_codes win");
+        for description in ["Something AADSTS7000222: later in the text", "AADSTS: none", "AADSTSabc: x", ""] {
+            let body = serde_json::json!({"error_description": description}).to_string();
+            assert_eq!(token_error_info(ProviderInfo::default(), body.as_bytes()).aadsts, None, "{description}");
+        }
+        let out_of_range = br#"{"error_codes":[-5]}"#;
+        assert_eq!(token_error_info(ProviderInfo::default(), out_of_range).aadsts, None);
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use verdict_core::crypto::Aes256GcmCipher;
 use verdict_core::domain::{
     Capability, ClientId, ClientSecret, DirectoryId, DisplayName, FlowId, Membership, Principal, ProviderConnectionId,
@@ -52,9 +53,12 @@ impl Sandbox {
         let entra = EntraClient::new(EntraConfig {
             authority: provider.url(),
             graph: provider.url(),
+            // Consent links as an administrator would follow them (a plain-http link to the
+            // simulation would be dropped from reports, which keep `https://` links only).
+            consent_authority: Some(url::Url::parse(crate::entra::DEFAULT_AUTHORITY)?),
             ..EntraConfig::default()
         })?;
-        let engine = Arc::new(FlowEngine::new(builtin_registry(&ports.flows, Arc::new(entra))?, check_timeout));
+        let engine = Arc::new(FlowEngine::new(builtin_registry(Arc::new(entra)), check_timeout));
         let tenants = (1..=1000).map(TenantId::new).collect::<Result<_, _>>()?;
         let operator = Principal {
             user_id: UserId::parse("sandbox-operator")?,
@@ -82,6 +86,19 @@ impl Sandbox {
     /// # Errors
     /// When the tenant is out of range or the connection cannot be stored.
     pub async fn connect(&self, provider: &FakeProvider, tenant: i64) -> anyhow::Result<ProviderConnectionId> {
+        self.connect_with_expiry(provider, tenant, None).await
+    }
+
+    /// A provider connection of `tenant` (1–1000) that records when its secret expires.
+    ///
+    /// # Errors
+    /// When the tenant is out of range or the connection cannot be stored.
+    pub async fn connect_with_expiry(
+        &self,
+        provider: &FakeProvider,
+        tenant: i64,
+        client_secret_expires_at: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<ProviderConnectionId> {
         let fake = provider.tenant();
         let connections = ConnectionService::new(self.ports.clone());
         let permit = connections.authorize_create(&self.operator, Self::workspace(), TenantId::new(tenant)?)?;
@@ -93,6 +110,7 @@ impl Sandbox {
                     entra_tenant_id: DirectoryId::parse(&fake.directory_id)?,
                     client_id: ClientId::parse(&fake.client_id)?,
                     client_secret: ClientSecret::parse(fake.client_secret.clone())?,
+                    client_secret_expires_at,
                 },
             )
             .await?;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use verdict_core::domain::{
     CheckDescriptor, CheckKey, CheckStatus, CheckTitle, FlowDescriptor, FlowId, Outcome, ReasonCode, Severity,
 };
-use verdict_runner::{Check, CheckContext, CheckOutcome};
+use verdict_runner::{Check, CheckContext, CheckOutcome, Dependency, Gate};
 
 use crate::support::{Backend, Options, check, on_every_backend, quick_workers, report, world_with};
 
@@ -16,6 +16,8 @@ const FLOW: &str = "test.misbehaving";
 
 enum Behaviour {
     Pass,
+    Warn,
+    Fail,
     Panic,
     Error,
     Hang,
@@ -23,7 +25,7 @@ enum Behaviour {
 
 struct TestCheck {
     key: CheckKey,
-    depends_on: Vec<CheckKey>,
+    waits_for: Vec<Dependency>,
     behaviour: Behaviour,
 }
 
@@ -33,13 +35,15 @@ impl Check for TestCheck {
         &self.key
     }
 
-    fn depends_on(&self) -> &[CheckKey] {
-        &self.depends_on
+    fn waits_for(&self) -> &[Dependency] {
+        &self.waits_for
     }
 
     async fn run(&self, _: &CheckContext) -> anyhow::Result<CheckOutcome> {
         match self.behaviour {
             Behaviour::Pass => Ok(CheckOutcome::pass("fine")),
+            Behaviour::Warn => Ok(CheckOutcome::warn(ReasonCode::THROTTLED, "slow")),
+            Behaviour::Fail => Ok(CheckOutcome::fail(ReasonCode::INVALID_STATE, "wrong")),
             Behaviour::Panic => panic!("boom: internal detail that must stay in the log"),
             Behaviour::Error => anyhow::bail!("internal detail that must stay in the log"),
             Behaviour::Hang => {
@@ -67,9 +71,17 @@ fn declared(checks: &[(&str, bool)]) -> FlowDescriptor {
 }
 
 fn test_check(key: &str, depends_on: &[&str], behaviour: Behaviour) -> Arc<dyn Check> {
+    let gated: Vec<(&str, Gate)> = depends_on.iter().map(|d| (*d, Gate::Passed)).collect();
+    gated_check(key, &gated, behaviour)
+}
+
+fn gated_check(key: &str, waits_for: &[(&str, Gate)], behaviour: Behaviour) -> Arc<dyn Check> {
     Arc::new(TestCheck {
         key: CheckKey::parse(key).unwrap(),
-        depends_on: depends_on.iter().map(|d| CheckKey::parse(*d).unwrap()).collect(),
+        waits_for: waits_for
+            .iter()
+            .map(|(d, gate)| Dependency { key: CheckKey::parse(*d).unwrap(), gate: *gate })
+            .collect(),
         behaviour,
     })
 }
@@ -126,7 +138,42 @@ async fn a_flow_the_worker_cannot_run_still_completes(backend: Backend) {
     assert_eq!(run.outcome, Outcome::Failed);
 }
 
+/// What a check waits for decides when it is skipped: `Passed` needs a pass, `NotFailed`
+/// anything but a failure, `Finished` only that the other check ended.
+async fn gates_decide_which_dependents_run(backend: Backend) {
+    let flow = declared(&[
+        ("g.warns", false),
+        ("g.fails", false),
+        ("g.needs_pass", false),
+        ("g.not_after_warn", false),
+        ("g.not_after_fail", false),
+        ("g.after_fail", false),
+    ]);
+    let checks = vec![
+        test_check("g.warns", &[], Behaviour::Warn),
+        test_check("g.fails", &[], Behaviour::Fail),
+        gated_check("g.needs_pass", &[("g.warns", Gate::Passed)], Behaviour::Pass),
+        gated_check("g.not_after_warn", &[("g.warns", Gate::NotFailed)], Behaviour::Pass),
+        gated_check("g.not_after_fail", &[("g.fails", Gate::NotFailed)], Behaviour::Pass),
+        gated_check("g.after_fail", &[("g.fails", Gate::Finished)], Behaviour::Pass),
+    ];
+    let w = world_with(Options { backend, extra_flows: vec![(flow, checks)], ..Options::default() }).await;
+    let pool = w.pool(quick_workers());
+    let id = w.start_flow(FLOW, None).await;
+    let run = w.wait_completed(id, Duration::from_secs(20)).await;
+    pool.shutdown().await;
+    let report = report(&run);
+    let status = |key: &str| (check(report, key).status, check(report, key).reason_code);
+    let skipped = (CheckStatus::Skip, ReasonCode::PREREQUISITE_FAILED);
+    assert_eq!(status("g.needs_pass"), skipped);
+    assert_eq!(status("g.not_after_warn"), (CheckStatus::Pass, ReasonCode::OK));
+    assert_eq!(status("g.not_after_fail"), skipped);
+    assert_eq!(check(report, "g.not_after_fail").message, "Skipped because g.fails failed.");
+    assert_eq!(status("g.after_fail"), (CheckStatus::Pass, ReasonCode::OK));
+}
+
 on_every_backend!(
     a_panicking_check_becomes_its_own_result_and_the_run_completes,
+    gates_decide_which_dependents_run,
     a_flow_the_worker_cannot_run_still_completes,
 );

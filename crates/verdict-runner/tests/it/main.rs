@@ -5,10 +5,15 @@
 //! tests that wrap the in-memory store or move a manual clock run in memory only.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod aadsts;
 mod engine;
+mod expiry;
+mod hardening;
 mod history;
+mod license;
 mod permissions;
 mod scenarios;
 mod secrets;
 mod support;
+mod throttling;
 mod workers;

@@ -1,11 +1,12 @@
 //! No client secret, access token or provider error text in anything a test can observe: the
-//! final reports, the audit events, and every log line any test wrote (captured at TRACE level).
+//! final reports, the audit events, and every log line any test wrote (captured at TRACE level),
+//! after runs through every failure the simulated tenant can show.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use verdict_core::domain::ClientSecret;
-use verdict_core::services::ConnectionService;
-use verdict_runner::fake::{ERROR_DETAIL_MARKER, Reply, SIMULATED_TOKEN_HEADER};
+use verdict_core::services::{ConnectionService, RotateSecret};
+use verdict_runner::fake::{ERROR_DETAIL_MARKER, Garbage, Reply, SIMULATED_TOKEN_HEADER, TokenError};
 
 use crate::support::{Backend, admin, logs, on_every_backend, tenant, world, ws};
 
@@ -16,12 +17,31 @@ async fn no_secret_or_token_appears_in_reports_audit_events_or_logs(backend: Bac
     let w = world(backend).await;
     let accepted_secret = w.provider.tenant().client_secret.clone();
     let mut runs = vec![w.run_once().await];
-    w.provider.update(|b| b.device_configurations = Reply::Status(403));
-    runs.push(w.run_once().await);
+    let failures: [fn(&mut verdict_runner::fake::Behaviour); 9] = [
+        |b| b.device_configurations = Reply::Status(403),
+        |b| b.drop_from_manifest("DeviceManagementApps.Read.All"),
+        |b| b.roles.retain(|r| !r.starts_with("DeviceManagementRBAC")),
+        |b| b.skus.clear(),
+        |b| b.organization = Reply::Garbled(Garbage::Html),
+        |b| b.organization = Reply::ThrottleOnce { retry_after_seconds: 1 },
+        |b| b.token_error = Some(TokenError::AppDisabled),
+        |b| b.token_error = Some(TokenError::BlockedByConditionalAccess),
+        |b| b.expire_secret(),
+    ];
+    for failure in failures {
+        w.provider.update(|b| {
+            *b = verdict_runner::fake::Behaviour::default();
+            failure(b);
+        });
+        runs.push(w.run_once().await);
+    }
+    w.provider.update(|b| *b = verdict_runner::fake::Behaviour::default());
     let rejected_secret = TEST_SECRETS[1].to_owned();
     let connections = ConnectionService::new(w.ports.clone());
     let permit = connections.authorize_change(&admin(), ws(), tenant(), w.connection).await.unwrap();
-    connections.rotate_secret(permit, ClientSecret::parse(rejected_secret).unwrap()).await.unwrap();
+    let rotation =
+        RotateSecret { client_secret: ClientSecret::parse(rejected_secret).unwrap(), client_secret_expires_at: None };
+    connections.rotate_secret(permit, rotation).await.unwrap();
     runs.push(w.run_once().await);
 
     let mut observed: Vec<(String, String)> = Vec::new();
@@ -38,7 +58,7 @@ async fn no_secret_or_token_appears_in_reports_audit_events_or_logs(backend: Bac
     observed.push(("logs".to_owned(), logs));
 
     let tokens = w.provider.issued_tokens();
-    assert_eq!(tokens.len(), 2, "two runs got a token, the third was refused");
+    assert!(tokens.len() >= 7, "the runs that got a token: {}", tokens.len());
     let mut forbidden: Vec<String> = vec![accepted_secret, ERROR_DETAIL_MARKER.to_owned()];
     forbidden.extend(TEST_SECRETS.iter().map(|s| (*s).to_owned()));
     // Each token, its payload and its signature; and the header every simulated token of every
@@ -53,6 +73,7 @@ async fn no_secret_or_token_appears_in_reports_audit_events_or_logs(backend: Bac
         for secret in &forbidden {
             assert!(!text.contains(secret.as_str()), "{what} contains a secret-like value");
         }
+        assert!(!text.contains("\"hint\""), "{what} mentions a credential hint");
     }
 }
 

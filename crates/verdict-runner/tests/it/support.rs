@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tempfile::TempDir;
 use url::Url;
 use verdict_core::crypto::Aes256GcmCipher;
@@ -152,6 +152,11 @@ pub struct Options {
     /// Replaces the run queue (e.g. with a flaky wrapper around the in-memory store). In-memory
     /// worlds only.
     pub queue: Option<WrapQueue>,
+    /// Build the Entra client as `verdict serve` does: the provider URLs and nothing else set,
+    /// every other setting at its default.
+    pub entra_defaults: bool,
+    /// The connection's `client_secret_expires_at` (default: unknown).
+    pub secret_expires_at: Option<DateTime<Utc>>,
 }
 
 impl Default for Options {
@@ -166,6 +171,8 @@ impl Default for Options {
             extra_flows: Vec::new(),
             unimplemented_flows: Vec::new(),
             queue: None,
+            entra_defaults: false,
+            secret_expires_at: None,
         }
     }
 }
@@ -294,16 +301,20 @@ pub async fn world_with(options: Options) -> World {
         observer: Arc::new(verdict_core::ports::NoObserver),
         outbound: verdict_core::domain::OutboundPolicy::default(),
     };
-    let entra = EntraClient::new(EntraConfig {
-        authority: options.authority.unwrap_or_else(|| provider.url()),
-        graph: provider.url(),
-        consent_authority: Some(Url::parse(CONSENT_AUTHORITY).unwrap()),
-        connect_timeout: Duration::from_secs(2),
-        request_timeout: Duration::from_secs(5),
-        retry_delay: Duration::from_millis(20),
-    })
+    let authority = options.authority.unwrap_or_else(|| provider.url());
+    let entra = if options.entra_defaults {
+        EntraClient::new(EntraConfig { authority, graph: provider.url(), ..EntraConfig::default() })
+    } else {
+        EntraClient::new(EntraConfig {
+            authority,
+            graph: provider.url(),
+            consent_authority: Some(Url::parse(CONSENT_AUTHORITY).unwrap()),
+            connect_timeout: Some(Duration::from_secs(2)),
+            retry_delay: Duration::from_millis(20),
+        })
+    }
     .unwrap();
-    let mut registry: FlowRegistry = builtin_registry(&ports.flows, Arc::new(entra)).unwrap();
+    let mut registry: FlowRegistry = builtin_registry(Arc::new(entra));
     for (flow, checks) in options.extra_flows {
         registry = registry.register(&flow, checks).unwrap();
     }
@@ -320,6 +331,7 @@ pub async fn world_with(options: Options) -> World {
                     .unwrap(),
                 client_id: ClientId::parse(&fake.client_id).unwrap(),
                 client_secret: ClientSecret::parse(options.client_secret.unwrap_or(fake.client_secret)).unwrap(),
+                client_secret_expires_at: options.secret_expires_at,
             },
         )
         .await
@@ -371,9 +383,12 @@ impl World {
         self.ports.runs.get(id).await.unwrap().unwrap()
     }
 
-    /// Waits until the run is completed; fails the test after `within`.
+    /// Waits until the run is completed; fails the test after `within`, or when its report
+    /// does not validate against the contract schema (so every scenario checks every report).
     pub async fn wait_completed(&self, id: RunId, within: Duration) -> Run {
-        self.wait_for(id, within, "completion", |run| run.status == RunStatus::Completed).await
+        let run = self.wait_for(id, within, "completion", |run| run.status == RunStatus::Completed).await;
+        assert_valid_report(&run);
+        run
     }
 
     /// Waits until `condition` holds for the stored run; fails the test after `within`.
@@ -400,6 +415,20 @@ impl World {
             .map(|e| serde_json::to_string(&e.to_json()).unwrap())
             .collect()
     }
+}
+
+/// Fails the test unless the run's report validates against
+/// `contracts/verification-report.v1_5.schema.json`.
+pub fn assert_valid_report(run: &Run) {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let validator = SCHEMA.get_or_init(|| {
+        let path = format!("{}/../../contracts/verification-report.v1_5.schema.json", env!("CARGO_MANIFEST_DIR"));
+        let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        jsonschema::options().should_validate_formats(true).build(&schema).unwrap()
+    });
+    let report = report(run).to_json();
+    let errors: Vec<String> = validator.iter_errors(&report).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "the report of run {} breaks the contract: {errors:#?}", run.id);
 }
 
 /// The check with `key` in the report.

@@ -11,9 +11,9 @@ use verdict_core::domain::{
     CheckStatus, Completion, LeaseOwner, Outcome, Overall, PendingAuditEvent, ReasonCode, Report, Run, RunId, RunStatus,
 };
 use verdict_core::fakes::InMemoryStore;
+use verdict_core::flows::keys::{GRAPH_ORGANIZATION, TOKEN_ACQUISITION};
 use verdict_core::ports::{Clock, CompleteError, LeaseError, RunQueue, StoreError};
 use verdict_runner::WorkerConfig;
-use verdict_runner::checks::{GRAPH_ORGANIZATION, TOKEN_ACQUISITION};
 use verdict_runner::fake::Reply;
 
 use crate::support::{Backend, Options, check, on_every_backend, quick_workers, report, world, world_with};
@@ -198,7 +198,7 @@ async fn a_panicking_worker_is_replaced_store_outages_are_backed_off_and_results
     pool.shutdown().await;
     assert_eq!(run.attempt, 1, "the outage cost time, not an attempt");
     let report = report(&run);
-    assert_eq!((report.summary().overall, report.summary().counts.pass), (Overall::Ready, 10));
+    assert_eq!((report.summary().overall, report.summary().counts.pass), (Overall::Ready, 12));
 }
 
 on_every_backend!(
