@@ -10,10 +10,12 @@ mod concurrency;
 mod continuous;
 mod edge;
 mod exports;
+mod fleet;
 mod outage;
 mod security;
 mod support;
 mod ui;
+mod ui_fleet;
 mod ui_run;
 
 /// Runs an async test body once per backend, as `sqlite::name` and `postgres::name`.

@@ -261,6 +261,47 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// `GET /v1/workspaces/1/verification-status{query}` as `token`.
+    pub async fn fleet_as(&self, query: &str, token: &str) -> Reply {
+        self.request(Method::GET, &format!("/v1/workspaces/1/verification-status{query}"), Some(token), None).await
+    }
+
+    /// `POST /v1/workspaces/1/tenants/{tenant}/provider-connections` as an administrator of
+    /// every tenant, with the simulated tenant's credentials unless `secret` replaces them.
+    pub async fn create_connection_in(&self, tenant_id: i64, name: &str, secret: Option<&str>) -> String {
+        let tenant = self.provider.tenant();
+        let body = json!({
+            "display_name": name,
+            "entra_tenant_id": tenant.directory_id,
+            "client_id": tenant.client_id,
+            "client_secret": secret.unwrap_or(&tenant.client_secret),
+        });
+        let admin = token_for(json!([{"workspace_id": 1, "tenant_ids": "*", "capabilities": ALL_CAPABILITIES}]));
+        let uri = format!("/v1/workspaces/1/tenants/{tenant_id}/provider-connections");
+        let reply = self.request(Method::POST, &uri, Some(&admin), Some(body)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Starts a verification of `connection` in `tenant_id` and waits until it completed.
+    pub async fn verify_in(&self, tenant_id: i64, connection: &str) -> String {
+        let body = json!({"flow": "provider.connection.check", "provider_connection_id": connection});
+        let admin = token_for(json!([{"workspace_id": 1, "tenant_ids": "*", "capabilities": ALL_CAPABILITIES}]));
+        let uri = format!("/v1/workspaces/1/tenants/{tenant_id}/verifications");
+        let reply = self.request(Method::POST, &uri, Some(&admin), Some(body)).await;
+        assert!(reply.status.is_success(), "{}", reply.text);
+        let run = reply.body["run"]["id"].as_str().unwrap().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let view = self.request(Method::GET, &format!("/v1/runs/{run}"), Some(&admin), None).await;
+            if view.body["run"]["status"] == "completed" {
+                return run;
+            }
+            assert!(Instant::now() < deadline, "run {run} did not complete: {}", view.text);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// `POST /v1/runs/{run}/acknowledgements` as an administrator.
     pub async fn acknowledge(&self, run: &str, check_key: &str, reason: &str) -> Reply {
         let body = json!({"check_key": check_key, "ack_reason": reason, "report_id": run});

@@ -1,9 +1,6 @@
 //! The Fleet page in a real headless Chromium, against `GET /v1/workspaces/{ws}/verification-status`
-//! (SPEC §16): a blocked and a ready connection with their badges, issues first, the API's filters,
+//! (docs/contract.md, "Fleet status and the operator view"): a blocked and a ready connection with their badges, issues first, the API's filters,
 //! links to each Run and History page, readable at 400 px. Saves the fleet screenshots.
-//!
-//! Register this module in `main.rs` (`mod ui_fleet;`) once the endpoint exists; until then the
-//! page shows its "not available" notice and these tests fail at the first row they look for.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;

@@ -427,7 +427,7 @@ fn webhook_payloads_validate_against_the_contract() {
     next_draft.previous_report_id = Some(first.report_id());
     let second = Report::assemble(next_draft).unwrap();
     for (report, previous) in [(&first, None), (&second, Some(&first))] {
-        let completion = Completion::new(report.clone(), Ending::Finished, Utc::now());
+        let completion = Completion::new(report.clone(), Ending::Finished, Utc::now(), previous);
         let run = report.report_id();
         for event in verdict_core::rules::completion_events(run, &identity, &completion, previous) {
             let payload: Value = serde_json::from_str(&event.payload).unwrap();

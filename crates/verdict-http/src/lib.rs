@@ -26,7 +26,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use verdict_core::services::{
-    AcknowledgementService, AuditService, ConnectionService, Ports, ScheduleService, VerificationService,
+    AcknowledgementService, AuditService, ConnectionService, FleetService, Ports, ScheduleService, VerificationService,
     WebhookService,
 };
 
@@ -78,6 +78,7 @@ pub struct AppState {
     acknowledgements: AcknowledgementService,
     connections: ConnectionService,
     audit: AuditService,
+    fleet: FleetService,
     schedules: ScheduleService,
     webhooks: WebhookService,
     authenticator: Authenticator,
@@ -108,6 +109,7 @@ impl AppState {
             connections: ConnectionService::new(ports.clone()),
             schedules: ScheduleService::new(ports.clone()),
             webhooks: WebhookService::new(ports.clone()),
+            fleet: FleetService::new(ports.clone()),
             audit: AuditService::new(ports),
             authenticator,
             readiness,
@@ -125,7 +127,7 @@ impl HasAuthenticator for AppState {
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
-    use handlers::{audit, connections, health, runs, schedules, verifications, webhooks};
+    use handlers::{audit, connections, fleet, health, runs, schedules, verifications, webhooks};
     let tenant = "/v1/workspaces/{ws}/tenants/{t}";
     let api = Router::new()
         .route(&format!("{tenant}/provider-connections"), post(connections::create).get(connections::list))
@@ -142,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/runs/{id}", get(runs::view))
         .route("/v1/runs/{id}/report", get(runs::report))
         .route("/v1/runs/{id}/acknowledgements", post(runs::acknowledge).get(runs::acknowledgements))
+        .route("/v1/workspaces/{ws}/verification-status", get(fleet::status))
         .route("/v1/workspaces/{ws}/audit-events", get(audit::events))
         .route("/v1/workspaces/{ws}/audit-events/verify", get(audit::verify))
         .route("/v1/workspaces/{ws}/webhooks", post(webhooks::create).get(webhooks::list))

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 use crate::continuous;
 use crate::dto;
 use crate::error;
-use crate::handlers::{audit, connections, health, runs, schedules, verifications, webhooks};
+use crate::handlers::{audit, connections, fleet, health, runs, schedules, verifications, webhooks};
 
 struct BearerAuth;
 
@@ -29,7 +29,7 @@ impl Modify for BearerAuth {
         connections::create, connections::list, connections::get, connections::rotate_secret, connections::disable,
         verifications::start, verifications::list, verifications::latest,
         runs::view, runs::report, runs::acknowledge, runs::acknowledgements,
-        audit::events, audit::verify,
+        audit::events, audit::verify, fleet::status,
         schedules::set, schedules::get, schedules::remove,
         webhooks::create, webhooks::list, webhooks::get, webhooks::delete, webhooks::rotate_secret,
         webhooks::deliveries,
@@ -37,7 +37,7 @@ impl Modify for BearerAuth {
     components(schemas(
         dto::StartVerificationRequest, dto::AcknowledgeRequest, dto::CreateConnectionRequest, dto::RotateSecretRequest,
         dto::ConnectionDto, dto::RunDto, dto::StartResponse, dto::AcknowledgementDto, dto::ChangeDto, dto::RunViewDto,
-        dto::RunPageDto, dto::AuditPageDto, dto::ChainVerificationDto,
+        dto::RunPageDto, dto::AuditPageDto, dto::ChainVerificationDto, fleet::FleetRowDto, fleet::FleetPageDto,
         error::ErrorBody, error::ErrorDetail, error::FieldProblem,
         continuous::SetScheduleRequest, continuous::ScheduleDto, continuous::CreateWebhookRequest,
         continuous::WebhookDto, continuous::WebhookWithSecretDto, continuous::DeliveryDto, continuous::DeliveryPageDto,

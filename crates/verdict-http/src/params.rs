@@ -89,6 +89,34 @@ pub struct ReportParams {
     format: Option<String>,
 }
 
+/// The filters of `GET /v1/workspaces/{ws}/verification-status`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by the OpenAPI derive only
+pub struct FleetParams {
+    /// Only this tenant (it must be one the caller is entitled to).
+    #[param(minimum = 1)]
+    tenant_id: Option<i64>,
+    /// Only connections whose newest run has this overall (`running`: queued or running).
+    #[param(inline, value_type = Option<String>, pattern = "^(ready|needs_attention|blocked|running)$")]
+    overall: Option<String>,
+    /// Only credentials expiring within this many days (expired ones included).
+    #[param(minimum = 0, maximum = 3650)]
+    expiring_within_days: Option<u32>,
+    /// Only connections with no completed verification in this many hours.
+    #[param(minimum = 1, maximum = 87600)]
+    stale_after_hours: Option<u32>,
+    /// Page size, 1 to 100 (default 50); with `format=csv`, every matching row is returned.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page (treat it as opaque).
+    #[param(pattern = "^[0-9]{1,19}-[0-9a-f]{32}$")]
+    cursor: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(inline, value_type = Option<String>, pattern = "^(json|csv)$")]
+    format: Option<String>,
+}
+
 /// The filters of `GET …/runs`.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]

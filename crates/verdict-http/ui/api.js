@@ -12,11 +12,6 @@ export class ApiError extends Error {
     this.details = details;
     this.body = body;
   }
-
-  /** The endpoint is not there (yet): a route this server does not serve answers 404 or 405. */
-  get missingEndpoint() {
-    return this.status === 405 || (this.status === 404 && this.code === 'not_found');
-  }
 }
 
 let unauthorizedHandler = () => {};

@@ -1,7 +1,6 @@
 // The Fleet page (`/ui/`): the latest verification of every connection the caller may see, from
-// `GET /v1/workspaces/{ws}/verification-status` (SPEC §16), with the API's filters kept in the
-// page's query string and keyset "load more". While a server does not have that endpoint yet
-// (404/405), the page says so and lists the connections of the caller's tenants instead.
+// `GET /v1/workspaces/{ws}/verification-status` (docs/contract.md, "Fleet status and the
+// operator view"), with the API's filters kept in the page's query string and keyset "load more".
 
 import { api, apiPath, describeError, download } from './api.js';
 import { el, field, notice, replace } from './dom.js';
@@ -10,15 +9,10 @@ import { membership, selectedWorkspace } from './session.js';
 
 const PAGE_SIZE = 50;
 const FILTERS = ['tenant_id', 'overall', 'expiring_within_days', 'stale_after_hours'];
-const FALLBACK_TENANTS = 20;
 
-/** The rows of a page: SPEC §16 fixes the row, not the envelope, so take the page's array. */
+/** The rows of a page. */
 function rowsOf(data) {
-  if (Array.isArray(data)) return data;
-  if (!data || typeof data !== 'object') return [];
-  for (const key of ['rows', 'items', 'statuses', 'connections', 'data']) if (Array.isArray(data[key])) return data[key];
-  const first = Object.values(data).find(Array.isArray);
-  return first || [];
+  return data && Array.isArray(data.rows) ? data.rows : [];
 }
 
 const RANK = { blocked: 0, needs_attention: 1, running: 2, ready: 3 };
@@ -71,42 +65,6 @@ function filterForm(member, values) {
     field('fleet-stale', 'Not verified for (hours)', stale),
     el('button', { type: 'submit' }, 'Apply filters'));
   return { form, controls };
-}
-
-async function fallback(workspaceId, member, signal) {
-  const box = el('section', { 'aria-labelledby': 'fallback-title' }, el('h2', { id: 'fallback-title' }, 'Connections'));
-  const tenants = member.tenants === '*' ? [] : member.tenants.slice(0, FALLBACK_TENANTS);
-  if (tenants.length === 0) {
-    box.append(el('p', {}, 'Open a connection’s history from its run page, or open a run by its id below.'));
-  }
-  for (const tenant of tenants) {
-    try {
-      const { data } = await api(`/v1/workspaces/${workspaceId}/tenants/${tenant}/provider-connections`, { signal });
-      const list = Array.isArray(data) ? data : [];
-      box.append(el('h3', {}, `Tenant ${tenant}`), list.length === 0
-        ? el('p', { class: 'muted' }, 'No connections.')
-        : el('ul', {}, list.map((c) => el('li', { 'data-connection-id': c.id },
-          el('a', { href: `/ui/workspaces/${workspaceId}/tenants/${tenant}/connections/${c.id}` }, String(c.display_name)),
-          c.disabled_at ? ' (disabled)' : ''))));
-    } catch (error) {
-      if (signal.aborted) throw error;
-      box.append(el('h3', {}, `Tenant ${tenant}`), notice('warning', describeError(error)));
-    }
-  }
-  return box;
-}
-
-function openRunForm(navigate) {
-  const input = el('input', { type: 'text', spellcheck: 'false', autocomplete: 'off', pattern: '[0-9a-fA-F-]{36}' });
-  const form = el('form', { class: 'filters', 'aria-label': 'Open a run' },
-    field('open-run', 'Run id', input), el('button', { type: 'submit' }, 'Open run'));
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const id = input.value.trim().toLowerCase();
-    if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) navigate(`/ui/runs/${id}`);
-    else input.setAttribute('aria-invalid', 'true');
-  });
-  return form;
 }
 
 export async function render(context) {
@@ -164,14 +122,6 @@ export async function render(context) {
     } catch (error) {
       if (signal.aborted) return;
       more.disabled = false;
-      if (error.missingEndpoint && cursor === null) {
-        replace(main, heading,
-          notice('warning', 'Fleet status is not available on this server yet ',
-            `(GET …/verification-status answered ${error.status}). `, 'Showing the connections of your tenants instead.'),
-          await fallback(workspaceId, member, signal),
-          el('h2', {}, 'Open a run'), openRunForm(context.navigate));
-        return;
-      }
       replace(status, notice('error', describeError(error)));
       return;
     }

@@ -20,6 +20,7 @@ mod audit;
 mod connections;
 mod continuous;
 mod error;
+mod fleet;
 mod listener;
 pub mod queries;
 mod queue;

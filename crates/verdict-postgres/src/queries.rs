@@ -67,9 +67,9 @@ pub const ACTIVE_RUN: &str = concat!(
 pub(crate) const INSERT_COMPLETED: &str = concat!(
     "INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, ",
     "run_identity_hash, status, outcome, initiator_user_id, summary_counts, failure_summary, context, ",
-    "created_at, completed_at) ",
+    "created_at, completed_at, overall, change_state, credential_expires_at) ",
     "VALUES ($1, $2, $3, $4, $5, $6, 'completed', $7, $8, $9::jsonb, $10::jsonb, ",
-    "jsonb_build_object('verification_report', $11::jsonb), $12, $13) ",
+    "jsonb_build_object('verification_report', $11::jsonb), $12, $13, $14, $15, $16) ",
     "RETURNING ",
     run_columns!()
 );
@@ -107,11 +107,40 @@ pub const LIST_RUNS: &str = concat!(
 pub(crate) const COMPLETE_RUN: &str = concat!(
     "UPDATE operation_runs SET status = 'completed', outcome = $3, summary_counts = $4::jsonb, ",
     "failure_summary = $5::jsonb, context = jsonb_set(context, '{verification_report}', $6::jsonb), ",
-    "lease_owner = NULL, lease_expires_at = NULL, completed_at = $7 ",
+    "lease_owner = NULL, lease_expires_at = NULL, completed_at = $7, ",
+    "overall = $8, change_state = $9, credential_expires_at = $10 ",
     "WHERE id = $1 AND status = 'running' AND lease_owner = $2 ",
     "RETURNING ",
     run_columns!()
 );
+
+/// A keyset page of a workspace's fleet status: each visible connection after the position
+/// `($4, $5)` (first page: `(0, nil)`, before every connection), its newest run through
+/// `operation_runs_connection_recent_idx`, and its schedule. `$2` is the entitled tenants (NULL:
+/// all), `$3` one tenant, `$6` the overall (`running`: an active newest run), `$7` the expiry
+/// cut-off, `$8` the staleness cut-off (the newest completion, found row by row through
+/// `operation_runs_connection_completed_idx`: an anti-join would hash the whole runs table).
+pub const FLEET_STATUS: &str = "SELECT c.tenant_id, c.id AS provider_connection_id, c.display_name, \
+     c.client_secret_expires_at, r.id AS run_id, r.type AS flow, r.status, r.overall, r.outcome, r.completed_at, \
+     r.change_state, r.credential_expires_at AS run_credential_expires_at, s.schedule_interval, \
+     s.interval_seconds, s.next_run_at \
+     FROM provider_connections c \
+     LEFT JOIN LATERAL (SELECT id, type, status, overall, outcome, completed_at, change_state, credential_expires_at \
+         FROM operation_runs WHERE provider_connection_id = c.id \
+         AND workspace_id = c.workspace_id AND tenant_id = c.tenant_id \
+         ORDER BY created_at DESC, id DESC LIMIT 1) r ON true \
+     LEFT JOIN verification_schedules s ON s.provider_connection_id = c.id \
+     WHERE c.workspace_id = $1 \
+     AND ($2::bigint[] IS NULL OR c.tenant_id = ANY($2)) \
+     AND ($3::bigint IS NULL OR c.tenant_id = $3) \
+     AND (c.tenant_id, c.id) > ($4, $5::uuid) \
+     AND ($6::text IS NULL OR CASE WHEN r.status IN ('queued', 'running') THEN 'running' ELSE r.overall END = $6) \
+     AND ($7::timestamptz IS NULL OR COALESCE(c.client_secret_expires_at, r.credential_expires_at) <= $7) \
+     AND ($8::timestamptz IS NULL OR COALESCE((SELECT d.completed_at FROM operation_runs d \
+         WHERE d.provider_connection_id = c.id AND d.status = 'completed' \
+         AND d.workspace_id = c.workspace_id AND d.tenant_id = c.tenant_id \
+         ORDER BY d.completed_at DESC LIMIT 1), '-infinity'::timestamptz) < $8) \
+     ORDER BY c.tenant_id, c.id LIMIT $9";
 
 /// The status of run `$1`, to explain why a fenced update changed nothing.
 pub(crate) const RUN_STATUS: &str = "SELECT status FROM operation_runs WHERE id = $1";

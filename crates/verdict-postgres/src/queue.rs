@@ -98,6 +98,9 @@ impl RunQueue for PgStore {
             .bind(completion.failure_summary_json())
             .bind(completion.report().to_json_text())
             .bind(completion.completed_at())
+            .bind(completion.overall().as_str())
+            .bind(completion.change_state().as_str())
+            .bind(completion.credential_expires_at())
             .fetch_optional(&mut *tx)
             .await
             .map_err(store_error)?;

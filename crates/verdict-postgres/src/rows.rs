@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use verdict_core::domain::{
-    Acknowledgement, AuditEvent, ProviderConnection, Run, StoredAcknowledgement, StoredAuditEvent, StoredConnection,
-    StoredRun,
+    Acknowledgement, AuditEvent, FleetRow, ProviderConnection, Run, StoredAcknowledgement, StoredAuditEvent,
+    StoredConnection, StoredFleetRow, StoredRun,
 };
 use verdict_core::ports::StoreError;
 
@@ -169,6 +169,50 @@ impl TryFrom<AuditRow> for AuditEvent {
             metadata: row.metadata,
             prev_hash: row.prev_hash,
             hash: row.hash,
+        })?)
+    }
+}
+
+/// One row of `queries::FLEET_STATUS`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct FleetRowRecord {
+    tenant_id: i64,
+    provider_connection_id: Uuid,
+    display_name: String,
+    client_secret_expires_at: Option<DateTime<Utc>>,
+    run_id: Option<Uuid>,
+    flow: Option<String>,
+    status: Option<String>,
+    overall: Option<String>,
+    outcome: Option<String>,
+    completed_at: Option<DateTime<Utc>>,
+    change_state: Option<String>,
+    run_credential_expires_at: Option<DateTime<Utc>>,
+    schedule_interval: Option<String>,
+    interval_seconds: Option<i64>,
+    next_run_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<FleetRowRecord> for FleetRow {
+    type Error = StoreError;
+
+    fn try_from(row: FleetRowRecord) -> Result<Self, StoreError> {
+        Ok(Self::from_stored(StoredFleetRow {
+            tenant_id: row.tenant_id,
+            provider_connection_id: row.provider_connection_id,
+            display_name: row.display_name,
+            client_secret_expires_at: row.client_secret_expires_at,
+            run_id: row.run_id,
+            flow: row.flow,
+            status: row.status,
+            overall: row.overall,
+            outcome: row.outcome,
+            completed_at: row.completed_at,
+            change_state: row.change_state,
+            run_credential_expires_at: row.run_credential_expires_at,
+            schedule_interval: row.schedule_interval,
+            interval_seconds: row.interval_seconds,
+            next_run_at: row.next_run_at,
         })?)
     }
 }

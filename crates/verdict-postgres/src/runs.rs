@@ -103,6 +103,9 @@ impl RunStore for PgStore {
             .bind(completion.report().to_json_text())
             .bind(to_micros(run.created_at))
             .bind(completion.completed_at())
+            .bind(completion.overall().as_str())
+            .bind(completion.change_state().as_str())
+            .bind(completion.credential_expires_at())
             .fetch_one(&mut *tx)
             .await
             .map_err(store_error)?;

@@ -15,6 +15,7 @@ mod audit;
 mod connections;
 mod continuous;
 mod errors;
+mod fleet;
 mod queue;
 mod rows;
 mod runs;

@@ -10,7 +10,7 @@ use verdict_core::ports::{CompleteError, LeaseError, RunQueue, StoreError};
 use crate::SqliteStore;
 use crate::audit::append;
 use crate::errors::store_error;
-use crate::rows::{RunRow, run_columns, timestamp};
+use crate::rows::{RunRow, optional_timestamp, run_columns, timestamp};
 use crate::write::WriteTx;
 
 /// The stored status of `run` (`None` when there is no such run), to explain a refusal.
@@ -129,6 +129,7 @@ impl RunQueue for SqliteStore {
         let row: Option<RunRow> = sqlx::query_as(concat!(
             "UPDATE operation_runs SET status = 'completed', outcome = ?, summary_counts = ?, failure_summary = ?, \
              context = json_set(context, '$.verification_report', json(?)), completed_at = ?, \
+             overall = ?, change_state = ?, credential_expires_at = ?, \
              lease_owner = NULL, lease_expires_at = NULL \
              WHERE id = ? AND status = 'running' AND lease_owner = ? \
              RETURNING ",
@@ -139,6 +140,9 @@ impl RunQueue for SqliteStore {
         .bind(completion.failure_summary_json())
         .bind(completion.report().to_json_text())
         .bind(timestamp(completion.completed_at()))
+        .bind(completion.overall().as_str())
+        .bind(completion.change_state().as_str())
+        .bind(optional_timestamp(completion.credential_expires_at()))
         .bind(run.to_string())
         .bind(owner.as_str())
         .fetch_optional(tx.conn())

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::types::uuid::fmt::Hyphenated;
 use verdict_core::domain::{
-    Acknowledgement, AuditEvent, ProviderConnection, Run, StoredAcknowledgement, StoredAuditEvent, StoredConnection,
-    StoredRun, format_timestamp,
+    Acknowledgement, AuditEvent, FleetRow, ProviderConnection, Run, StoredAcknowledgement, StoredAuditEvent,
+    StoredConnection, StoredFleetRow, StoredRun, format_timestamp,
 };
 use verdict_core::ports::StoreError;
 
@@ -228,5 +228,48 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap() + chrono::Duration::nanoseconds(123_456_789);
         assert_eq!(timestamp(at), "2026-03-04T05:06:07.123456Z");
         assert_eq!(timestamp(Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap()), "2026-03-04T05:06:07.000000Z");
+    }
+}
+
+/// One row of the fleet-status query.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct FleetRowRecord {
+    tenant_id: i64,
+    provider_connection_id: Hyphenated,
+    display_name: String,
+    client_secret_expires_at: Option<DateTime<Utc>>,
+    run_id: Option<Hyphenated>,
+    flow: Option<String>,
+    status: Option<String>,
+    overall: Option<String>,
+    outcome: Option<String>,
+    completed_at: Option<DateTime<Utc>>,
+    change_state: Option<String>,
+    run_credential_expires_at: Option<DateTime<Utc>>,
+    schedule_interval: Option<String>,
+    interval_seconds: Option<i64>,
+    next_run_at: Option<DateTime<Utc>>,
+}
+
+impl FleetRowRecord {
+    /// The domain row.
+    pub(crate) fn into_row(self) -> Result<FleetRow, StoreError> {
+        Ok(FleetRow::from_stored(StoredFleetRow {
+            tenant_id: self.tenant_id,
+            provider_connection_id: self.provider_connection_id.into_uuid(),
+            display_name: self.display_name,
+            client_secret_expires_at: self.client_secret_expires_at,
+            run_id: self.run_id.map(Hyphenated::into_uuid),
+            flow: self.flow,
+            status: self.status,
+            overall: self.overall,
+            outcome: self.outcome,
+            completed_at: self.completed_at,
+            change_state: self.change_state,
+            run_credential_expires_at: self.run_credential_expires_at,
+            schedule_interval: self.schedule_interval,
+            interval_seconds: self.interval_seconds,
+            next_run_at: self.next_run_at,
+        })?)
     }
 }

@@ -62,8 +62,9 @@ async fn active_run(tx: &mut SqliteConnection, run: &NewRun) -> Result<Run, Stor
 async fn insert_completed(tx: &mut SqliteConnection, run: &NewRun, done: &Completion) -> Result<Run, StoreError> {
     let row: RunRow = sqlx::query_as(concat!(
         "INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, run_identity_hash, \
-         status, outcome, initiator_user_id, summary_counts, failure_summary, context, created_at, completed_at) \
-         VALUES (?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?, ?) \
+         status, outcome, initiator_user_id, summary_counts, failure_summary, context, created_at, completed_at, \
+         overall, change_state, credential_expires_at) \
+         VALUES (?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          RETURNING ",
         run_columns!()
     ))
@@ -80,6 +81,9 @@ async fn insert_completed(tx: &mut SqliteConnection, run: &NewRun, done: &Comple
     .bind(context_json(done.report()))
     .bind(timestamp(run.created_at))
     .bind(timestamp(done.completed_at()))
+    .bind(done.overall().as_str())
+    .bind(done.change_state().as_str())
+    .bind(optional_timestamp(done.credential_expires_at()))
     .fetch_one(&mut *tx)
     .await
     .map_err(store_error)?;

@@ -95,7 +95,7 @@ pub fn report(run: &Run, checks: Vec<CheckResult>, previous: Option<RunId>) -> R
 /// A completion with `report`.
 #[must_use]
 pub fn completion(report: Report) -> Completion {
-    Completion::new(report, Ending::Finished, now())
+    Completion::new(report, Ending::Finished, now(), None)
 }
 
 /// The `verification.completed` event of a run.
@@ -126,7 +126,7 @@ pub async fn run_to_completion(stores: &super::Stores, identity: &RunIdentity, c
     let previous = stores.runs.previous_completed_report(&claimed.identity_hash, claimed.cursor()).await.unwrap();
     let report = report(&claimed, checks, previous.as_ref().map(Report::report_id));
     let event = completed(&claimed, &report);
-    let done = completion(report);
+    let done = Completion::new(report, Ending::Finished, now(), previous.as_ref());
     let events = crate::rules::completion_events(claimed.id, &claimed.identity, &done, previous.as_ref());
     stores.queue.complete(claimed.id, &worker, done, event, events).await.unwrap()
 }

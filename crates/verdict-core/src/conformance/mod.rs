@@ -10,6 +10,7 @@ mod acks;
 mod audit;
 mod connections;
 mod fixtures;
+mod fleet;
 mod outbox;
 mod queue;
 mod runs;
@@ -22,14 +23,15 @@ pub use acks::*;
 pub use audit::*;
 pub use connections::*;
 pub use fixtures::*;
+pub use fleet::*;
 pub use outbox::*;
 pub use queue::*;
 pub use runs::*;
 pub use schedules::*;
 
 use crate::ports::{
-    AcknowledgementStore, AuditLog, DeliveryOutbox, ProviderConnectionStore, RunQueue, RunStore, ScheduleStore,
-    WebhookStore,
+    AcknowledgementStore, AuditLog, DeliveryOutbox, FleetStatusStore, ProviderConnectionStore, RunQueue, RunStore,
+    ScheduleStore, WebhookStore,
 };
 use crate::services::Store;
 
@@ -51,6 +53,8 @@ pub struct Stores {
     pub webhooks: Arc<dyn WebhookStore>,
     /// The delivery outbox.
     pub outbox: Arc<dyn DeliveryOutbox>,
+    /// The fleet status.
+    pub fleet: Arc<dyn FleetStatusStore>,
     /// Whatever must live as long as the stores (e.g. a per-test database that is dropped when
     /// this guard is).
     pub guard: Option<Box<dyn Any + Send + Sync>>,
@@ -73,7 +77,8 @@ impl Stores {
             audit: Arc::new(store.clone()),
             schedules: Arc::new(store.clone()),
             webhooks: Arc::new(store.clone()),
-            outbox: Arc::new(store),
+            outbox: Arc::new(store.clone()),
+            fleet: Arc::new(store),
             guard,
         }
     }
@@ -125,6 +130,8 @@ macro_rules! conformance_tests {
             concurrent_delivery_claims_never_share_a_delivery,
             a_delivery_claimed_by_a_dead_dispatcher_is_due_again,
             attempts_follow_the_retry_schedule_and_pages_list_newest_first,
+            fleet_rows_show_each_connection_with_its_latest_run,
+            fleet_filters_and_pages_agree,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

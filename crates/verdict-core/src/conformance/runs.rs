@@ -101,7 +101,7 @@ pub fn blocked_start(
     let new = new_run(identity, now());
     let started_event = started(&new);
     let stub = crate::rules::blocked_stub_report(new.id, identity, None, reason, now(), None);
-    let completion = crate::domain::Completion::new(stub, crate::domain::Ending::Blocked, now());
+    let completion = crate::domain::Completion::new(stub, crate::domain::Ending::Blocked, now(), None);
     let completed_event =
         crate::services::events::run_completed(&new.id, identity, crate::domain::Actor::User(user()), &completion, 0);
     let events = crate::rules::completion_events(new.id, identity, &completion, None);

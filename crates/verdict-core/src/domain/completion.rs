@@ -1,11 +1,74 @@
-//! How a run ends (docs/contract.md, "Run lifecycle"): the final report, the outcome and the two
-//! columns derived from the report — `summary_counts` and `failure_summary` — computed here once,
-//! so no adapter derives them itself.
+//! How a run ends (docs/contract.md, "Run lifecycle"): the final report, the outcome and the
+//! columns derived from the report — `summary_counts`, `failure_summary`, and what the fleet
+//! status reads (overall, change since the previous report, the credential expiry the report
+//! found) — computed here once, so no adapter derives them itself.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{CheckKey, CheckResult, CheckStatus, Counts, Outcome, Overall, ReasonCode, Report};
+use super::{CheckKey, CheckResult, CheckStatus, Counts, EvidenceValue, Outcome, Overall, ReasonCode, Report};
+
+/// The check whose `expires_at` evidence is the expiry of the connection's credential
+/// (docs/contract.md, "Provider flow"); the flow declares its key from this constant.
+pub const CREDENTIAL_EXPIRY_CHECK: &str = "provider_connection.credential_expiry";
+
+/// Report-level change indicator (docs/contract.md, "Change rules").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeState {
+    /// There is no previous report.
+    None,
+    /// Fingerprints are equal.
+    Unchanged,
+    /// Fingerprints differ.
+    Changed,
+}
+
+impl ChangeState {
+    /// Every state, in the documented order.
+    pub const ALL: [Self; 3] = [Self::None, Self::Unchanged, Self::Changed];
+
+    /// How `current` compares with the report it links as previous.
+    #[must_use]
+    pub fn between(current: &Report, previous: Option<&Report>) -> Self {
+        match previous {
+            None => Self::None,
+            Some(previous) if previous.fingerprint() == current.fingerprint() => Self::Unchanged,
+            Some(_) => Self::Changed,
+        }
+    }
+
+    /// The stored and serialized name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Unchanged => "unchanged",
+            Self::Changed => "changed",
+        }
+    }
+
+    /// Parses a stored name.
+    ///
+    /// # Errors
+    /// [`super::ParseError`] for anything else.
+    pub fn parse(text: &str) -> Result<Self, super::ParseError> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| super::ParseError::new("change_state", "must be none, unchanged or changed"))
+    }
+}
+
+/// The expiry the report's credential-expiry check found, when it found one.
+#[must_use]
+pub fn credential_expiry_found(report: &Report) -> Option<DateTime<Utc>> {
+    let check = report.checks().iter().find(|c| c.key.as_str() == CREDENTIAL_EXPIRY_CHECK)?;
+    check.evidence.iter().find(|e| e.kind.as_str() == "expires_at").and_then(|e| match &e.value {
+        EvidenceValue::Text(text) => DateTime::parse_from_rfc3339(text).ok().map(|at| at.to_utc()),
+        EvidenceValue::Bool(_) | EvidenceValue::Int(_) => None,
+    })
+}
 
 /// Why a run is being completed; decides the outcome together with the final report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,16 +133,46 @@ pub struct Completion {
     report: Report,
     outcome: Outcome,
     failure_summary: FailureSummary,
+    change_state: ChangeState,
+    credential_expires_at: Option<DateTime<Utc>>,
     completed_at: DateTime<Utc>,
 }
 
 impl Completion {
-    /// Completes with `report` (already final: no check `running`), ending as `ending`.
+    /// Completes with `report` (already final: no check `running`), ending as `ending`;
+    /// `previous` is the report it links as previous, when there is one.
     #[must_use]
-    pub fn new(report: Report, ending: Ending, completed_at: DateTime<Utc>) -> Self {
+    pub fn new(report: Report, ending: Ending, completed_at: DateTime<Utc>, previous: Option<&Report>) -> Self {
         let outcome = ending.outcome(report.summary().overall);
         let failure_summary = FailureSummary::of(report.checks());
-        Self { report, outcome, failure_summary, completed_at: super::to_micros(completed_at) }
+        let change_state = ChangeState::between(&report, previous);
+        let credential_expires_at = credential_expiry_found(&report).map(super::to_micros);
+        Self {
+            report,
+            outcome,
+            failure_summary,
+            change_state,
+            credential_expires_at,
+            completed_at: super::to_micros(completed_at),
+        }
+    }
+
+    /// The report's overall, stored beside it for the fleet status.
+    #[must_use]
+    pub fn overall(&self) -> Overall {
+        self.report.summary().overall
+    }
+
+    /// What changed since the previous report.
+    #[must_use]
+    pub fn change_state(&self) -> ChangeState {
+        self.change_state
+    }
+
+    /// The credential expiry the report's expiry check found.
+    #[must_use]
+    pub fn credential_expires_at(&self) -> Option<DateTime<Utc>> {
+        self.credential_expires_at
     }
 
     /// The final report.

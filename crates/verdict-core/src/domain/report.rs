@@ -42,6 +42,20 @@ impl Overall {
             Self::Running => "running",
         }
     }
+
+    /// Every value, in the documented order.
+    pub const ALL: [Self; 4] = [Self::Ready, Self::NeedsAttention, Self::Blocked, Self::Running];
+
+    /// Parses a wire or stored name.
+    ///
+    /// # Errors
+    /// [`ParseError`] for anything else.
+    pub fn parse(value: &str) -> Result<Self, ParseError> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == value)
+            .ok_or_else(|| ParseError::new("overall", "must be ready, needs_attention, blocked or running"))
+    }
 }
 
 /// Check counts by status. A blocker counts as `fail`.

@@ -18,6 +18,13 @@ pub(super) struct ScheduleRow {
     claim: Option<(LeaseOwner, DateTime<Utc>)>,
 }
 
+impl ScheduleRow {
+    /// The schedule, as stored.
+    pub(super) fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+}
+
 /// A delivery, its body and the dispatcher that holds it.
 #[derive(Debug, Clone)]
 pub(super) struct DeliveryRow {

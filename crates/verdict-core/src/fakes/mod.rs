@@ -5,6 +5,7 @@
 //! a transaction. They pass the same conformance suite as the real adapters.
 
 mod continuous;
+mod fleet;
 mod others;
 mod runs;
 
@@ -26,6 +27,9 @@ struct State {
     schedules: BTreeMap<ProviderConnectionId, continuous::ScheduleRow>,
     webhooks: BTreeMap<WebhookId, crate::domain::Webhook>,
     deliveries: BTreeMap<(WebhookId, WebhookEventId), continuous::DeliveryRow>,
+    /// What each completion stored beside the run for the fleet status: the change since the
+    /// previous report and the credential expiry the report found.
+    completions: BTreeMap<RunId, (crate::domain::ChangeState, Option<chrono::DateTime<chrono::Utc>>)>,
 }
 
 impl State {

@@ -84,6 +84,7 @@ impl RunStore for InMemoryStore {
             return Ok(StartOutcome::Deduplicated(latest));
         }
         let mut row = new_row(start.run);
+        state.completions.insert(row.id, (start.completion.change_state(), start.completion.credential_expires_at()));
         apply_completion(&mut row, start.completion);
         state.runs.insert(row.id, row.clone());
         state.append(start.started);
@@ -209,8 +210,10 @@ impl RunQueue for InMemoryStore {
         if run.status != RunStatus::Running || run.lease_owner.as_ref() != Some(owner) {
             return Err(CompleteError::LeaseLost);
         }
+        let facts = (completion.change_state(), completion.credential_expires_at());
         apply_completion(run, completion);
         let row = run.clone();
+        state.completions.insert(id, facts);
         state.append(completed);
         state.enqueue(events);
         Ok(row)

@@ -16,7 +16,7 @@ pub mod keys {
     /// An app-only token can be acquired.
     pub const TOKEN_ACQUISITION: &str = "provider_connection.token_acquisition";
     /// The client secret in use is not expired and not about to expire.
-    pub const CREDENTIAL_EXPIRY: &str = "provider_connection.credential_expiry";
+    pub const CREDENTIAL_EXPIRY: &str = crate::domain::CREDENTIAL_EXPIRY_CHECK;
     /// The token carries application roles at all.
     pub const ADMIN_CONSENT: &str = "permissions.admin_consent";
     /// Directory groups can be read.

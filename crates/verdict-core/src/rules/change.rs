@@ -5,21 +5,10 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+pub use crate::domain::ChangeState;
 use crate::domain::{CheckKey, CheckResult, CheckStatus, Report, RunId};
 
 use super::outcome_line;
-
-/// Report-level change indicator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeState {
-    /// There is no previous report.
-    None,
-    /// Fingerprints are equal.
-    Unchanged,
-    /// Fingerprints differ.
-    Changed,
-}
 
 /// How one check changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -91,8 +80,7 @@ pub fn compare_reports(current: &Report, previous: Option<&Report>) -> ReportCha
     let Some(previous) = previous else {
         return ReportChange { state: ChangeState::None, previous_report_id: None, checks: Vec::new() };
     };
-    let state =
-        if current.fingerprint() == previous.fingerprint() { ChangeState::Unchanged } else { ChangeState::Changed };
+    let state = ChangeState::between(current, Some(previous));
     let before: HashMap<&CheckKey, &CheckResult> = previous.checks().iter().map(|c| (&c.key, c)).collect();
     let mut checks: Vec<CheckChange> = current
         .checks()

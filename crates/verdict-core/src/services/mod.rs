@@ -11,6 +11,7 @@ mod audit;
 mod connections;
 mod dispatcher;
 pub(crate) mod events;
+mod fleet;
 mod runner;
 mod scheduler;
 mod schedules;
@@ -23,6 +24,7 @@ pub use acknowledgements::*;
 pub use audit::*;
 pub use connections::*;
 pub use dispatcher::*;
+pub use fleet::*;
 pub use runner::*;
 pub use scheduler::*;
 pub use schedules::*;
@@ -32,9 +34,9 @@ pub use webhooks::*;
 use crate::domain::OutboundPolicy;
 use crate::flows::FlowCatalog;
 use crate::ports::{
-    AcknowledgementStore, AuditLog, Clock, ContinuousObserver, DeliveryNotifier, DeliveryOutbox, NoDeliveryNotifier,
-    NoObserver, ProviderConnectionStore, QueueNotifier, RunQueue, RunStore, ScheduleStore, SecretCipher, SystemClock,
-    WebhookStore,
+    AcknowledgementStore, AuditLog, Clock, ContinuousObserver, DeliveryNotifier, DeliveryOutbox, FleetStatusStore,
+    NoDeliveryNotifier, NoObserver, ProviderConnectionStore, QueueNotifier, RunQueue, RunStore, ScheduleStore,
+    SecretCipher, SystemClock, WebhookStore,
 };
 
 /// Everything the services need from the outside world.
@@ -56,6 +58,8 @@ pub struct Ports {
     pub webhooks: Arc<dyn WebhookStore>,
     /// The webhook delivery outbox.
     pub outbox: Arc<dyn DeliveryOutbox>,
+    /// The fleet status.
+    pub fleet: Arc<dyn FleetStatusStore>,
     /// Secret encryption.
     pub cipher: Arc<dyn SecretCipher>,
     /// Time.
@@ -83,6 +87,7 @@ pub trait Store:
     + ScheduleStore
     + WebhookStore
     + DeliveryOutbox
+    + FleetStatusStore
     + Clone
     + 'static
 {
@@ -97,6 +102,7 @@ impl<S> Store for S where
         + ScheduleStore
         + WebhookStore
         + DeliveryOutbox
+        + FleetStatusStore
         + Clone
         + 'static
 {
@@ -123,6 +129,7 @@ impl Ports {
             schedules: Arc::new(store.clone()),
             webhooks: Arc::new(store.clone()),
             outbox: Arc::new(store.clone()),
+            fleet: Arc::new(store.clone()),
             cipher,
             clock: Arc::new(SystemClock),
             flows,

@@ -239,7 +239,8 @@ impl RunnerService {
         let previous = self.previous_report(run).await?;
         let report =
             final_report(draft, ending, now, previous.as_ref().map(Report::report_id)).map_err(StoreError::from)?;
-        self.store_completion(run, owner, Completion::new(report, ending, now), previous.as_ref()).await
+        let completion = Completion::new(report, ending, now, previous.as_ref());
+        self.store_completion(run, owner, completion, previous.as_ref()).await
     }
 
     async fn finish_blocked(&self, run: &Run, owner: &LeaseOwner, why: &str) -> Result<Run, RunnerError> {
@@ -247,7 +248,8 @@ impl RunnerService {
         let previous = self.previous_report(run).await?;
         let report =
             blocked_stub_report(run.id, &run.identity, None, why, now, previous.as_ref().map(Report::report_id));
-        self.store_completion(run, owner, Completion::new(report, Ending::Blocked, now), previous.as_ref()).await
+        let completion = Completion::new(report, Ending::Blocked, now, previous.as_ref());
+        self.store_completion(run, owner, completion, previous.as_ref()).await
     }
 
     /// Completes the run with its audit event and its webhook events (the outbox) in one store

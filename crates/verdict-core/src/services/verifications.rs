@@ -236,7 +236,7 @@ impl VerificationService {
             now,
             previous.as_ref().map(Report::report_id),
         );
-        let completion = Completion::new(report, Ending::Blocked, now);
+        let completion = Completion::new(report, Ending::Blocked, now, previous.as_ref());
         let started = events::run_started(&new_run, now);
         let completed = events::run_completed(&new_run.id, &new_run.identity, actor_of(&new_run), &completion, 0);
         let webhook_events = completion_events(new_run.id, &new_run.identity, &completion, previous.as_ref());

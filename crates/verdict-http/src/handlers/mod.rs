@@ -3,13 +3,16 @@
 
 pub mod audit;
 pub mod connections;
+pub mod fleet;
 pub mod health;
 pub mod runs;
 pub mod schedules;
 pub mod verifications;
 pub mod webhooks;
 
-use verdict_core::services::{AcknowledgeError, AuditReadError, ConnectionError, ReadRunError, StartVerificationError};
+use verdict_core::services::{
+    AcknowledgeError, AuditReadError, ConnectionError, FleetStatusError, ReadRunError, StartVerificationError,
+};
 
 use crate::dto::AcknowledgementDto;
 use crate::error::ApiError;
@@ -20,6 +23,15 @@ impl From<ReadRunError> for ApiError {
             ReadRunError::NotFound => Self::NotFound,
             ReadRunError::ReportNotReady => Self::ReportNotReady,
             ReadRunError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<FleetStatusError> for ApiError {
+    fn from(e: FleetStatusError) -> Self {
+        match e {
+            FleetStatusError::NotFound => Self::NotFound,
+            FleetStatusError::Store(e) => e.into(),
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::support::store;
 /// 100k runs over 5,000 identities and 50 tenants, created one second apart; the newest 1,000
 /// (each of another identity) are still queued, the rest completed with a report.
 const SEED: &str = "INSERT INTO operation_runs (id, workspace_id, tenant_id, type, run_identity_hash, status, \
-     outcome, summary_counts, failure_summary, context, attempt, created_at, started_at, completed_at) \
+     outcome, summary_counts, failure_summary, context, attempt, created_at, started_at, completed_at, overall) \
      SELECT gen_random_uuid(), 1, 1 + g % 50, 'provider.connection.check', \
          encode(sha256(convert_to('identity-' || (g % 5000), 'UTF8')), 'hex'), \
          CASE WHEN g > 99000 THEN 'queued' ELSE 'completed' END, \
@@ -21,7 +21,8 @@ const SEED: &str = "INSERT INTO operation_runs (id, workspace_id, tenant_id, typ
          CASE WHEN g > 99000 THEN 0 ELSE 1 END, \
          now() - (100000 - g) * interval '1 second', \
          CASE WHEN g > 99000 THEN NULL ELSE now() - (100000 - g) * interval '1 second' END, \
-         CASE WHEN g > 99000 THEN NULL ELSE now() - (100000 - g) * interval '1 second' END \
+         CASE WHEN g > 99000 THEN NULL ELSE now() - (100000 - g) * interval '1 second' END, \
+         CASE WHEN g > 99000 THEN NULL ELSE 'ready' END \
      FROM generate_series(1, 100000) AS g";
 
 /// Every (node type, index name) of a JSON plan, depth first.
@@ -108,4 +109,76 @@ async fn hot_queries_use_their_indexes_on_100k_runs() {
 
     let scope = plan_of(pool, queries::RUN_SCOPE, |q| q.bind(uuid::Uuid::max())).await;
     assert_reads_index(&scope, "operation_runs_scope_key", "the run scope (index only, no heap)");
+}
+
+/// 10,000 connections of workspace 1 over 50 tenants, each with a schedule and three runs (the
+/// newest of every tenth still queued), plus another workspace's 1,000.
+const FLEET_SEED: &str = "INSERT INTO provider_connections (id, workspace_id, tenant_id, display_name, entra_tenant_id, \
+     client_id, client_secret_ciphertext, secret_updated_at, created_at, updated_at) \
+     SELECT md5('connection-' || g)::uuid, CASE WHEN g > 10000 THEN 2 ELSE 1 END, 1 + g % 50, 'Connection ' || g, \
+         '6f1c9b6e-3c4a-4c1e-9f5e-0a1b2c3d4e5f', '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', '\\x01', now(), now(), now() \
+     FROM generate_series(1, 11000) AS g;
+     INSERT INTO verification_schedules (provider_connection_id, workspace_id, tenant_id, flow, schedule_interval, \
+         interval_seconds, next_run_at, created_at, updated_at) \
+     SELECT id, workspace_id, tenant_id, 'provider.connection.check', 'PT6H', 21600, now(), now(), now() \
+     FROM provider_connections;
+     INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, run_identity_hash, \
+         status, outcome, summary_counts, failure_summary, context, attempt, created_at, started_at, completed_at, \
+         overall, change_state) \
+     SELECT gen_random_uuid(), c.workspace_id, c.tenant_id, c.id, 'provider.connection.check', \
+         encode(sha256(convert_to(c.id::text, 'UTF8')), 'hex'), \
+         CASE WHEN n = 3 AND g % 10 = 0 THEN 'queued' ELSE 'completed' END, \
+         CASE WHEN n = 3 AND g % 10 = 0 THEN 'pending' ELSE 'succeeded' END, \
+         CASE WHEN n = 3 AND g % 10 = 0 THEN NULL ELSE '{\"total\": 0}'::jsonb END, \
+         CASE WHEN n = 3 AND g % 10 = 0 THEN NULL ELSE '[]'::jsonb END, \
+         CASE WHEN n = 3 AND g % 10 = 0 THEN '{}'::jsonb ELSE '{\"verification_report\": {\"checks\": []}}'::jsonb END, \
+         CASE WHEN n = 3 AND g % 10 = 0 THEN 0 ELSE 1 END, \
+         now() - (4 - n) * interval '1 hour', \
+         CASE WHEN n = 3 AND g % 10 = 0 THEN NULL ELSE now() - (4 - n) * interval '1 hour' END, \
+         CASE WHEN n = 3 AND g % 10 = 0 THEN NULL ELSE now() - (4 - n) * interval '1 hour' END, \
+         CASE WHEN n = 3 AND g % 10 = 0 THEN NULL WHEN g % 7 = 0 THEN 'blocked' ELSE 'ready' END, \
+         CASE WHEN n = 3 AND g % 10 = 0 THEN NULL ELSE 'unchanged' END \
+     FROM (SELECT c.*, row_number() OVER (ORDER BY id) AS g FROM provider_connections c) c, generate_series(1, 3) AS n";
+
+/// What a fleet plan is asked for: tenants, position, overall, staleness cut-off.
+type FleetCase<'a> =
+    (&'a str, Option<Vec<i64>>, (i64, uuid::Uuid), Option<&'a str>, Option<chrono::DateTime<chrono::Utc>>);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_status_of_10k_connections_reads_indexes() {
+    let (store, _db) = store().await;
+    let pool = store.pool();
+    sqlx::raw_sql(FLEET_SEED).execute(pool).await.unwrap();
+    sqlx::raw_sql("ANALYZE provider_connections; ANALYZE operation_runs; ANALYZE verification_schedules")
+        .execute(pool)
+        .await
+        .unwrap();
+    let stale = Some(chrono::Utc::now() - chrono::Duration::hours(2));
+    let first = (0_i64, uuid::Uuid::nil());
+    let cases: [FleetCase; 5] = [
+        ("the first page", None, first, None, None),
+        ("a later page", None, (25, uuid::Uuid::max()), None, None),
+        ("an entitled caller's page", Some((1..=10).collect()), first, None, None),
+        ("the blocked ones", None, first, Some("blocked"), None),
+        ("the stale ones", None, first, None, stale),
+    ];
+    for (what, tenants, after, overall, stale_before) in cases {
+        let plan = plan_of(pool, queries::FLEET_STATUS, |q| {
+            q.bind(1_i64)
+                .bind(tenants)
+                .bind(None::<i64>)
+                .bind(after.0)
+                .bind(after.1)
+                .bind(overall)
+                .bind(None::<chrono::DateTime<chrono::Utc>>)
+                .bind(stale_before)
+                .bind(51_i64)
+        })
+        .await;
+        assert_reads_index(&plan, "provider_connections_fleet_idx", what);
+        assert_reads_index(&plan, "operation_runs_connection_recent_idx", what);
+        if stale_before.is_some() {
+            assert_reads_index(&plan, "operation_runs_connection_completed_idx", what);
+        }
+    }
 }

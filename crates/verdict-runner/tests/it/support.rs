@@ -17,10 +17,7 @@ use verdict_core::domain::{
 };
 use verdict_core::fakes::InMemoryStore;
 use verdict_core::flows::{FlowCatalog, PROVIDER_CONNECTION_CHECK};
-use verdict_core::ports::{
-    AcknowledgementStore, AuditLog, AuditQuery, Clock, ManualClock, ProviderConnectionStore, RunQueue, RunStore,
-    SystemClock,
-};
+use verdict_core::ports::{AuditQuery, Clock, ManualClock, QueueNotifier, RunQueue, SecretCipher, SystemClock};
 use verdict_core::services::{ConnectionService, CreateConnection, Ports, Store, VerificationService};
 use verdict_pg_harness::TestDatabase;
 use verdict_postgres::{PgConfig, PgStore};
@@ -73,38 +70,20 @@ enum Storage {
 }
 
 /// The storage ports over one store that implements them all.
-struct StoragePorts {
-    runs: Arc<dyn RunStore>,
-    queue: Arc<dyn RunQueue>,
-    acknowledgements: Arc<dyn AcknowledgementStore>,
-    connections: Arc<dyn ProviderConnectionStore>,
-    audit: Arc<dyn AuditLog>,
-    schedules: Arc<dyn verdict_core::ports::ScheduleStore>,
-    webhooks: Arc<dyn verdict_core::ports::WebhookStore>,
-    outbox: Arc<dyn verdict_core::ports::DeliveryOutbox>,
-}
+/// Assembles the ports on the opened store, the one way core offers ([`Ports::over`]).
+type AssemblePorts = Box<dyn FnOnce(Arc<dyn SecretCipher>, Arc<FlowCatalog>, Arc<dyn QueueNotifier>) -> Ports>;
 
-impl StoragePorts {
-    fn of<S: Store>(store: &S) -> Self {
-        Self {
-            runs: Arc::new(store.clone()),
-            queue: Arc::new(store.clone()),
-            acknowledgements: Arc::new(store.clone()),
-            connections: Arc::new(store.clone()),
-            audit: Arc::new(store.clone()),
-            schedules: Arc::new(store.clone()),
-            webhooks: Arc::new(store.clone()),
-            outbox: Arc::new(store.clone()),
-        }
-    }
+fn assemble<S: Store>(store: &S) -> AssemblePorts {
+    let store = store.clone();
+    Box::new(move |cipher, flows, notifier| Ports::over(&store, cipher, flows, notifier))
 }
 
 impl Storage {
-    async fn open(backend: Backend) -> (Self, StoragePorts) {
+    async fn open(backend: Backend) -> (Self, AssemblePorts) {
         match backend {
             Backend::Memory => {
                 let store = InMemoryStore::new();
-                let ports = StoragePorts::of(&store);
+                let ports = assemble(&store);
                 (Self::Memory(store), ports)
             }
             Backend::Sqlite => {
@@ -112,13 +91,13 @@ impl Storage {
                 let url = format!("sqlite://{}", folder.path().join("verdict.db").display());
                 let store = SqliteStore::connect(&url).await.unwrap();
                 store.migrate().await.unwrap();
-                let ports = StoragePorts::of(&store);
+                let ports = assemble(&store);
                 (Self::Sqlite { _store: store, _folder: folder }, ports)
             }
             Backend::Postgres => {
                 let database = verdict_pg_harness::test_database(&verdict_postgres::MIGRATOR).await;
                 let store = PgStore::connect(database.url(), PgConfig::default()).await.unwrap();
-                let ports = StoragePorts::of(&store);
+                let ports = assemble(&store);
                 (Self::Postgres { _store: store, _database: database }, ports)
             }
         }
@@ -280,27 +259,11 @@ pub async fn world_with(options: Options) -> World {
         options.backend == Backend::Memory || (options.queue.is_none() && manual_clock.is_none()),
         "run-queue wrappers and manual clocks need the in-memory backend"
     );
-    let queue: Arc<dyn RunQueue> = match (options.queue, &storage) {
-        (Some(make), Storage::Memory(store)) => make(store.clone()),
-        _ => stores.queue,
-    };
-    let ports = Ports {
-        runs: stores.runs,
-        queue,
-        acknowledgements: stores.acknowledgements,
-        connections: stores.connections,
-        audit: stores.audit,
-        schedules: stores.schedules,
-        webhooks: stores.webhooks,
-        outbox: stores.outbox,
-        cipher: Arc::new(Aes256GcmCipher::new(&Aes256GcmCipher::generate_key()).unwrap()),
-        clock,
-        flows: Arc::new(catalog),
-        notifier: wake.clone(),
-        delivery_notifier: Arc::new(verdict_core::ports::NoDeliveryNotifier),
-        observer: Arc::new(verdict_core::ports::NoObserver),
-        outbound: verdict_core::domain::OutboundPolicy::default(),
-    };
+    let cipher = Arc::new(Aes256GcmCipher::new(&Aes256GcmCipher::generate_key()).unwrap());
+    let mut ports = stores(cipher, Arc::new(catalog), wake.clone()).with_clock(clock);
+    if let (Some(make), Storage::Memory(store)) = (options.queue, &storage) {
+        ports.queue = make(store.clone());
+    }
     let authority = options.authority.unwrap_or_else(|| provider.url());
     let entra = if options.entra_defaults {
         EntraClient::new(EntraConfig { authority, graph: provider.url(), ..EntraConfig::default() })

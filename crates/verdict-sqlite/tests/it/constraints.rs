@@ -16,8 +16,8 @@ async fn insert_run(raw: &mut SqliteConnection, id: &str, status: &str) -> Resul
     };
     sqlx::query(
         "INSERT INTO operation_runs (id, workspace_id, tenant_id, type, run_identity_hash, status, outcome, context, \
-         attempt, lease_owner, lease_expires_at, created_at, started_at, completed_at) \
-         VALUES (?1, 1, 10, 'provider.connection.check', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?10)",
+         attempt, lease_owner, lease_expires_at, created_at, started_at, completed_at, overall) \
+         VALUES (?1, 1, 10, 'provider.connection.check', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?10, ?11)",
     )
     .bind(id)
     .bind("a".repeat(64))
@@ -28,7 +28,8 @@ async fn insert_run(raw: &mut SqliteConnection, id: &str, status: &str) -> Resul
     .bind(lease.as_ref().map(|_| "worker-1"))
     .bind(lease.clone())
     .bind(at)
-    .bind(completed_at)
+    .bind(completed_at.clone())
+    .bind(completed_at.map(|_| "ready"))
     .execute(raw)
     .await
     .map(|_| ())
@@ -142,4 +143,37 @@ async fn acknowledging_a_run_through_another_tenant_is_run_not_found() {
     let result = stores.acknowledgements.acknowledge(ack, event).await;
     assert!(matches!(result, Err(verdict_core::ports::AckInsertError::RunNotFound)), "{result:?}");
     assert!(stores.acknowledgements.list_for_run(run.id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_completed_run_stores_its_overall_and_only_completed_runs_store_fleet_columns() {
+    let db = TestDb::new();
+    let _store = db.open().await;
+    let mut raw = db.raw().await;
+    let at = verdict_core::domain::format_timestamp(now());
+    let insert = |id: String, status: &'static str, overall: Option<&'static str>, change: Option<&'static str>| {
+        let at = at.clone();
+        let completed = status == "completed";
+        sqlx::query(
+            "INSERT INTO operation_runs (id, workspace_id, tenant_id, type, run_identity_hash, status, outcome, \
+             context, created_at, completed_at, attempt, started_at, overall, change_state) \
+             VALUES (?1, 1, 10, 'f', ?2, ?3, ?4, ?5, ?6, ?7, 1, ?6, ?8, ?9)",
+        )
+        .bind(id)
+        .bind("b".repeat(64))
+        .bind(status)
+        .bind(if completed { "succeeded" } else { "pending" })
+        .bind(if completed { r#"{"verification_report":{}}"# } else { "{}" })
+        .bind(at.clone())
+        .bind(completed.then_some(at))
+        .bind(overall)
+        .bind(change)
+    };
+    let refused = insert(run_id(), "completed", None, None).execute(&mut raw).await.unwrap_err();
+    assert!(refused.to_string().contains("operation_runs_overall_matches_status"), "{refused}");
+    let refused = insert(run_id(), "running", None, Some("changed")).execute(&mut raw).await.unwrap_err();
+    assert!(refused.to_string().contains("operation_runs_overall_matches_status"), "{refused}");
+    let bad = insert(run_id(), "completed", Some("green"), None).execute(&mut raw).await.unwrap_err();
+    assert!(matches!(bad, sqlx::Error::Database(ref db) if db.kind() == ErrorKind::CheckViolation), "{bad}");
+    insert(run_id(), "completed", Some("blocked"), Some("none")).execute(&mut raw).await.unwrap();
 }
