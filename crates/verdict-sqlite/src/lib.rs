@@ -34,6 +34,17 @@ use errors::store_error;
 /// The schema, embedded at build time from `migrations/sqlite`.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
+/// The free space below which the store reports itself not ready: room for a few typical writes
+/// (a connection with its indexes and audit event appends about eight 4 KiB pages to the log).
+pub const MIN_FREE_BYTES: u64 = 64 * 1024;
+
+/// The bytes an unprivileged process may still write on the file system holding `folder`.
+fn free_bytes(folder: &Path) -> Result<u64, StoreError> {
+    let stats = rustix::fs::statvfs(folder)
+        .map_err(|e| StoreError::Unavailable(anyhow::anyhow!("cannot read the free space of the database's disk: {e}")))?;
+    Ok(stats.f_bavail.saturating_mul(stats.f_frsize))
+}
+
 /// How hard a commit tries to survive a power loss.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Durability {
@@ -88,6 +99,9 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Several connections for reads, which WAL lets run beside the writer.
     reader: SqlitePool,
+    /// The folder holding the database and its write-ahead log, whose free space the readiness
+    /// probe checks.
+    folder: std::sync::Arc<std::path::PathBuf>,
 }
 
 impl SqliteStore {
@@ -108,6 +122,7 @@ impl SqliteStore {
     pub async fn connect_with(config: &SqliteConfig) -> Result<Self, SetupError> {
         let options = connect_options(config)?;
         create_parent_folder(options.get_filename())?;
+        let folder = options.get_filename().parent().map_or_else(|| ".".into(), Path::to_path_buf);
         // The writer opens its connection eagerly: that creates the file and switches it to WAL
         // before any reader looks at it.
         // It stays open for the store's lifetime, so the WAL files stay in place as well.
@@ -121,7 +136,7 @@ impl SqliteStore {
         // Readers open the file read-only: a read path can never write, by construction.
         let reader = pool_options(config.max_readers.max(1), config.acquire_timeout)
             .connect_lazy_with(options.read_only(true).create_if_missing(false));
-        Ok(Self { writer, reader })
+        Ok(Self { writer, reader, folder: std::sync::Arc::new(folder) })
     }
 
     /// Applies the migrations the database does not have yet. Idempotent: on a database at the
@@ -134,29 +149,33 @@ impl SqliteStore {
         MIGRATOR.run(&self.writer).await.map_err(SetupError::Migrate)
     }
 
-    /// Answers when a write of a typical size can commit (readiness probes). In one write
-    /// transaction it rewrites the one row of `readiness_probe` with a few pages of padding and
-    /// drops the padding again: growing the file (or reusing its free pages) fails on a full disk
-    /// or at the size cap, and the commit fails on a full or read-only disk — so those answer
-    /// [`StoreError::Unavailable`] here before they fail a user's write, and heal when they pass.
+    /// Answers when a write of a typical size can commit (readiness probes), from two signals.
+    /// A committed write to the one row of `readiness_probe` fails on a read-only file, at the
+    /// size cap or on a disk too full for it. And the folder of the database must keep at least
+    /// [`MIN_FREE_BYTES`] free: SQLite reuses the space of its write-ahead log and free pages, so
+    /// a small probe write can still commit where a user's write needs fresh pages and fails.
+    /// Both answer [`StoreError::Unavailable`] before users' writes fail, and heal when they pass.
     ///
     /// # Errors
-    /// [`StoreError`] when the write does not commit.
+    /// [`StoreError`] when the write does not commit or the disk is nearly full.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO readiness_probe (id, checked_at, pad) VALUES (1, ?, zeroblob(16384)) \
-             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at, pad = excluded.pad",
+            "INSERT INTO readiness_probe (id, checked_at, pad) VALUES (1, ?, NULL) \
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at, pad = NULL",
         )
         .bind(rows::timestamp(chrono::Utc::now()))
         .execute(tx.conn())
         .await
         .map_err(store_error)?;
-        sqlx::query("UPDATE readiness_probe SET pad = NULL WHERE id = 1")
-            .execute(tx.conn())
-            .await
-            .map_err(store_error)?;
-        tx.commit().await
+        tx.commit().await?;
+        let free = free_bytes(&self.folder)?;
+        if free < MIN_FREE_BYTES {
+            return Err(StoreError::Unavailable(anyhow::anyhow!(
+                "the disk holding the database has {free} bytes free, below {MIN_FREE_BYTES}"
+            )));
+        }
+        Ok(())
     }
 
     /// Closes every connection, waiting for running calls to finish. Later calls fail as
