@@ -150,24 +150,29 @@ impl SqliteStore {
     }
 
     /// Answers when a write of a typical size can commit (readiness probes), from two signals.
-    /// A committed write to the one row of `readiness_probe` fails on a read-only file, at the
-    /// size cap or on a disk too full for it. And the folder of the database must keep at least
-    /// [`MIN_FREE_BYTES`] free: SQLite reuses the space of its write-ahead log and free pages, so
-    /// a small probe write can still commit where a user's write needs fresh pages and fails.
-    /// Both answer [`StoreError::Unavailable`] before users' writes fail, and heal when they pass.
+    /// In one write transaction the probe rewrites the one row of `readiness_probe` with a few
+    /// pages of padding and drops the padding again: allocating those pages fails at the size
+    /// cap, and the commit fails on a read-only or full disk. And the folder of the database must
+    /// keep at least [`MIN_FREE_BYTES`] free: SQLite reuses the space of its write-ahead log, so
+    /// the probe can still commit where a user's write needs fresh space and fails. Both answer
+    /// [`StoreError::Unavailable`] before users' writes fail, and heal when they pass.
     ///
     /// # Errors
     /// [`StoreError`] when the write does not commit or the disk is nearly full.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO readiness_probe (id, checked_at, pad) VALUES (1, ?, NULL) \
-             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at, pad = NULL",
+            "INSERT INTO readiness_probe (id, checked_at, pad) VALUES (1, ?, zeroblob(16384)) \
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at, pad = excluded.pad",
         )
         .bind(rows::timestamp(chrono::Utc::now()))
         .execute(tx.conn())
         .await
         .map_err(store_error)?;
+        sqlx::query("UPDATE readiness_probe SET pad = NULL WHERE id = 1")
+            .execute(tx.conn())
+            .await
+            .map_err(store_error)?;
         tx.commit().await?;
         let free = free_bytes(&self.folder)?;
         if free < MIN_FREE_BYTES {
