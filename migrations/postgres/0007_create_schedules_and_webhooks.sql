@@ -1,4 +1,4 @@
--- Continuous verification (SPEC §14): connection schedules, webhook subscriptions and the
+-- Continuous verification (docs/contract.md#continuous-verification): connection schedules, webhook subscriptions and the
 -- delivery outbox, plus the audit actions and subject types that record changes to them.
 
 -- One schedule per provider connection. A scheduler claims a due schedule (claimed_by,

@@ -1,4 +1,4 @@
--- Continuous verification (SPEC §14): connection schedules, webhook subscriptions and the
+-- Continuous verification (docs/contract.md#continuous-verification): connection schedules, webhook subscriptions and the
 -- delivery outbox. Conventions as in 0001 (STRICT, UUIDs as lowercase TEXT, instants as
 -- fixed-width RFC 3339 TEXT, JSON as valid TEXT).
 

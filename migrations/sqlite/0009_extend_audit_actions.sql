@@ -1,4 +1,4 @@
--- The audit actions and subject types of continuous verification (SPEC §14): schedule.set,
+-- The audit actions and subject types of continuous verification (docs/contract.md#continuous-verification): schedule.set,
 -- schedule.removed, webhook.created, webhook.deleted, webhook.secret_rotated; subjects schedule
 -- and webhook. SQLite cannot alter a CHECK constraint, so audit_logs and the chain-head table
 -- that references it are rebuilt with every row, in this migration's transaction and with

@@ -154,7 +154,7 @@ async fn operations_endpoints_answer(backend: Backend) {
 }
 
 /// `client_secret_expires_at` goes in on create and rotation, comes back on reads, and is what
-/// the verification warns about (SPEC §13); a rotation without it forgets the old date.
+/// the verification warns about (docs/contract.md#provider-flow); a rotation without it forgets the old date.
 async fn a_known_secret_expiry_is_stored_returned_and_verified(backend: Backend) {
     let app = spawn_app(backend).await;
     let tenant = app.provider.tenant().clone();

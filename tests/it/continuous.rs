@@ -1,4 +1,4 @@
-//! Continuous verification end to end (SPEC §14): schedules fire and re-arm; several processes
+//! Continuous verification end to end (docs/contract.md#continuous-verification): schedules fire and re-arm; several processes
 //! on one PostgreSQL database fire each due schedule exactly once; webhooks arrive signed (checked
 //! here with the `hmac` crate, independently of Verdict's signer), are retried after a failure,
 //! survive a process that stopped before sending them, and never reach a private address.

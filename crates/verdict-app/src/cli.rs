@@ -1,5 +1,5 @@
 //! The command line: subcommands and every setting, each with its `VERDICT_…` environment
-//! variable twin (SPEC §11).
+//! variable twin (docs/architecture.md#configuration-and-processes).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

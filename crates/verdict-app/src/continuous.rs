@@ -1,4 +1,4 @@
-//! Continuous verification in every `serve` and `worker` process (SPEC §14): a scheduler loop
+//! Continuous verification in every `serve` and `worker` process (docs/contract.md#continuous-verification): a scheduler loop
 //! that fires due schedules, and a dispatcher loop that sends due webhook deliveries — woken at
 //! once by completions in this process, and polling as a fallback (deliveries of other
 //! processes, retries, a crash's leftovers). Both are core services; this module only drives
@@ -17,7 +17,7 @@ use verdict_webhooks::HttpTransport;
 use crate::shutdown::Shutdown;
 
 /// How often the scheduler looks for due schedules: a due schedule starts within this (plus the
-/// start itself), well inside the 5 s SPEC §14 asks for.
+/// start itself), well inside the 5 s docs/contract.md#continuous-verification asks for.
 pub const SCHEDULER_POLL: Duration = Duration::from_secs(2);
 
 /// The longest an idle dispatcher sleeps before looking again when nobody woke it.

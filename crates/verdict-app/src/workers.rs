@@ -53,7 +53,7 @@ impl Workers {
             bail!("VERDICT_CHECK_TIMEOUT_MS must be positive");
         }
         // No request timeout of its own: every provider call ends by the deadline of its check,
-        // so VERDICT_CHECK_TIMEOUT_MS is the one limit (SPEC §17).
+        // so VERDICT_CHECK_TIMEOUT_MS is the one limit (docs/contract.md#provider-flow).
         let entra = EntraConfig {
             authority: provider_base_url("VERDICT_ENTRA_AUTHORITY", &args.entra_authority)?,
             graph: provider_base_url("VERDICT_GRAPH_BASE_URL", &args.graph_base_url)?,

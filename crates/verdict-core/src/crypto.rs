@@ -1,4 +1,4 @@
-//! AES-256-GCM encryption of secrets at rest (SPEC §7.3, §14): a fresh random 96-bit nonce per
+//! AES-256-GCM encryption of secrets at rest (docs/contract.md#secrets, docs/contract.md#continuous-verification): a fresh random 96-bit nonce per
 //! encryption, and the owner's id as associated data so a ciphertext cannot be moved — a
 //! provider client secret is bound to its connection id, a webhook signing secret to a
 //! domain-separation prefix plus its webhook id (so neither can pass for the other).

@@ -182,7 +182,7 @@ async fn after_downtime_a_schedule_catches_up_once_and_an_active_run_is_not_doub
     let (lag, _) = w.observed.fired.lock().unwrap()[0];
     assert_eq!(lag, Duration::hours(3) - Duration::minutes(5), "lag: how long past due it started");
 
-    // Still queued when it is due again: the start dedupes (SPEC §5.1).
+    // Still queued when it is due again: the start dedupes (docs/contract.md#idempotent-starts).
     w.clock.advance(Duration::minutes(6));
     assert_eq!(scheduler.fire_due(&scheduler_owner()).await.unwrap(), 1);
     assert_eq!(runs_of(&w).await.len(), 1);

@@ -1,5 +1,5 @@
 //! What an export is built from: a run, its stored report, the previous report of the same
-//! identity and the run's acknowledgements, checked once to belong together (SPEC §15: stored
+//! identity and the run's acknowledgements, checked once to belong together (docs/contract.md#exports: stored
 //! data only), plus the few derived values both formats share.
 
 use std::collections::HashMap;
@@ -126,7 +126,7 @@ impl<'a> ExportInput<'a> {
 
     /// Whether the verification ran to its end: the run completed and no check was recorded as
     /// never finished (`ext.runner.aborted`, which marks abandoned runs and checks still running
-    /// at completion, SPEC §5.4). A blocked run (SPEC §5.3) did run to its end: its verdict is the
+    /// at completion, docs/contract.md#outcomes-and-abandoned-runs). A blocked run (docs/contract.md#blocked-runs) did run to its end: its verdict is the
     /// blocker, not a failure of Verdict.
     #[must_use]
     pub fn execution_finished(&self) -> bool {

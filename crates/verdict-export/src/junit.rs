@@ -1,4 +1,4 @@
-//! The JUnit XML export of a report (SPEC §15), as GitLab, Jenkins and Azure DevOps read it: one
+//! The JUnit XML export of a report (docs/contract.md#exports), as GitLab, Jenkins and Azure DevOps read it: one
 //! `<testsuite>` for the flow, one `<testcase>` per check. Written with quick-xml, which escapes
 //! every attribute and text; characters XML 1.0 cannot carry are removed first.
 
@@ -16,7 +16,7 @@ pub const STILL_RUNNING: &str = "still running";
 
 /// The JUnit XML document of a report.
 ///
-/// Mapping (SPEC §15): `fail` → `<failure type="{reason_code}" message="{message}">` whose text
+/// Mapping (docs/contract.md#exports): `fail` → `<failure type="{reason_code}" message="{message}">` whose text
 /// says whether it is a blocker and lists title, reason, severity, message and the evidence as
 /// `kind=value` lines; `skip` → `<skipped message="{message}"/>`; `warn` → a passing case with
 /// `<system-out>warn: {message}</system-out>`; `pass` → an empty case. A `running` check (live

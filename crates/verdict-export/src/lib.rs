@@ -1,4 +1,4 @@
-//! Exports of a stored verification report (SPEC §15): SARIF 2.1.0 for code-scanning
+//! Exports of a stored verification report (docs/contract.md#exports): SARIF 2.1.0 for code-scanning
 //! dashboards, JUnit XML for CI test viewers, and the content negotiation that picks one.
 //!
 //! Pure functions over stored data: the HTTP handler loads the run, its report, the previous

@@ -1,4 +1,4 @@
-//! Which export format a request asks for (SPEC §15): an explicit `format` query value wins;
+//! Which export format a request asks for (docs/contract.md#exports): an explicit `format` query value wins;
 //! otherwise the `Accept` header is negotiated by RFC 9110 §12.5.1 (media ranges, wildcards,
 //! q-values, `q=0` excludes); no `Accept` means the report itself as JSON.
 
@@ -9,7 +9,7 @@ use crate::accept::{MediaRange, parse_accept};
 /// The formats a report can be exported in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExportFormat {
-    /// The stored report itself (SPEC §4).
+    /// The stored report itself (docs/contract.md#report-contract).
     Json,
     /// SARIF 2.1.0.
     Sarif,

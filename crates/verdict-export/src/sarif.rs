@@ -1,4 +1,4 @@
-//! The SARIF 2.1.0 export of a report (SPEC §15), built as typed `serde-sarif` objects: one
+//! The SARIF 2.1.0 export of a report (docs/contract.md#exports), built as typed `serde-sarif` objects: one
 //! run, one rule and one result per check, plus an `absent` result per check that only the
 //! previous report has.
 

@@ -1,4 +1,4 @@
-//! The per-check tables of the SARIF mapping (SPEC §15): levels from severity, kind and level
+//! The per-check tables of the SARIF mapping (docs/contract.md#exports): levels from severity, kind and level
 //! from status, baseline state from core's per-check change, and the result fingerprint.
 
 use serde_sarif::sarif::{ResultBaselineState, ResultKind, ResultLevel};
@@ -25,10 +25,10 @@ pub fn level_for_severity(severity: Severity) -> ResultLevel {
 ///
 /// - pass → `pass`/`none`; skip → `notApplicable`/`none`;
 /// - fail → `fail`/`error` for a blocker, else `fail`/(level from severity);
-/// - warn → `review`/`warning`, as SPEC §15 maps it. SARIF 2.1.0 §3.27.10 says a result whose
+/// - warn → `review`/`warning`, as docs/contract.md#exports maps it. SARIF 2.1.0 §3.27.10 says a result whose
 ///   kind is not `fail` should have level `none`; neither validator enforces that, and the
 ///   spec's mapping is kept so dashboards that sort by level still surface warnings;
-/// - running (live reports only; SPEC §15 does not map it) → `open`/`none`: SARIF's kind for
+/// - running (live reports only; docs/contract.md#exports does not map it) → `open`/`none`: SARIF's kind for
 ///   "the tool could not yet decide", with no severity claimed.
 #[must_use]
 pub fn kind_and_level(check: &CheckResult) -> (ResultKind, ResultLevel) {
@@ -42,8 +42,8 @@ pub fn kind_and_level(check: &CheckResult) -> (ResultKind, ResultLevel) {
     }
 }
 
-/// The baseline state of a check from core's per-check change (SPEC §4.4): `added` → `new`,
-/// `unchanged` (same outcome line of §4.3) → `unchanged`, `regressed`/`improved`/`changed` →
+/// The baseline state of a check from core's per-check change (docs/contract.md#change-rules): `added` → `new`,
+/// `unchanged` (same outcome line of docs/contract.md#fingerprint) → `unchanged`, `regressed`/`improved`/`changed` →
 /// `updated`, `removed` → `absent`.
 #[must_use]
 pub fn baseline_state(change: CheckChangeKind) -> ResultBaselineState {

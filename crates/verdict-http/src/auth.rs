@@ -1,4 +1,4 @@
-//! Bearer-JWT authentication (SPEC §7.1): the signature (HS256 with a secret of at least 32
+//! Bearer-JWT authentication (docs/contract.md#authentication): the signature (HS256 with a secret of at least 32
 //! bytes, or RS256/ES256 with a public key), `exp`, `nbf`, `aud` (default `verdict`) and, when
 //! configured, `iss`. Anything else — `alg: none`, another algorithm, a bad signature, an
 //! expired or malformed token — is a 401 with `WWW-Authenticate: Bearer`.
@@ -170,7 +170,7 @@ pub struct IssuedClaims {
     /// Issuer, if configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
-    /// Memberships in the claim shape of SPEC §7.1.
+    /// Memberships in the claim shape of docs/contract.md#authentication.
     pub memberships: serde_json::Value,
 }
 

@@ -1,4 +1,4 @@
-//! Request and response bodies of continuous verification (SPEC §14): schedules, webhook
+//! Request and response bodies of continuous verification (docs/contract.md#continuous-verification): schedules, webhook
 //! subscriptions and their deliveries. The signing secret appears only in
 //! [`WebhookWithSecretDto`], the answer of create and rotate.
 

@@ -1,4 +1,4 @@
-//! The operator view of SPEC §16: static files compiled into the binary and served under `/ui`.
+//! The operator view of docs/contract.md#fleet-status-and-the-operator-view: static files compiled into the binary and served under `/ui`.
 //! Every view route answers the same `index.html` (the page routes itself in the browser); every
 //! response carries a strict Content-Security-Policy and the other browser hardening headers.
 

@@ -1,6 +1,6 @@
 // The one way the page talks to Verdict: same-origin `fetch` to `/v1/…` with the bearer token in
 // the Authorization header, never in a URL or a cookie. Errors come back as ApiError carrying the
-// API's error shape (SPEC §9): `{error: {code, message, details: [{field, problem}]}}`.
+// API's error shape (docs/contract.md#http-api): `{error: {code, message, details: [{field, problem}]}}`.
 
 import { currentToken, parseJson } from './session.js';
 

@@ -1,4 +1,4 @@
-// The checks of one report, issues first (SPEC §16): blockers, then failures, then warnings, each
+// The checks of one report, issues first (docs/contract.md#fleet-status-and-the-operator-view): blockers, then failures, then warnings, each
 // with message, reason, evidence and next steps; checks still running; then passed and skipped
 // checks folded away. Acknowledgements sit beside their checks, and a failing or warning check of
 // a completed run gets an Acknowledge form when the caller may acknowledge.

@@ -1,6 +1,6 @@
 // Building the page without ever parsing HTML: elements are created one by one, text is set as
 // text nodes, attributes through setAttribute from a closed set of names. A hostile display name
-// or message can therefore never become markup (SPEC §16).
+// or message can therefore never become markup (docs/contract.md#fleet-status-and-the-operator-view).
 
 const SAFE_ATTRIBUTES = new Set([
   'id', 'class', 'href', 'rel', 'role', 'title', 'type', 'name', 'value', 'for', 'min', 'max', 'step',

@@ -96,7 +96,7 @@ export function daysUntil(iso, now = Date.now()) {
   return Math.floor((at - now) / 86_400_000);
 }
 
-/** The credential expiry with a badge when it is near (30 days, SPEC §13) or past. */
+/** The credential expiry with a badge when it is near (30 days, docs/contract.md#provider-flow) or past. */
 export function expiry(iso) {
   if (!iso) return el('span', { class: 'muted' }, 'Unknown');
   const days = daysUntil(iso);

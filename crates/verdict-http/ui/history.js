@@ -1,5 +1,5 @@
 // The History page (`/ui/workspaces/{ws}/tenants/{t}/connections/{id}`): the connection, its
-// schedule (SPEC §14, when the server has schedules) and its runs newest first, with each run's
+// schedule (docs/contract.md#continuous-verification, when the server has schedules) and its runs newest first, with each run's
 // overall filled in from its run view, and the overall over time as a strip of badges.
 
 import { api, apiPath, describeError } from './api.js';

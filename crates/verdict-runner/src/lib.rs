@@ -1,4 +1,4 @@
-//! Verdict's check runner (SPEC §5.2, §13): the worker pool that drives core's run lifecycle,
+//! Verdict's check runner (docs/contract.md#leases-and-attempts, docs/contract.md#provider-flow): the worker pool that drives core's run lifecycle,
 //! the flow engine that runs checks concurrently under timeouts, the Entra/Graph client, and the
 //! implementation of core's `provider.connection.check` flow. Depends on `verdict-core` only.
 //!

@@ -40,8 +40,9 @@ pub const MIN_FREE_BYTES: u64 = 64 * 1024;
 
 /// The bytes an unprivileged process may still write on the file system holding `folder`.
 fn free_bytes(folder: &Path) -> Result<u64, StoreError> {
-    let stats = rustix::fs::statvfs(folder)
-        .map_err(|e| StoreError::Unavailable(anyhow::anyhow!("cannot read the free space of the database's disk: {e}")))?;
+    let stats = rustix::fs::statvfs(folder).map_err(|e| {
+        StoreError::Unavailable(anyhow::anyhow!("cannot read the free space of the database's disk: {e}"))
+    })?;
     Ok(stats.f_bavail.saturating_mul(stats.f_frsize))
 }
 

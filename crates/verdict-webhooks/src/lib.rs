@@ -1,4 +1,4 @@
-//! Verdict's webhook transport (SPEC §14): core's `WebhookTransport` port on reqwest with rustls.
+//! Verdict's webhook transport (docs/contract.md#continuous-verification): core's `WebhookTransport` port on reqwest with rustls.
 //! Core signs the request; this adapter only carries it, safely:
 //!
 //! - **No server-side request forgery.** The host is resolved here, every address is checked with
@@ -21,7 +21,7 @@ use verdict_core::domain::{AttemptResult, DeliveryErrorClass};
 use verdict_core::ports::{OutboundRequest, WebhookTransport};
 use verdict_core::rules::is_public_address;
 
-/// The timeout of one attempt (SPEC §14).
+/// The timeout of one attempt (docs/contract.md#continuous-verification).
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The `User-Agent` of deliveries.

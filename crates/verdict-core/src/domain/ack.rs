@@ -1,5 +1,5 @@
 //! Acknowledgements: an operator's immutable, auditable statement that a failing or warning
-//! check of one report is known (SPEC §6).
+//! check of one report is known (docs/contract.md#acknowledgements).
 
 use std::fmt;
 

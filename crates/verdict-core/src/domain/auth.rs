@@ -1,5 +1,5 @@
 //! The authenticated caller: a user id plus workspace memberships, tenant entitlements and
-//! capabilities (SPEC §7.1). Adapters build it from a verified token; core decides access.
+//! capabilities (docs/contract.md#authentication). Adapters build it from a verified token; core decides access.
 
 use std::collections::BTreeSet;
 

@@ -178,7 +178,7 @@ pub struct ProviderConnection {
     pub client_secret_ciphertext: Option<SecretCiphertext>,
     /// When the secret was last set.
     pub secret_updated_at: Option<DateTime<Utc>>,
-    /// When the secret expires, if the host said so when it set the secret (SPEC §13). Replaced
+    /// When the secret expires, if the host said so when it set the secret (docs/contract.md#provider-flow). Replaced
     /// on every rotation, so it always describes the secret stored.
     pub client_secret_expires_at: Option<DateTime<Utc>>,
     /// Creation time.

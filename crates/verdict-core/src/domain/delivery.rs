@@ -1,4 +1,4 @@
-//! The webhook outbox (SPEC §14): events written in the completion's transaction, one delivery
+//! The webhook outbox (docs/contract.md#continuous-verification): events written in the completion's transaction, one delivery
 //! row per (subscription, event), attempted at least once by a dispatcher until a 2xx answer or
 //! the retry schedule runs out.
 
@@ -20,7 +20,7 @@ pub struct WebhookEvent {
     pub workspace_id: WorkspaceId,
     /// The run it is about.
     pub run_id: RunId,
-    /// The exact body sent on every attempt (sanitized JSON, SPEC §14 payload).
+    /// The exact body sent on every attempt (sanitized JSON, docs/contract.md#continuous-verification payload).
     pub payload: String,
     /// When it happened (the completion).
     pub occurred_at: DateTime<Utc>,

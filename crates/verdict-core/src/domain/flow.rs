@@ -133,7 +133,7 @@ pub struct CheckDescriptor {
 pub struct FlowDescriptor {
     /// The flow id.
     pub id: FlowId,
-    /// Whether a run of this flow needs an enabled provider connection with a secret (SPEC §5.3).
+    /// Whether a run of this flow needs an enabled provider connection with a secret (docs/contract.md#blocked-runs).
     pub requires_provider_connection: bool,
     /// The checks, in report order.
     pub checks: Vec<CheckDescriptor>,

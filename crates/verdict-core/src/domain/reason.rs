@@ -1,4 +1,4 @@
-//! The reason-code catalog (SPEC §4.5, `contracts/reason-codes.md`). A [`ReasonCode`] can only
+//! The reason-code catalog (docs/contract.md#reason-codes, `contracts/reason-codes.md`). A [`ReasonCode`] can only
 //! be built from an entry of this catalog, so no check can emit an unknown code. The catalog is
 //! append-only: never rename or remove an entry.
 

@@ -1,4 +1,4 @@
-//! The verification report (SPEC §4, schema `1.5.0`). A [`Report`] is always consistent: its
+//! The verification report (docs/contract.md#report-contract, schema `1.5.0`). A [`Report`] is always consistent: its
 //! checks are sanitized and uniquely keyed, and its summary and fingerprint are computed from
 //! them, both when it is assembled and when a stored one is read back.
 
@@ -17,7 +17,7 @@ pub const SCHEMA_VERSION: &str = "1.5.0";
 /// Most checks a report may hold.
 pub const MAX_CHECKS: usize = 256;
 
-/// The overall state of a report (SPEC §4.2).
+/// The overall state of a report (docs/contract.md#summary-and-overall).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Overall {
@@ -86,7 +86,7 @@ pub struct Summary {
     pub counts: Counts,
 }
 
-/// A report fingerprint: 64 lowercase hex characters (SPEC §4.3).
+/// A report fingerprint: 64 lowercase hex characters (docs/contract.md#fingerprint).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Fingerprint(String);

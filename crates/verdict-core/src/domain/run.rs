@@ -54,7 +54,7 @@ impl RunStatus {
     }
 }
 
-/// How a run ended (SPEC §5.4). `Pending` until it completes.
+/// How a run ended (docs/contract.md#outcomes-and-abandoned-runs). `Pending` until it completes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -64,7 +64,7 @@ pub enum Outcome {
     Succeeded,
     /// Completed with overall `blocked`, or abandoned.
     Failed,
-    /// Completed before it could run: prerequisites missing (SPEC §5.3).
+    /// Completed before it could run: prerequisites missing (docs/contract.md#blocked-runs).
     Blocked,
 }
 

@@ -1,4 +1,4 @@
-//! Schedules (SPEC §14): a provider connection re-verified on an interval. One schedule per
+//! Schedules (docs/contract.md#continuous-verification): a provider connection re-verified on an interval. One schedule per
 //! connection; the scheduler fires it when `next_run_at` has passed and re-arms it from the
 //! time it fired, so a stopped cluster catches up once, never once per missed interval.
 

@@ -1,4 +1,4 @@
-//! Webhook subscriptions (SPEC §14): where a workspace wants to hear about completed
+//! Webhook subscriptions (docs/contract.md#continuous-verification): where a workspace wants to hear about completed
 //! verifications, which events, and the signing secret (`whsec_…`, stored only encrypted).
 
 use std::collections::BTreeSet;

@@ -1,4 +1,4 @@
-//! The `provider.connection.check` flow (SPEC §13) declared once, as data: its twelve checks in
+//! The `provider.connection.check` flow (docs/contract.md#provider-flow) declared once, as data: its twelve checks in
 //! report order with title, severity and blocking, what each waits for, the application
 //! permission each permission check requires, and the Intune service plans that count as a
 //! licence. The runner supplies one implementation per [`ProviderCheckKind`] and takes
@@ -11,7 +11,7 @@ pub const PROVIDER_CONNECTION_CHECK: &str = "provider.connection.check";
 
 /// The check keys of the flow.
 pub mod keys {
-    /// The connection exists, is enabled and has a secret (SPEC §5.3's stub holds only this one).
+    /// The connection exists, is enabled and has a secret (docs/contract.md#blocked-runs's stub holds only this one).
     pub const CONFIGURED: &str = crate::rules::CONFIGURED_CHECK_KEY;
     /// An app-only token can be acquired.
     pub const TOKEN_ACQUISITION: &str = "provider_connection.token_acquisition";
@@ -123,7 +123,7 @@ pub struct ProviderCheck {
 
 const AFTER_TOKEN: &[Wait] = &[passed(keys::TOKEN_ACQUISITION)];
 
-/// The flow's checks in report order (SPEC §13).
+/// The flow's checks in report order (docs/contract.md#provider-flow).
 pub static PROVIDER_CONNECTION_CHECKS: &[ProviderCheck] = &[
     ProviderCheck {
         key: keys::CONFIGURED,
@@ -247,7 +247,7 @@ pub static PROVIDER_CONNECTION_CHECKS: &[ProviderCheck] = &[
     },
 ];
 
-/// The service plans whose active provisioning makes a tenant Intune-licensed (SPEC §13).
+/// The service plans whose active provisioning makes a tenant Intune-licensed (docs/contract.md#provider-flow).
 /// `INTUNE_O365` (the Intune for Office 365 plan of many suites) is deliberately absent: it
 /// does not license device management.
 pub static INTUNE_SERVICE_PLANS: &[&str] =

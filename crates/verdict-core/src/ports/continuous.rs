@@ -56,7 +56,7 @@ impl DeliveryNotifier for NoDeliveryNotifier {
 pub enum ScheduledStart {
     /// A new run (queued, or a blocked stub).
     Created,
-    /// An existing run of the identity answered (SPEC §5.1).
+    /// An existing run of the identity answered (docs/contract.md#idempotent-starts).
     Deduplicated,
     /// The start failed; the schedule fires again when its claim expires.
     Failed,

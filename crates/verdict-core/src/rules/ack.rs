@@ -1,4 +1,4 @@
-//! Whether a check of a run may be acknowledged (SPEC §6).
+//! Whether a check of a run may be acknowledged (docs/contract.md#acknowledgements).
 
 use chrono::{DateTime, Utc};
 

@@ -1,4 +1,4 @@
-//! Which IP addresses a webhook may reach (SPEC §14, "No server-side request forgery"): only
+//! Which IP addresses a webhook may reach (docs/contract.md#continuous-verification, "No server-side request forgery"): only
 //! public ones. The ranges are the IANA special-purpose registries, written out explicitly
 //! (`Ipv4Addr::is_global` is not stable), and addresses that embed an IPv4 address (mapped,
 //! compatible, NAT64, 6to4) are judged by the address they embed. One home for the rule: the

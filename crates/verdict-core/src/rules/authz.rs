@@ -1,4 +1,4 @@
-//! Access decisions (SPEC §7.2): capability-first, deny-as-not-found. A caller who is not a
+//! Access decisions (docs/contract.md#authorization): capability-first, deny-as-not-found. A caller who is not a
 //! member of the workspace, or not entitled to the tenant, cannot tell the resource exists.
 
 use crate::domain::{Capability, Principal, TenantId, WorkspaceId};

@@ -1,4 +1,4 @@
-//! What changed since the previous report (SPEC §4.4), computed at read time from stored
+//! What changed since the previous report (docs/contract.md#change-rules), computed at read time from stored
 //! reports only.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! The report fingerprint (SPEC §4.3): SHA-256 over each check's outcome line, independent of
+//! The report fingerprint (docs/contract.md#fingerprint): SHA-256 over each check's outcome line, independent of
 //! check order, timestamps, messages, evidence and links.
 
 use sha2::{Digest, Sha256};

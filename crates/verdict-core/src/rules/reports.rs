@@ -1,5 +1,5 @@
-//! Reports the lifecycle writes without running a check: the blocked stub (SPEC §5.3), the
-//! live report of a just-claimed run (§4.1) and the abandoned-run report (§5.4).
+//! Reports the lifecycle writes without running a check: the blocked stub (docs/contract.md#blocked-runs), the
+//! live report of a just-claimed run (docs/contract.md#live-and-final-reports) and the abandoned-run report (docs/contract.md#outcomes-and-abandoned-runs).
 
 use chrono::{DateTime, Utc};
 

@@ -1,4 +1,4 @@
-//! Redaction (SPEC §4.6): reports, audit metadata and log lines carry safe pointers only. The
+//! Redaction (docs/contract.md#evidence-safety): reports, audit metadata and log lines carry safe pointers only. The
 //! sanitizer runs on every report before it is stored; a read trusts the database's copy
 //! (`Report::from_stored_json`), because only sanitized reports are ever written. It is
 //! idempotent and never panics.

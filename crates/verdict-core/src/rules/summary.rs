@@ -1,4 +1,4 @@
-//! Summary and overall state of a set of checks (SPEC §4.2).
+//! Summary and overall state of a set of checks (docs/contract.md#summary-and-overall).
 
 use crate::domain::{CheckResult, CheckStatus, Counts, Overall, Summary};
 

@@ -1,4 +1,4 @@
-//! The webhook rules of SPEC §14 as pure functions: which events a completion raises, the
+//! The webhook rules of docs/contract.md#continuous-verification as pure functions: which events a completion raises, the
 //! payload they carry (safe pointers only, sanitized), the Standard Webhooks signature, and the
 //! retry schedule.
 
@@ -17,7 +17,7 @@ use crate::domain::{
 
 /// The events a completed report raises, in documented order: always `completed`; `changed`
 /// when the fingerprint differs from the previous report's; `regressed` when some check
-/// regressed (SPEC §4.4) or a first report is not `ready`; `recovered` when overall is `ready`
+/// regressed (docs/contract.md#change-rules) or a first report is not `ready`; `recovered` when overall is `ready`
 /// and the previous report's was not.
 #[must_use]
 pub fn raised_events(report: &Report, previous: Option<&Report>) -> Vec<WebhookEventType> {
@@ -115,7 +115,7 @@ pub fn completion_events(
         .collect()
 }
 
-/// Every string of a payload through the report sanitizer (SPEC §4.6). The payload is built from
+/// Every string of a payload through the report sanitizer (docs/contract.md#evidence-safety). The payload is built from
 /// ids, enums and check keys only, so this changes nothing today; it keeps a future field from
 /// carrying a secret out.
 #[must_use]
@@ -142,7 +142,7 @@ pub fn sign_webhook(secret: &[u8], id: &str, timestamp: i64, body: &str) -> Stri
     format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
 }
 
-/// How long to wait after each failed attempt (SPEC §14): about 5 s, 30 s, 2 min, 10 min, 1 h and
+/// How long to wait after each failed attempt (docs/contract.md#continuous-verification): about 5 s, 30 s, 2 min, 10 min, 1 h and
 /// 6 h; after the attempt that follows the last pause fails, the delivery is `failed`.
 pub const RETRY_BACKOFF: [Duration; 6] = [
     Duration::seconds(5),

@@ -22,7 +22,7 @@ pub struct CreateConnection {
     pub client_id: ClientId,
     /// The secret (encrypted before storage).
     pub client_secret: ClientSecret,
-    /// When the secret expires, if the host knows (SPEC §13).
+    /// When the secret expires, if the host knows (docs/contract.md#provider-flow).
     pub client_secret_expires_at: Option<DateTime<Utc>>,
 }
 

@@ -1,4 +1,4 @@
-//! The dispatcher (SPEC §14): claims due deliveries from the outbox, signs each with its
+//! The dispatcher (docs/contract.md#continuous-verification): claims due deliveries from the outbox, signs each with its
 //! subscription's current secret (Standard Webhooks), sends them concurrently and records each
 //! attempt — delivered on a 2xx, retried on the backoff schedule, `failed` after the last. A
 //! delivery whose dispatcher dies mid-attempt becomes due again when its claim expires: at

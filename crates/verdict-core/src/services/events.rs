@@ -64,7 +64,7 @@ pub(crate) fn claimed_run_completed(run: &Run, completion: &Completion) -> Pendi
 }
 
 pub(crate) fn check_acknowledged(ack: &NewAcknowledgement) -> PendingAuditEvent {
-    // The reason is operator free text and deliberately not recorded here (SPEC §6).
+    // The reason is operator free text and deliberately not recorded here (docs/contract.md#acknowledgements).
     PendingAuditEvent::new(
         ack.acknowledged_at,
         ack.workspace_id,

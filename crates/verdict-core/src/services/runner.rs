@@ -222,7 +222,7 @@ impl RunnerService {
     }
 
     /// The report the final report links as previous: the identity's newest completed report
-    /// before this run (SPEC §4.4). Its change decides the webhook events.
+    /// before this run (docs/contract.md#change-rules). Its change decides the webhook events.
     async fn previous_report(&self, run: &Run) -> Result<Option<Report>, StoreError> {
         let cursor = RunCursor { created_at: run.created_at, id: run.id };
         self.ports.runs.previous_completed_report(&run.identity_hash, cursor).await

@@ -1,6 +1,6 @@
-//! The scheduler (SPEC §14): claims due schedules and starts their verifications through the
+//! The scheduler (docs/contract.md#continuous-verification): claims due schedules and starts their verifications through the
 //! same start service an API call uses — as the system actor `scheduler`, deduplicated as
-//! §5.1 — then re-arms each one an interval (plus up to 10 % jitter) after it fired. A schedule
+//! docs/contract.md#idempotent-starts — then re-arms each one an interval (plus up to 10 % jitter) after it fired. A schedule
 //! that was due many times while the cluster was down fires once.
 
 use aes_gcm::aead::OsRng;

@@ -1,4 +1,4 @@
-//! Setting, reading and removing a provider connection's schedule (SPEC §14). Changing a
+//! Setting, reading and removing a provider connection's schedule (docs/contract.md#continuous-verification). Changing a
 //! schedule needs `verification.start` — it starts verifications, later — and writes
 //! `schedule.set` or `schedule.removed` in the same transaction.
 

@@ -1,4 +1,4 @@
-//! Managing a workspace's webhook subscriptions (SPEC §14): create (the only answer that shows
+//! Managing a workspace's webhook subscriptions (docs/contract.md#continuous-verification): create (the only answer that shows
 //! the new signing secret, besides a rotation's), list, read, delete, rotate the secret, and the
 //! deliveries of one subscription.
 //!

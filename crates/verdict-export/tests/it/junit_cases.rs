@@ -1,5 +1,5 @@
 //! The JUnit XML export, parsed back by an independent XML parser (roxmltree): well-formed
-//! whatever the text, counts equal to the report's, and the SPEC §15 mapping case by case.
+//! whatever the text, counts equal to the report's, and the docs/contract.md#exports mapping case by case.
 
 use verdict_core::domain::{CheckStatus, Report};
 use verdict_export::{ExportInput, junit, xml_safe};
@@ -32,7 +32,7 @@ fn count(node: roxmltree::Node<'_, '_>, name: &str) -> usize {
     attr(node, name).parse().unwrap()
 }
 
-/// Parses `xml` strictly and checks it has the shape SPEC §15 describes.
+/// Parses `xml` strictly and checks it has the shape docs/contract.md#exports describes.
 pub fn parse(xml: &str, flow: &str) -> Parsed {
     let document = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("not well-formed XML ({e}):\n{xml}"));
     let root = document.root_element();

@@ -1,4 +1,4 @@
-//! The SARIF mapping of SPEC §15, case by case, on the serialized document a client receives.
+//! The SARIF mapping of docs/contract.md#exports, case by case, on the serialized document a client receives.
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

@@ -71,7 +71,7 @@ pub fn baseline() -> Scenario {
         1,
         Some(&before.report),
         vec![
-            // Only the message differs: the outcome line (SPEC §4.3) is the same.
+            // Only the message differs: the outcome line (docs/contract.md#fingerprint) is the same.
             check("same", Warn, false, Severity::Low, ReasonCode::THROTTLED).with_message("after"),
             check("worse", Fail, true, Severity::High, ReasonCode::PERMISSION_DENIED),
             check("fresh", Pass, false, Severity::Info, ReasonCode::OK),

@@ -1,4 +1,4 @@
-//! The outcome rules for failed provider calls (SPEC §10, §13, §17), in one place: each known
+//! The outcome rules for failed provider calls (docs/contract.md#provider-flow, docs/contract.md#provider-flow, docs/contract.md#provider-flow), in one place: each known
 //! token refusal is named by its AADSTS code with its own next step; other credential refusals
 //! stay `authentication_failed`; throttling, outages, timeouts and unusable answers are warnings,
 //! never blockers; refusals by Graph are permission findings.
@@ -29,7 +29,7 @@ enum Step {
     Docs(&'static str),
 }
 
-/// A precise cause of a token refusal (SPEC §13's table).
+/// A precise cause of a token refusal (docs/contract.md#provider-flow's table).
 struct TokenCause {
     aadsts: u32,
     reason: ReasonCode,
@@ -233,7 +233,7 @@ pub(super) fn with_consent_steps(
         .with_next_step("Microsoft Graph permissions reference", PERMISSIONS_REFERENCE)
 }
 
-/// Where an operator fixes a provider connection (the API path of SPEC §5.3's stub).
+/// Where an operator fixes a provider connection (the API path of docs/contract.md#blocked-runs's stub).
 pub(super) fn connection_path(identity: &RunIdentity) -> String {
     match identity.provider_connection_id {
         Some(id) => {

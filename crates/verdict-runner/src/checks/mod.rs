@@ -1,4 +1,4 @@
-//! The `provider.connection.check` flow (SPEC §13). Core declares it — keys, titles, severities,
+//! The `provider.connection.check` flow (docs/contract.md#provider-flow). Core declares it — keys, titles, severities,
 //! blocking, what each check waits for, the permission catalog, the Intune plans — and this
 //! module only implements it: one implementation per [`ProviderCheckKind`], chosen by an
 //! exhaustive `match`, so a declared check without an implementation does not compile.

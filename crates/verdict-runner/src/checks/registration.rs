@@ -50,7 +50,7 @@ async fn graph_roles(
     read.clone()
 }
 
-/// Why an application permission the token lacks is missing (SPEC §13).
+/// Why an application permission the token lacks is missing (docs/contract.md#provider-flow).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum PermissionState {
     /// The registration asks for it; an administrator has not consented.

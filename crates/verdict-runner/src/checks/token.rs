@@ -13,7 +13,7 @@ use crate::engine::{CheckContext, CheckOutcome};
 use crate::entra::EntraClient;
 
 /// A claimed run of this flow always has an enabled connection with a decryptable secret,
-/// because core completes the others as blocked (SPEC §5.3).
+/// because core completes the others as blocked (docs/contract.md#blocked-runs).
 pub(super) struct Configured;
 
 #[async_trait]

@@ -96,7 +96,7 @@ impl CheckOutcome {
     }
 
     /// The report row, with the declaration's title, severity and blocking. A warning is never
-    /// blocking, so its row says so (SPEC §10: an outage must not look like a blocker).
+    /// blocking, so its row says so (docs/contract.md#provider-flow: an outage must not look like a blocker).
     pub(crate) fn into_result(self, declared: &CheckDescriptor) -> (CheckResult, Option<Artifact>) {
         let blocking = declared.blocking && self.status != CheckStatus::Warn;
         let mut result = CheckResult::new(

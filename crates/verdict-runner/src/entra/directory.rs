@@ -1,4 +1,4 @@
-//! The directory reads of SPEC §13 and the little Verdict takes from each: the app registration
+//! The directory reads of docs/contract.md#provider-flow and the little Verdict takes from each: the app registration
 //! (its password credentials' hints and end dates, the Graph application permissions it
 //! requests), Graph's own application roles (permission id → name, so no GUID table is kept
 //! here), and the tenant's subscriptions (which service plans are active). Nothing read here is

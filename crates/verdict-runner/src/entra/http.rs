@@ -15,11 +15,11 @@ use crate::ErrorChain;
 /// is not read further (memory stays bounded whatever the provider sends) and is unusable.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
-/// The longest `Retry-After` that is waited out (SPEC §13); a longer one ends the call as
+/// The longest `Retry-After` that is waited out (docs/contract.md#provider-flow); a longer one ends the call as
 /// throttled at once.
 pub const MAX_WAITED_RETRY_AFTER: Duration = Duration::from_secs(10);
 
-/// How many times one call waits out throttling before it reports it (SPEC §13).
+/// How many times one call waits out throttling before it reports it (docs/contract.md#provider-flow).
 pub const MAX_THROTTLE_RETRIES: u32 = 2;
 
 /// Which failures a request may be repeated after, besides throttling (always safe: the
@@ -236,7 +236,7 @@ fn retry_after(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// A request or correlation id as Entra and Graph write them: a GUID. Anything else — a hash, an
-/// access key, free text — is not kept, so nothing but an id can pass for one (SPEC §4.6).
+/// access key, free text — is not kept, so nothing but an id can pass for one (docs/contract.md#evidence-safety).
 pub(super) fn safe_id(value: &str) -> Option<String> {
     let guid = value.len() == 36 && uuid::Uuid::try_parse(value).is_ok();
     guid.then(|| value.to_ascii_lowercase())

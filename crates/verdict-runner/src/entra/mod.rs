@@ -71,7 +71,7 @@ pub enum EntraConfigError {
     Client(#[source] reqwest::Error),
 }
 
-/// How a provider call failed, in the terms of the outcome rules (SPEC §10).
+/// How a provider call failed, in the terms of the outcome rules (docs/contract.md#provider-flow).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
     /// The provider refused the request with a 4xx other than 429.
@@ -104,7 +104,7 @@ pub enum ProviderError {
     #[error("the provider could not be reached ({0})")]
     Network(NetworkFailure),
     /// A success status with a body that cannot be read as the answer (malformed, HTML,
-    /// oversized, cut off): an outage, never a finding about the configuration (SPEC §17).
+    /// oversized, cut off): an outage, never a finding about the configuration (docs/contract.md#provider-flow).
     #[error("the provider's answer is unusable: {what}")]
     InvalidResponse {
         /// The HTTP status.

@@ -1,4 +1,4 @@
-//! Precise token failures (SPEC §13): each AADSTS code of the table gives its own reason code and
+//! Precise token failures (docs/contract.md#provider-flow): each AADSTS code of the table gives its own reason code and
 //! next step; any other refusal stays `authentication_failed`; the code is evidence, the
 //! provider's description never reaches the report.
 

@@ -1,4 +1,4 @@
-//! `provider_connection.credential_expiry` (SPEC §13): each band — more than 30 days, 30 or
+//! `provider_connection.credential_expiry` (docs/contract.md#provider-flow): each band — more than 30 days, 30 or
 //! fewer, past — from each source — the connection's `client_secret_expires_at`, the app
 //! registration's credential with the secret's hint — and what happens when neither knows.
 

@@ -1,4 +1,4 @@
-//! Provider answers that cannot be trusted (SPEC §17): a garbled body under HTTP 200 is an
+//! Provider answers that cannot be trusted (docs/contract.md#provider-flow): a garbled body under HTTP 200 is an
 //! outage, never a blocker; provider calls get the whole check timeout and no hidden limit below
 //! it; an endless body ends with the check; ids of an unexpected shape never reach a report.
 

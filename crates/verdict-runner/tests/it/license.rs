@@ -1,4 +1,4 @@
-//! `tenant.intune_license` (SPEC §13): licensed when a subscription in use has an Intune plan of
+//! `tenant.intune_license` (docs/contract.md#provider-flow): licensed when a subscription in use has an Intune plan of
 //! the catalog provisioned; `INTUNE_O365` alone is not a licence; without a licence Intune's
 //! reachability is skipped; not being allowed to look is no finding about the licence.
 

@@ -1,5 +1,5 @@
 //! The required-permission catalog against tokens with and without each role, and why a missing
-//! one is missing: requested but not consented, or never requested (SPEC §13).
+//! one is missing: requested but not consented, or never requested (docs/contract.md#provider-flow).
 
 use serde_json::json;
 use verdict_core::domain::{CheckResult, CheckStatus, Overall, ReasonCode};

@@ -1,5 +1,5 @@
-//! The provider-connection flow against the simulated tenant: the SPEC §10 scenarios that stay,
-//! on the twelve checks of §13.
+//! The provider-connection flow against the simulated tenant: the docs/contract.md#provider-flow scenarios that stay,
+//! on the twelve checks of docs/contract.md#provider-flow.
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! Throttling (SPEC §13): a `Retry-After` of at most 10 s that fits in the check's timeout is
+//! Throttling (docs/contract.md#provider-flow): a `Retry-After` of at most 10 s that fits in the check's timeout is
 //! waited out, at most twice; otherwise the check warns `throttled` with the value. And a fresh
 //! token every run.
 
