@@ -1,5 +1,6 @@
 //! Tidy checks on the source tree: every Rust file opens with a `//!` comment saying what it is
-//! for, and none grows past [`MAX_LINES`] (split it by responsibility instead).
+//! for, none grows past [`MAX_LINES`] (split it by responsibility instead), and none cites a
+//! document outside the repository (comments point at `docs/` or `contracts/`).
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +40,9 @@ pub fn problems_of(name: &str, text: &str) -> Vec<String> {
     if !first.is_some_and(|l| l.starts_with("//!")) {
         problems.push(format!("{name}: no `//!` comment at the top saying what the module is for"));
     }
+    if text.contains(concat!("SPEC", " §")) {
+        problems.push(format!("{name}: cites the outside spec; point at a section of docs/ or contracts/"));
+    }
     let lines = text.lines().count();
     if lines > MAX_LINES {
         problems.push(format!("{name}: {lines} lines, over {MAX_LINES}; split it by responsibility"));
@@ -67,6 +71,7 @@ mod tests {
         assert!(problems_of("a.rs", "#![allow(dead_code)]\n\n//! Why.\n").is_empty());
         assert_eq!(problems_of("a.rs", "/// Item doc.\nfn f() {}\n").len(), 1);
         assert_eq!(problems_of("a.rs", "").len(), 1);
+        assert_eq!(problems_of("a.rs", concat!("//! Why (SPEC", " §4).\n")).len(), 1);
         let long = format!("//! Why.\n{}", "x\n".repeat(MAX_LINES));
         assert_eq!(
             problems_of("a.rs", &long),
