@@ -2,7 +2,7 @@
 //! tenant: connection, start, progress, report, change since the previous run, acknowledgement,
 //! audit trail — and nothing of it asks the provider anything when only reading.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::support::{Backend, admin, report_validator, spawn_app, token};
@@ -16,17 +16,9 @@ crate::on_both_backends!(
 async fn a_verification_runs_end_to_end(backend: Backend) {
     let app = spawn_app(backend).await;
     let connection = app.create_connection().await;
-    let listed =
-        app.request(Method::GET, "/v1/workspaces/1/tenants/10/provider-connections", Some(&token(&[])), None).await;
+    let listed = app.list_connections(10, &token(&[])).await;
     assert_eq!(listed.body[0]["id"], connection.as_str());
-    let one = app
-        .request(
-            Method::GET,
-            &format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}"),
-            Some(&token(&[])),
-            None,
-        )
-        .await;
+    let one = app.get_connection(10, &connection, &token(&[])).await;
     assert_eq!((one.status, &one.body["has_secret"]), (StatusCode::OK, &json!(true)));
 
     // First run: everything granted.
@@ -43,12 +35,10 @@ async fn a_verification_runs_end_to_end(backend: Backend) {
 
     // Reading is database-only: no request reaches the provider.
     let before = app.provider.requests();
-    for path in
-        [format!("/v1/runs/{first}"), format!("/v1/runs/{first}/report"), format!("/v1/runs/{first}/acknowledgements")]
-    {
-        assert_eq!(app.request(Method::GET, &path, Some(&token(&[])), None).await.status, StatusCode::OK, "{path}");
-    }
-    app.request(Method::GET, "/v1/workspaces/1/tenants/10/runs", Some(&token(&[])), None).await;
+    assert_eq!(app.get_run(&first, &token(&[])).await.status, StatusCode::OK);
+    assert_eq!(app.report(&first, "", None).await.status, StatusCode::OK);
+    assert_eq!(app.list_acknowledgements(&first, &token(&[])).await.status, StatusCode::OK);
+    app.list_runs(10, "", &token(&[])).await;
     assert_eq!(app.provider.requests(), before, "viewers never call the provider");
 
     // Second run, unchanged scenario: linked to the first, `unchanged`.
@@ -72,16 +62,15 @@ async fn a_verification_runs_end_to_end(backend: Backend) {
         .collect();
     assert_eq!(regressed, ["permissions.intune_apps"]);
     assert!(validator.is_valid(&view.body["report"]));
-    let report = app.request(Method::GET, &format!("/v1/runs/{third}/report"), Some(&token(&[])), None).await;
+    let report = app.report(&third, "", None).await;
     assert_eq!(report.body, view.body["report"], "the report endpoint returns the stored report exactly");
 
     // Acknowledge the failing check.
     let ack =
         json!({"check_key": "permissions.intune_apps", "ack_reason": "Apps are managed elsewhere", "report_id": third});
-    let uri = format!("/v1/runs/{third}/acknowledgements");
-    let created = app.request(Method::POST, &uri, Some(&admin()), Some(ack.clone())).await;
+    let created = app.post_acknowledgement(&third, ack.clone(), &admin()).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    let again = app.request(Method::POST, &uri, Some(&admin()), Some(ack)).await;
+    let again = app.post_acknowledgement(&third, ack, &admin()).await;
     assert_eq!(
         (again.status, &again.body["error"]["acknowledgement"]["id"]),
         (StatusCode::CONFLICT, &created.body["id"])
@@ -91,52 +80,29 @@ async fn a_verification_runs_end_to_end(backend: Backend) {
     assert_eq!(view.body["report"]["summary"]["overall"], "needs_attention", "acknowledging never greenwashes");
 
     // Listing, latest, rotation, disabling, audit.
-    let page = app.request(Method::GET, "/v1/workspaces/1/tenants/10/runs?limit=2", Some(&token(&[])), None).await;
+    let page = app.list_runs(10, "?limit=2", &token(&[])).await;
     assert_eq!(page.body["runs"].as_array().unwrap().len(), 2);
     let cursor = page.body["next_cursor"].as_str().unwrap();
-    let rest = app
-        .request(
-            Method::GET,
-            &format!("/v1/workspaces/1/tenants/10/runs?limit=2&cursor={cursor}"),
-            Some(&token(&[])),
-            None,
-        )
-        .await;
+    let rest = app.list_runs(10, &format!("?limit=2&cursor={cursor}"), &token(&[])).await;
     assert_eq!(rest.body["runs"][0]["id"], first.as_str());
     assert!(rest.body["next_cursor"].is_null());
-    let latest = app
-        .request(
-            Method::GET,
-            &format!("/v1/workspaces/1/tenants/10/verifications/latest?flow=provider.connection.check&provider_connection_id={connection}"),
-            Some(&token(&[])),
-            None,
-        )
-        .await;
+    let query = format!("?flow=provider.connection.check&provider_connection_id={connection}");
+    let latest = app.latest_verification(10, &query, &token(&[])).await;
     assert_eq!(latest.body["run"]["id"], third.as_str());
-    let secret_uri = format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/secret");
-    let rotated = app
-        .request(Method::PUT, &secret_uri, Some(&admin()), Some(json!({"client_secret": "rotated-secret-value"})))
-        .await;
+    let rotated = app.put_secret(10, &connection, json!({"client_secret": "rotated-secret-value"}), &admin()).await;
     assert_eq!(rotated.status, StatusCode::NO_CONTENT);
-    let disabled = app
-        .request(
-            Method::POST,
-            &format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/disable"),
-            Some(&admin()),
-            None,
-        )
-        .await;
+    let disabled = app.disable_connection(10, &connection, &admin()).await;
     assert!(disabled.body["disabled_at"].is_string());
     let blocked = app.start(&connection).await;
     assert_eq!(blocked.body["run"]["outcome"], "blocked", "{}", blocked.text);
 
-    let events = app.request(Method::GET, "/v1/workspaces/1/audit-events?limit=100", Some(&admin()), None).await;
+    let events = app.audit_events("?limit=100", &admin()).await;
     let actions: Vec<&str> =
         events.body["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions.first(), Some(&"provider_connection.created"));
     assert_eq!(actions.iter().filter(|a| **a == "verification.completed").count(), 4);
     assert!(!events.text.contains("Apps are managed elsewhere"), "acknowledgement reasons stay out of the audit trail");
-    let verify = app.request(Method::GET, "/v1/workspaces/1/audit-events/verify", Some(&admin()), None).await;
+    let verify = app.verify_audit(&admin()).await;
     assert_eq!(verify.body["valid"], true, "{}", verify.text);
     assert_eq!(verify.body["events_checked"], json!(actions.len()));
     app.stop().await;
@@ -144,11 +110,11 @@ async fn a_verification_runs_end_to_end(backend: Backend) {
 
 async fn operations_endpoints_answer(backend: Backend) {
     let app = spawn_app(backend).await;
-    assert_eq!(app.request(Method::GET, "/healthz", None, None).await.status, StatusCode::OK);
-    assert_eq!(app.request(Method::GET, "/readyz", None, None).await.status, StatusCode::OK);
-    let metrics = app.request(Method::GET, "/metrics", None, None).await;
+    assert_eq!(app.healthz().await.status, StatusCode::OK);
+    assert_eq!(app.readyz().await.status, StatusCode::OK);
+    let metrics = app.metrics().await;
     assert!(metrics.text.contains("verdict_http_requests_total"), "{}", metrics.text);
-    let openapi = app.request(Method::GET, "/v1/openapi.json", None, None).await;
+    let openapi = app.openapi().await;
     assert!(openapi.body["openapi"].as_str().unwrap().starts_with("3.1"));
     app.stop().await;
 }
@@ -166,12 +132,10 @@ async fn a_known_secret_expiry_is_stored_returned_and_verified(backend: Backend)
         "client_secret": tenant.client_secret,
         "client_secret_expires_at": expires,
     });
-    let created =
-        app.request(Method::POST, "/v1/workspaces/1/tenants/10/provider-connections", Some(&admin()), Some(body)).await;
+    let created = app.post_connection(10, body, &admin()).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let connection = created.body["id"].as_str().unwrap().to_owned();
-    let uri = format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}");
-    let read = app.request(Method::GET, &uri, Some(&token(&[])), None).await;
+    let read = app.get_connection(10, &connection, &token(&[])).await;
     let stored = read.body["client_secret_expires_at"].as_str().unwrap().to_owned();
     assert_eq!(stored, expires.replace('Z', ".000000Z"), "{}", read.text);
 
@@ -191,12 +155,12 @@ async fn a_known_secret_expiry_is_stored_returned_and_verified(backend: Backend)
     assert!(expiry["evidence"].as_array().unwrap().contains(&json!({"kind": "expiry_source", "value": "connection"})));
 
     let secret = json!({"client_secret": tenant.client_secret});
-    let rotated = app.request(Method::PUT, &format!("{uri}/secret"), Some(&admin()), Some(secret)).await;
+    let rotated = app.put_secret(10, &connection, secret, &admin()).await;
     assert_eq!(rotated.status, StatusCode::NO_CONTENT);
-    let read = app.request(Method::GET, &uri, Some(&token(&[])), None).await;
+    let read = app.get_connection(10, &connection, &token(&[])).await;
     assert!(read.body["client_secret_expires_at"].is_null(), "{}", read.text);
     let bad = json!({"client_secret": "x", "client_secret_expires_at": "next tuesday"});
-    let refused = app.request(Method::PUT, &format!("{uri}/secret"), Some(&admin()), Some(bad)).await;
+    let refused = app.put_secret(10, &connection, bad, &admin()).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
     app.stop().await;
 }

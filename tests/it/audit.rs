@@ -93,7 +93,7 @@ async fn api_events_verify_with_an_independent_implementation(backend: Backend) 
 }
 
 async fn verify(app: &TestApp) -> Value {
-    app.request(Method::GET, "/v1/workspaces/1/audit-events/verify", Some(&admin()), None).await.body
+    app.verify_audit(&admin()).await.body
 }
 
 async fn tampering_is_detected_and_named(backend: Backend) {
@@ -192,18 +192,16 @@ async fn tenant_events_are_visible_to_entitled_callers_only(backend: Backend) {
         let tenant_app = app.provider.tenant();
         let body = json!({"display_name": format!("Tenant {tenant}"), "entra_tenant_id": tenant_app.directory_id,
             "client_id": tenant_app.client_id, "client_secret": tenant_app.client_secret});
-        let path = format!("/v1/workspaces/1/tenants/{tenant}/provider-connections");
-        assert_eq!(app.request(Method::POST, &path, Some(&everyone), Some(body)).await.status, 201);
+        assert_eq!(app.post_connection(tenant, body, &everyone).await.status, 201);
     }
     let tenant_10_reader = token_for(json!([{"workspace_id": 1, "tenant_ids": [10], "capabilities": ["audit.read"]}]));
-    let page = app.request(Method::GET, "/v1/workspaces/1/audit-events", Some(&tenant_10_reader), None).await;
+    let page = app.audit_events("", &tenant_10_reader).await;
     let tenants: Vec<Value> = page.body["events"].as_array().unwrap().iter().map(|e| e["tenant_id"].clone()).collect();
     assert_eq!(tenants, [json!(10)], "{}", page.text);
     assert!(!page.text.contains("Tenant 11"));
-    let filtered =
-        app.request(Method::GET, "/v1/workspaces/1/audit-events?tenant_id=11", Some(&tenant_10_reader), None).await;
+    let filtered = app.audit_events("?tenant_id=11", &tenant_10_reader).await;
     assert_eq!(filtered.status, 404, "{}", filtered.text);
-    let all = app.request(Method::GET, "/v1/workspaces/1/audit-events", Some(&everyone), None).await;
+    let all = app.audit_events("", &everyone).await;
     assert_eq!(all.body["events"].as_array().unwrap().len(), 2);
     app.stop().await;
 }

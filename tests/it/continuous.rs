@@ -23,6 +23,8 @@ use crate::support::{Backend, Options, TestApp, admin, captured_logs, spawn_app_
 struct Received {
     headers: HeaderMap,
     body: String,
+    /// The status the receiver answered it with.
+    answered: u16,
 }
 
 /// A webhook receiver on loopback: answers each request with the next scripted status (204 when
@@ -35,9 +37,12 @@ struct Receiver {
 type ReceiverState = (mpsc::UnboundedSender<Received>, Arc<Mutex<VecDeque<u16>>>);
 
 async fn receive(State((seen, script)): State<ReceiverState>, headers: HeaderMap, body: String) -> AxumStatus {
-    let _ = seen.send(Received { headers, body });
-    let status = script.lock().unwrap().pop_front().unwrap_or(204);
-    AxumStatus::from_u16(status).unwrap()
+    // Take the scripted status and record the request under one lock, so the test knows which
+    // request got which answer even when deliveries arrive concurrently.
+    let mut script = script.lock().unwrap();
+    let answered = script.pop_front().unwrap_or(204);
+    let _ = seen.send(Received { headers, body, answered });
+    AxumStatus::from_u16(answered).unwrap()
 }
 
 async fn receiver(script: &[u16]) -> Receiver {
@@ -85,14 +90,13 @@ fn assert_signed(secret: &str, received: &Received) {
 
 async fn subscribe(app: &TestApp, url: &str, events: Value) -> (String, String) {
     let body = json!({"url": url, "events": events, "description": "e2e"});
-    let reply = app.request(Method::POST, "/v1/workspaces/1/webhooks", Some(&workspace_admin()), Some(body)).await;
+    let reply = app.post_webhook(body, &workspace_admin()).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     (reply.body["webhook"]["id"].as_str().unwrap().to_owned(), reply.body["secret"].as_str().unwrap().to_owned())
 }
 
 async fn deliveries(app: &TestApp, webhook: &str) -> Vec<Value> {
-    let path = format!("/v1/workspaces/1/webhooks/{webhook}/deliveries?limit=100");
-    let reply = app.request(Method::GET, &path, Some(&workspace_admin()), None).await;
+    let reply = app.webhook_deliveries(webhook, "?limit=100", &workspace_admin()).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     reply.body["deliveries"].as_array().unwrap().clone()
 }
@@ -115,7 +119,7 @@ async fn eventually<T, F: std::future::Future<Output = T>>(
 }
 
 async fn runs(app: &TestApp) -> Vec<Value> {
-    let reply = app.request(Method::GET, "/v1/workspaces/1/tenants/10/runs?limit=100", Some(&admin()), None).await;
+    let reply = app.list_runs(10, "?limit=100", &admin()).await;
     reply.body["runs"].as_array().unwrap().clone()
 }
 
@@ -129,10 +133,9 @@ on_both_backends!(
 async fn a_schedule_fires_as_the_system_and_rearms(backend: Backend) {
     let app = spawn_app_with(backend, Options::default()).await;
     let connection = app.create_connection().await;
-    let schedule = format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule");
     let first_run_at = (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
     let body = json!({"interval": "PT5M", "first_run_at": first_run_at});
-    let set = app.request(Method::PUT, &schedule, Some(&admin()), Some(body)).await;
+    let set = app.put_schedule(10, &connection, body, &admin()).await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.text);
 
     let fired = eventually("the scheduled run", || runs(&app), |runs| !runs.is_empty()).await;
@@ -142,19 +145,19 @@ async fn a_schedule_fires_as_the_system_and_rearms(backend: Backend) {
     let view = app.completed(run["id"].as_str().unwrap()).await;
     assert_eq!(view.body["report"]["summary"]["overall"], "ready");
 
-    let read = app.request(Method::GET, &schedule, Some(&admin()), None).await;
+    let read = app.get_schedule(10, &connection, &admin()).await;
     let next = chrono::DateTime::parse_from_rfc3339(read.body["next_run_at"].as_str().unwrap()).unwrap();
     let created = chrono::DateTime::parse_from_rfc3339(run["created_at"].as_str().unwrap()).unwrap();
     assert!(next >= created + chrono::Duration::minutes(5), "re-armed one interval later: {next} vs {created}");
     assert!(next <= created + chrono::Duration::seconds(330 + 5), "with at most 10 % jitter: {next} vs {created}");
 
-    let events = app
-        .request(Method::GET, "/v1/workspaces/1/audit-events?action=verification.started", Some(&admin()), None)
-        .await;
+    let events = app.audit_events("?action=verification.started", &admin()).await;
     assert_eq!(events.body["events"][0]["actor"], json!({"type": "system", "id": "scheduler"}));
-    let actions =
-        app.request(Method::GET, "/v1/workspaces/1/audit-events?action=schedule.set", Some(&admin()), None).await;
+    let actions = app.audit_events("?action=schedule.set", &admin()).await;
     assert_eq!(actions.body["events"].as_array().unwrap().len(), 1);
+
+    assert_eq!(app.delete_schedule(10, &connection, &admin()).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get_schedule(10, &connection, &admin()).await.status, StatusCode::NOT_FOUND);
     app.stop().await;
 }
 
@@ -181,10 +184,12 @@ async fn webhooks_arrive_signed_and_are_retried_after_a_failure(backend: Backend
         assert_eq!(payload["data"]["run_id"], run.as_str());
         assert_eq!(payload["data"]["run_url"], format!("/v1/runs/{run}"));
     }
-    // The first request got a 500; the same message came again (same id, same body).
-    let first = &received[0];
-    let retried: Vec<&Received> =
-        received[1..].iter().filter(|r| r.headers["webhook-id"] == first.headers["webhook-id"]).collect();
+    // One request got the 500; the same message came again (same id, same body).
+    let first = received.iter().find(|r| r.answered == 500).expect("the scripted failure was answered");
+    let retried: Vec<&Received> = received
+        .iter()
+        .filter(|r| r.answered != 500 && r.headers["webhook-id"] == first.headers["webhook-id"])
+        .collect();
     assert_eq!(retried.len(), 1, "the failed delivery was retried once");
     assert_eq!(retried[0].body, first.body);
     let mut types: Vec<String> = received
@@ -222,7 +227,7 @@ async fn webhooks_arrive_signed_and_are_retried_after_a_failure(backend: Backend
         assert!(!body.contains(&token), "body {i} carries a token");
         assert!(!body.contains(&client_secret), "body {i} carries the client secret");
     }
-    let metrics = app.request(Method::GET, "/metrics", None, None).await.text;
+    let metrics = app.metrics().await.text;
     assert!(
         metrics.contains("verdict_webhook_deliveries_total{event_type=\"verification.completed\",result=\"retrying\"}")
             || metrics.contains(
@@ -273,7 +278,7 @@ async fn private_targets_are_refused_at_creation_and_at_delivery(backend: Backen
         receiver.url.clone(),
     ] {
         let body = json!({"url": url, "events": ["verification.completed"]});
-        let reply = app.request(Method::POST, "/v1/workspaces/1/webhooks", Some(&workspace_admin()), Some(body)).await;
+        let reply = app.post_webhook(body, &workspace_admin()).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {}", reply.text);
         assert_eq!(reply.body["error"]["details"][0]["field"], "url", "{url}");
     }
@@ -315,9 +320,8 @@ async fn two_processes_fire_each_of_100_due_schedules_exactly_once() {
     let due = due_at.to_rfc3339();
     for _ in 0..100 {
         let connection = first.create_connection().await;
-        let path = format!("/v1/workspaces/1/tenants/10/provider-connections/{connection}/schedule");
         let body = json!({"interval": "PT5M", "first_run_at": due});
-        let reply = first.request(Method::PUT, &path, Some(&admin()), Some(body)).await;
+        let reply = first.put_schedule(10, &connection, body, &admin()).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     }
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
@@ -348,7 +352,7 @@ async fn two_processes_fire_each_of_100_due_schedules_exactly_once() {
     assert_eq!(started, 100);
     let mut created = 0;
     for app in [&first, &second] {
-        let metrics = app.request(Method::GET, "/metrics", None, None).await.text;
+        let metrics = app.metrics().await.text;
         for result in ["deduplicated", "failed"] {
             assert!(!metrics.contains(&format!("verdict_scheduled_starts_total{{result=\"{result}\"}}")), "{metrics}");
         }

@@ -9,6 +9,7 @@ mod browser;
 mod concurrency;
 mod continuous;
 mod edge;
+mod endpoints;
 mod exports;
 mod fleet;
 mod outage;

@@ -240,7 +240,7 @@ impl TestApp {
 
     pub async fn start(&self, connection: &str) -> Reply {
         let body = json!({"flow": "provider.connection.check", "provider_connection_id": connection});
-        self.request(Method::POST, "/v1/workspaces/1/tenants/10/verifications", Some(&admin()), Some(body)).await
+        self.post_verification(10, body, &admin()).await
     }
 
     pub async fn view(&self, run: &str) -> Reply {
