@@ -19,8 +19,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::run;
 
-/// Examples per operation and phase. With 17 operations this is about 3,000 requests and a minute on
-/// two cores; the seed makes a failure reproducible with the same command.
+/// Examples per operation and phase: a few thousand requests over every operation, a minute or two
+/// on two cores; the seed makes a failure reproducible with the same command.
 const SCHEMATHESIS_EXAMPLES: &str = "100";
 const SCHEMATHESIS_SEED: &str = "20261201";
 /// Every check but one. `positive_data_acceptance` expects each schema-valid request to succeed,

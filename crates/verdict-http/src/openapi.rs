@@ -46,9 +46,9 @@ impl Modify for BearerAuth {
 )]
 struct ApiDoc;
 
-/// The document as JSON, built once. The start body's `flow` lists the flows this build runs:
-/// the request rules the document states are the server's own (a flow outside the catalog is a
-/// 422 the pattern alone would not predict).
+/// The document as JSON, built once. The start body's `flow` lists the flows this build runs and
+/// a webhook's `events` the event types core knows: the request rules the document states are
+/// the server's own (a value outside them is a 422 a pattern alone would not predict).
 #[must_use]
 pub fn document() -> serde_json::Value {
     static DOCUMENT: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
@@ -61,6 +61,14 @@ pub fn document() -> serde_json::Value {
             .and_then(|f| f.as_object_mut())
         {
             flow.insert("enum".to_owned(), flows.into());
+        }
+        let events: Vec<serde_json::Value> =
+            verdict_core::domain::WebhookEventType::ALL.iter().map(|e| e.as_str().into()).collect();
+        if let Some(items) = document
+            .pointer_mut("/components/schemas/CreateWebhookRequest/properties/events/items")
+            .and_then(|i| i.as_object_mut())
+        {
+            items.insert("enum".to_owned(), events.into());
         }
         document
     });

@@ -116,30 +116,33 @@ pub(crate) const COMPLETE_RUN: &str = concat!(
 
 /// A keyset page of a workspace's fleet status: each visible connection after the position
 /// `($4, $5)` (first page: `(0, nil)`, before every connection), its newest run through
-/// `operation_runs_connection_recent_idx`, and its schedule. `$2` is the entitled tenants (NULL:
-/// all), `$3` one tenant, `$6` the overall (`running`: an active newest run), `$7` the expiry
-/// cut-off, `$8` the staleness cut-off (the newest completion, found row by row through
-/// `operation_runs_connection_completed_idx`: an anti-join would hash the whole runs table).
+/// `operation_runs_connection_recent_idx`, its newest completion through
+/// `operation_runs_connection_completed_idx` (staleness, and the credential expiry its report
+/// found), and its schedule. `$2` is the entitled tenants (NULL: all), `$3` one tenant, `$6` the
+/// overall (`running`: an active newest run), `$7` the expiry cut-off, `$8` the staleness cut-off.
+/// Both look-ups are per-row index probes: an anti-join or a hash join would read the whole runs
+/// table.
 pub const FLEET_STATUS: &str = "SELECT c.tenant_id, c.id AS provider_connection_id, c.display_name, \
      c.client_secret_expires_at, r.id AS run_id, r.type AS flow, r.status, r.overall, r.outcome, r.completed_at, \
-     r.change_state, r.credential_expires_at AS run_credential_expires_at, s.schedule_interval, \
+     r.change_state, lc.credential_expires_at AS run_credential_expires_at, s.schedule_interval, \
      s.interval_seconds, s.next_run_at \
      FROM provider_connections c \
-     LEFT JOIN LATERAL (SELECT id, type, status, overall, outcome, completed_at, change_state, credential_expires_at \
+     LEFT JOIN LATERAL (SELECT id, type, status, overall, outcome, completed_at, change_state \
          FROM operation_runs WHERE provider_connection_id = c.id \
          AND workspace_id = c.workspace_id AND tenant_id = c.tenant_id \
          ORDER BY created_at DESC, id DESC LIMIT 1) r ON true \
+     LEFT JOIN LATERAL (SELECT completed_at, credential_expires_at FROM operation_runs \
+         WHERE provider_connection_id = c.id AND status = 'completed' \
+         AND workspace_id = c.workspace_id AND tenant_id = c.tenant_id \
+         ORDER BY completed_at DESC LIMIT 1) lc ON true \
      LEFT JOIN verification_schedules s ON s.provider_connection_id = c.id \
      WHERE c.workspace_id = $1 \
      AND ($2::bigint[] IS NULL OR c.tenant_id = ANY($2)) \
      AND ($3::bigint IS NULL OR c.tenant_id = $3) \
      AND (c.tenant_id, c.id) > ($4, $5::uuid) \
      AND ($6::text IS NULL OR CASE WHEN r.status IN ('queued', 'running') THEN 'running' ELSE r.overall END = $6) \
-     AND ($7::timestamptz IS NULL OR COALESCE(c.client_secret_expires_at, r.credential_expires_at) <= $7) \
-     AND ($8::timestamptz IS NULL OR COALESCE((SELECT d.completed_at FROM operation_runs d \
-         WHERE d.provider_connection_id = c.id AND d.status = 'completed' \
-         AND d.workspace_id = c.workspace_id AND d.tenant_id = c.tenant_id \
-         ORDER BY d.completed_at DESC LIMIT 1), '-infinity'::timestamptz) < $8) \
+     AND ($7::timestamptz IS NULL OR COALESCE(c.client_secret_expires_at, lc.credential_expires_at) <= $7) \
+     AND ($8::timestamptz IS NULL OR COALESCE(lc.completed_at, '-infinity'::timestamptz) < $8) \
      ORDER BY c.tenant_id, c.id LIMIT $9";
 
 /// The status of run `$1`, to explain why a fenced update changed nothing.

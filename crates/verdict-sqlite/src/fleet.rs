@@ -1,6 +1,7 @@
 //! [`FleetStatusStore`] on SQLite: one query walking the workspace's connections in keyset
 //! order (`provider_connections_fleet_idx`), each connection's newest run and newest completion
-//! found through their indexes by a correlated sub-query.
+//! (staleness, and the credential expiry its report found) found through their indexes by
+//! correlated sub-queries.
 
 use async_trait::async_trait;
 use verdict_core::domain::{FleetQuery, FleetRow, TenantScope};
@@ -16,23 +17,24 @@ use crate::rows::{FleetRowRecord, optional_timestamp};
 /// Instants are canonical text, so comparing text compares time.
 const FLEET_STATUS: &str = "SELECT c.tenant_id, c.id AS provider_connection_id, c.display_name, \
      c.client_secret_expires_at, r.id AS run_id, r.type AS flow, r.status, r.overall, r.outcome, r.completed_at, \
-     r.change_state, r.credential_expires_at AS run_credential_expires_at, s.schedule_interval, \
+     r.change_state, lc.credential_expires_at AS run_credential_expires_at, s.schedule_interval, \
      s.interval_seconds, s.next_run_at \
      FROM provider_connections c \
      LEFT JOIN operation_runs r ON r.id = (SELECT n.id FROM operation_runs n \
          WHERE n.provider_connection_id = c.id AND n.workspace_id = c.workspace_id AND n.tenant_id = c.tenant_id \
          ORDER BY n.created_at DESC, n.id DESC LIMIT 1) \
+     LEFT JOIN operation_runs lc ON lc.id = (SELECT d.id FROM operation_runs d \
+         WHERE d.provider_connection_id = c.id AND d.status = 'completed' \
+         AND d.workspace_id = c.workspace_id AND d.tenant_id = c.tenant_id \
+         ORDER BY d.completed_at DESC LIMIT 1) \
      LEFT JOIN verification_schedules s ON s.provider_connection_id = c.id \
      WHERE c.workspace_id = ?1 \
      AND (?2 IS NULL OR c.tenant_id IN (SELECT value FROM json_each(?2))) \
      AND (?3 IS NULL OR c.tenant_id = ?3) \
      AND (c.tenant_id, c.id) > (?4, ?5) \
      AND (?6 IS NULL OR CASE WHEN r.status IN ('queued', 'running') THEN 'running' ELSE r.overall END = ?6) \
-     AND (?7 IS NULL OR COALESCE(c.client_secret_expires_at, r.credential_expires_at) <= ?7) \
-     AND (?8 IS NULL OR COALESCE((SELECT d.completed_at FROM operation_runs d \
-         WHERE d.provider_connection_id = c.id AND d.status = 'completed' \
-         AND d.workspace_id = c.workspace_id AND d.tenant_id = c.tenant_id \
-         ORDER BY d.completed_at DESC LIMIT 1), '') < ?8) \
+     AND (?7 IS NULL OR COALESCE(c.client_secret_expires_at, lc.credential_expires_at) <= ?7) \
+     AND (?8 IS NULL OR COALESCE(lc.completed_at, '') < ?8) \
      ORDER BY c.tenant_id, c.id LIMIT ?9";
 
 #[async_trait]

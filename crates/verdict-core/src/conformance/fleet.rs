@@ -154,6 +154,14 @@ pub async fn fleet_filters_and_pages_agree(stores: &Stores) {
     let latest = row.latest.as_ref().unwrap();
     assert_eq!((latest.status, latest.overall, latest.change_state), (RunStatus::Queued, Overall::Running, None));
     assert_eq!(run(FleetQuery { overall: Some(Overall::Running), ..query(TenantScope::All) }).await, [f.blocked.id]);
+    let found = new_run(&identity(1, 11, Some(f.ready.id)), now() + Duration::seconds(1));
+    let event = started(&found);
+    stores.runs.start_or_deduplicate(found, event).await.unwrap();
+    let rows = stores.fleet.fleet_status(&query(TenantScope::All)).await.unwrap();
+    let ready = rows.iter().find(|r| r.provider_connection_id == f.ready.id).unwrap();
+    assert_eq!(ready.credential_expires_at, Some(f.found_expiry), "the newest completed report's expiry stays");
+    let soon = FleetQuery { expiring_before: Some(now() + Duration::days(300)), ..query(TenantScope::All) };
+    assert_eq!(run(soon).await.len(), 2, "both expiries count while a run is active");
     let stale = FleetQuery { stale_before: Some(now() - Duration::hours(1)), ..query(TenantScope::All) };
     assert_eq!(run(stale).await, [f.never.id], "a running re-verification does not make it stale");
 

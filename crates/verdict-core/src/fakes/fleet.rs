@@ -19,14 +19,15 @@ fn latest_run<'a>(state: &'a State, connection: &'a ProviderConnection) -> Optio
     runs_of(state, connection).max_by_key(|r| (r.created_at, r.id))
 }
 
-/// When the connection's most recent completed verification completed.
-fn last_completed(state: &State, connection: &ProviderConnection) -> Option<chrono::DateTime<chrono::Utc>> {
-    runs_of(state, connection).filter_map(|r| r.completed_at).max()
+/// The connection's most recent completed run.
+fn last_completed<'a>(state: &'a State, connection: &'a ProviderConnection) -> Option<&'a Run> {
+    runs_of(state, connection).filter(|r| r.completed_at.is_some()).max_by_key(|r| r.completed_at)
 }
 
 fn row(state: &State, connection: &ProviderConnection) -> FleetRow {
     let latest = latest_run(state, connection);
     let facts = latest.and_then(|r| state.completions.get(&r.id));
+    let completed_facts = last_completed(state, connection).and_then(|r| state.completions.get(&r.id));
     FleetRow {
         tenant_id: connection.tenant_id,
         provider_connection_id: connection.id,
@@ -43,7 +44,7 @@ fn row(state: &State, connection: &ProviderConnection) -> FleetRow {
             completed_at: run.completed_at,
             change_state: facts.map(|(state, _)| *state),
         }),
-        credential_expires_at: connection.client_secret_expires_at.or_else(|| facts.and_then(|(_, at)| *at)),
+        credential_expires_at: connection.client_secret_expires_at.or_else(|| completed_facts.and_then(|(_, at)| *at)),
         schedule: state
             .schedules
             .get(&connection.id)
@@ -72,7 +73,7 @@ impl FleetStatusStore for InMemoryStore {
             .filter(|c| c.workspace_id == query.workspace_id && query.visible.covers(c.tenant_id))
             .filter_map(|c| {
                 let row = row(&state, c);
-                admitted(query, &row, last_completed(&state, c)).then_some(row)
+                admitted(query, &row, last_completed(&state, c).and_then(|r| r.completed_at)).then_some(row)
             })
             .collect();
         rows.sort_by_key(|r| (r.tenant_id, r.provider_connection_id));

@@ -63,6 +63,10 @@ async fn openapi_is_3_1_and_its_request_bodies_match_the_contracts() {
     assert!(paths.contains_key("/v1/runs/{id}/acknowledgements"));
     let flows = &schemas["StartVerificationRequest"]["properties"]["flow"]["enum"];
     assert_eq!(flows, &json!(["provider.connection.check"]), "the document lists the flows this build runs");
+    let events = &schemas["CreateWebhookRequest"]["properties"]["events"]["items"]["enum"];
+    let path = format!("{}/../../contracts/webhook.request.schema.json", env!("CARGO_MANIFEST_DIR"));
+    let contract: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(events, &contract["properties"]["events"]["items"]["enum"], "the event types of the contract");
     let cursor = doc["paths"]["/v1/workspaces/{ws}/tenants/{t}/runs"]["get"]["parameters"]
         .as_array()
         .unwrap()

@@ -1,4 +1,4 @@
-//! The outcome rules for failed provider calls (docs/contract.md#provider-flow, docs/contract.md#provider-flow, docs/contract.md#provider-flow), in one place: each known
+//! The outcome rules for failed provider calls (docs/contract.md#provider-flow), in one place: each known
 //! token refusal is named by its AADSTS code with its own next step; other credential refusals
 //! stay `authentication_failed`; throttling, outages, timeouts and unusable answers are warnings,
 //! never blockers; refusals by Graph are permission findings.
