@@ -55,7 +55,12 @@ pub fn check(target_dir: &Path) -> Result<()> {
     run("openapi-spec-validator", Command::new(&validator).arg(&spec_file))?;
 
     let url = format!("http://{}/v1/openapi.json", server.address);
-    let outcome = run(
+    // The bearer token stays out of the log: the command is shown with it redacted.
+    eprintln!(
+        "\n==> schemathesis: run {url} --header 'Authorization: Bearer [redacted]' --checks all \
+         --exclude-checks {SCHEMATHESIS_EXCLUDED} --max-examples {SCHEMATHESIS_EXAMPLES} --seed {SCHEMATHESIS_SEED}"
+    );
+    let outcome = run_quietly(
         "schemathesis",
         Command::new(&schemathesis)
             .args(["run", &url, "--header"])
@@ -83,6 +88,15 @@ pub fn check(target_dir: &Path) -> Result<()> {
         bail!("promtool check metrics failed ({status})");
     }
     eprintln!("promtool check metrics: ok");
+    Ok(())
+}
+
+/// Runs `command` without echoing it (its arguments hold a credential).
+fn run_quietly(step: &str, command: &mut Command) -> Result<()> {
+    let status = command.status().with_context(|| format!("could not start {step}"))?;
+    if !status.success() {
+        bail!("{step} failed ({status})");
+    }
     Ok(())
 }
 
