@@ -1,5 +1,5 @@
 //! Project automation, the only entry point for checks: `cargo xtask ci` is exactly what CI
-//! runs; `cargo xtask bench` runs the throughput benchmarks.
+//! runs; `cargo xtask bench` runs the benchmarks (docs/benchmarks.md).
 
 mod contract;
 mod tidy;
@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
-        Some("bench") => bench(),
+        Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("tidy") if args.get(1).map(String::as_str) == Some("--record-migrations") => {
             tidy::metadata().and_then(|m| tidy::migrations::record(&tidy::root(&m)?))
         }
@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!("usage: cargo xtask <ci|bench|tidy>");
             eprintln!("  ci     fmt check, clippy -D warnings, every test (PostgreSQL included), contract, cargo-deny");
-            eprintln!("  bench  throughput benchmarks of the storage adapters");
+            eprintln!("  bench  [name]  the benchmarks (docs/benchmarks.md): adapters, runner, HTTP; or only `name`");
             eprintln!("  tidy   dependency arrows, per-crate tests, module docs, file sizes, migration checksums");
             eprintln!("         (--record-migrations appends new migrations to migrations/checksums.txt)");
             eprintln!("  contract  OpenAPI, Schemathesis and promtool against a served binary (after tests)");
@@ -83,10 +83,10 @@ fn deny() -> Result<()> {
     Ok(())
 }
 
-fn bench() -> Result<()> {
+fn bench(only: Option<&str>) -> Result<()> {
     let metadata = tidy::metadata()?;
     let mut ran = 0;
-    for (package, bench) in tidy::benches(&metadata) {
+    for (package, bench) in tidy::benches(&metadata).into_iter().filter(|(_, b)| only.is_none_or(|o| o == b)) {
         run(
             &format!("bench {package}/{bench}"),
             cargo().args(["bench", "--locked", "-p", &package, "--bench", &bench]),
@@ -94,7 +94,7 @@ fn bench() -> Result<()> {
         ran += 1;
     }
     if ran == 0 {
-        bail!("no benchmarks found");
+        bail!("no benchmark found{}", only.map(|o| format!(" named {o}")).unwrap_or_default());
     }
     Ok(())
 }

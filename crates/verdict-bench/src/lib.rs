@@ -1,0 +1,268 @@
+//! HTTP benchmarks of a real `verdict serve` (docs/benchmarks.md): each scenario is sent by 8
+//! keep-alive connections for a few seconds on PostgreSQL and on SQLite, and on PostgreSQL
+//! pgbench then runs the statements the server sent for that request — recorded by a
+//! wire-protocol proxy, not written by hand — so each line is a ratio to the database's own
+//! limit on the same machine in the same minute. The table goes to stdout and to
+//! `target/bench/http.md`; the pgbench scripts to `target/bench/pgbench/`.
+//!
+//! `VERDICT_BENCH_FILTER=<text>` runs only the scenarios whose name contains it (and skips the
+//! scale measurement unless it matches `scale`).
+
+mod load;
+mod report;
+mod scale;
+mod scenarios;
+mod script;
+mod server;
+mod value;
+mod wire;
+
+use std::net::ToSocketAddrs as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+
+use crate::load::{Measured, Target};
+use crate::report::Row;
+use crate::scenarios::{Fixture, Scenario};
+use crate::script::{Capture, PgbenchResult, Script};
+use crate::server::Server;
+use crate::wire::Proxy;
+
+/// Concurrent connections, for the server and for pgbench.
+const CLIENTS: usize = 8;
+/// Seconds of each saturating phase.
+const SECONDS: u64 = 5;
+/// Seconds of each phase at half the saturating rate.
+const HALF_SECONDS: u64 = 3;
+/// Provider connections seeded for the starts with a new identity (more than 5 s of starts).
+const CONNECTIONS: usize = 6_000;
+/// Blocked runs seeded in tenant 10, to list and acknowledge (more than 5 s of acknowledgements).
+const BLOCKED_RUNS: usize = 5_000;
+
+/// Where a run's files go.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The `verdict` binary.
+    pub binary: PathBuf,
+    /// `target/bench`.
+    pub out: PathBuf,
+}
+
+/// Runs every benchmark and writes the table.
+///
+/// # Errors
+/// Any failed request, server, capture or pgbench run.
+pub fn main(binary: &Path, target_tmp: &Path) -> Result<()> {
+    let out = target_tmp.parent().context("target directory")?.join("bench");
+    std::fs::create_dir_all(out.join("pgbench"))?;
+    let paths = Paths { binary: binary.to_owned(), out };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(&paths))
+}
+
+fn selected(name: &str) -> bool {
+    std::env::var("VERDICT_BENCH_FILTER").map_or(true, |filter| name.contains(&filter))
+}
+
+async fn run(paths: &Paths) -> Result<()> {
+    let mut rows = Vec::new();
+    let database = verdict_pg_harness::test_database(&verdict_postgres::MIGRATOR).await;
+    postgres(paths, database.url(), &mut rows).await.context("PostgreSQL")?;
+    let sqlite_dir = tempfile::tempdir()?;
+    let sqlite_url = format!("sqlite://{}", sqlite_dir.path().join("verdict.db").display());
+    sqlite(paths, &sqlite_url, &mut rows).await.context("SQLite")?;
+    let scale = if selected("scale") { Some(scale::measure(paths).await.context("scale")?) } else { None };
+    let text = report::render(&rows, scale.as_ref());
+    println!("{text}");
+    std::fs::write(paths.out.join("http.md"), &text)?;
+    eprintln!("written to {}", paths.out.join("http.md").display());
+    Ok(())
+}
+
+/// What the PostgreSQL part leaves for the scale measurement.
+#[derive(Debug, Clone)]
+pub struct Postgres {
+    url: String,
+    pgbench: PathBuf,
+}
+
+async fn postgres(paths: &Paths, url: &str, rows: &mut Vec<Row>) -> Result<Postgres> {
+    let pgbench = verdict_pg_harness::pg_bin_dir().map_or_else(|| PathBuf::from("pgbench"), |dir| dir.join("pgbench"));
+    let parsed = url::Url::parse(url)?;
+    let upstream = (parsed.host_str().context("host")?, parsed.port().unwrap_or(5432))
+        .to_socket_addrs()?
+        .next()
+        .context("database address")?;
+    // The scheduler's and the webhook dispatcher's polls run on their own clock, not per request.
+    let background = [
+        verdict_postgres::queries::CLAIM_SCHEDULES,
+        verdict_postgres::queries::CLAIM_DELIVERIES,
+        "SELECT next_attempt_at FROM webhook_deliveries",
+    ];
+    let proxy = Proxy::start(upstream, &background).await?;
+    let mut through_proxy = parsed.clone();
+    through_proxy.set_port(Some(proxy.address().port())).ok().context("proxy port")?;
+    through_proxy.set_host(Some("127.0.0.1"))?;
+    through_proxy.query_pairs_mut().append_pair("sslmode", "disable");
+
+    let server = Server::start(&paths.binary, url)?;
+    let capture_server = Server::start(&paths.binary, through_proxy.as_str())?;
+    let fixture = scenarios::seed(&server, CONNECTIONS).await?;
+    let pg = Postgres { url: url.to_owned(), pgbench };
+    for scenario in [
+        scenarios::blocked_start(&fixture, 1),
+        scenarios::blocked_start(&fixture, 10),
+        scenarios::blocked_start(&fixture, 50),
+    ] {
+        measure(paths, &server, Some((&capture_server, &proxy, &pg)), &scenario, rows).await?;
+    }
+    for scenario in after_blocked(&server, &fixture).await? {
+        measure(paths, &server, Some((&capture_server, &proxy, &pg)), &scenario, rows).await?;
+    }
+    report_problems(&server)?;
+    Ok(pg)
+}
+
+async fn sqlite(paths: &Paths, url: &str, rows: &mut Vec<Row>) -> Result<()> {
+    let server = Server::start(&paths.binary, url)?;
+    let fixture = scenarios::seed(&server, CONNECTIONS).await?;
+    for scenario in [scenarios::blocked_start(&fixture, 1), scenarios::blocked_start(&fixture, 50)] {
+        measure(paths, &server, None, &scenario, rows).await?;
+    }
+    for scenario in after_blocked(&server, &fixture).await? {
+        measure(paths, &server, None, &scenario, rows).await?;
+    }
+    report_problems(&server)
+}
+
+/// The scenarios that need runs of tenant 10 to exist: blocked runs to view, list and
+/// acknowledge. (With workers off no run has a previous report; the run view still asks for it.)
+async fn after_blocked(server: &Server, fixture: &Fixture) -> Result<Vec<Scenario>> {
+    let (runs, check_key) = scenarios::blocked_runs(server, fixture, BLOCKED_RUNS).await?;
+    let viewed = runs.last().context("no blocked run")?.clone();
+    Ok(vec![
+        scenarios::run_view(fixture, &viewed),
+        scenarios::run_list(fixture),
+        scenarios::creating_start(fixture),
+        scenarios::deduplicated_start(fixture),
+        scenarios::acknowledgement(fixture, Arc::new(runs), &check_key),
+        scenarios::audit_page(fixture),
+        scenarios::fleet_status(fixture),
+    ])
+}
+
+/// Prints how many warnings and errors the server logged (slow statements, for instance), and
+/// the first few: they explain a figure, they do not invalidate it.
+fn report_problems(server: &Server) -> Result<()> {
+    let problems = server.problems();
+    if !problems.is_empty() {
+        eprintln!("the server logged {} warnings or errors under load; the first:", problems.len());
+        for problem in problems.iter().take(3) {
+            eprintln!("  {}", problem.chars().take(400).collect::<String>());
+        }
+    }
+    Ok(())
+}
+
+type Capturing<'a> = Option<(&'a Server, &'a Proxy, &'a Postgres)>;
+
+/// Warms up, captures (PostgreSQL), loads at saturation, then at half the rate; pgbench last.
+async fn measure(
+    paths: &Paths,
+    server: &Server,
+    capture: Capturing<'_>,
+    scenario: &Scenario,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
+    let backend = if capture.is_some() { "PostgreSQL" } else { "SQLite" };
+    if !selected(&scenario.name) {
+        return Ok(());
+    }
+    eprintln!("{backend}: {}", scenario.name);
+    let target = Target { base: server.base.clone(), pid: server.pid(), expect: scenario.expect };
+    // One counter across the phases, so no request (a connection's first start, an
+    // acknowledgement of a run) is sent twice.
+    let counter = Arc::new(AtomicU64::new(0));
+    let requests: load::Requests = {
+        let (requests, counter) = (scenario.requests.clone(), counter.clone());
+        Arc::new(move |_| requests(counter.fetch_add(1, Ordering::Relaxed)))
+    };
+    load::run(&target, &requests, 1, Duration::from_millis(200), None).await.context("warm-up")?;
+    let script = match capture {
+        Some((capture_server, proxy, _)) => Some(capture_script(capture_server, proxy, scenario, &counter).await?),
+        None => None,
+    };
+    let cpu_before = server.cpu_seconds();
+    let saturated = load::run(&target, &requests, CLIENTS, Duration::from_secs(SECONDS), None).await?;
+    let cpu = server.cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
+    let half = load::run(&target, &requests, CLIENTS, Duration::from_secs(HALF_SECONDS), Some(saturated.rate / 2.0))
+        .await
+        .context("half load")?;
+    let pgbench = match (capture, &script) {
+        (Some((_, _, pg)), Some(script)) => {
+            let file = paths.out.join("pgbench").join(format!("{}.sql", slug(&scenario.name)));
+            Some(script::pgbench(&pg.pgbench, &pg.url, script, CLIENTS, SECONDS, &file)?)
+        }
+        _ => None,
+    };
+    let row = row(backend, scenario, saturated, half, pgbench, script.as_ref(), cpu);
+    eprintln!("  {}", report::line(&row));
+    rows.push(row);
+    Ok(())
+}
+
+fn row(
+    backend: &'static str,
+    scenario: &Scenario,
+    saturated: Measured,
+    half: Measured,
+    pgbench: Option<PgbenchResult>,
+    script: Option<&Script>,
+    cpu: Option<f64>,
+) -> Row {
+    #[allow(clippy::cast_precision_loss)]
+    let cpu_ms = cpu.map(|seconds| seconds * 1000.0 / saturated.requests.max(1) as f64);
+    Row {
+        backend,
+        scenario: scenario.name.clone(),
+        goal: scenario.goal,
+        saturated,
+        half,
+        pgbench,
+        statements: script.map(|s| s.statements),
+        notes: script.map(|s| s.notes.clone()).unwrap_or_default(),
+        cpu_ms,
+    }
+}
+
+/// Records requests of `scenario` through the capture server until two in a row sent the same
+/// statements (a background task of the server may interleave once), and makes the script.
+async fn capture_script(server: &Server, proxy: &Proxy, scenario: &Scenario, counter: &AtomicU64) -> Result<Script> {
+    let target = Target { base: server.base.clone(), pid: server.pid(), expect: scenario.expect };
+    let mut last_error = None;
+    for _ in 0..5 {
+        let mut captures = Vec::new();
+        for _ in 0..3 {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            proxy.record();
+            let one = scenario.requests.clone();
+            let single: load::Requests = Arc::new(move |i| if i == 0 { one(n) } else { None });
+            load::run(&target, &single, 1, Duration::from_secs(5), None).await.context("capture request")?;
+            captures.push(Capture { events: proxy.take()?, inputs: (scenario.inputs)(n) });
+        }
+        // The first request of each attempt warms the capture server's statement cache.
+        match script::script(&captures[1], &captures[2]) {
+            Ok(script) => return Ok(script),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| anyhow::anyhow!("no capture"))).context("capturing the statements")
+}
+
+fn slug(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+}

@@ -1,0 +1,145 @@
+//! The load generator: `clients` keep-alive HTTP/1.1 connections sending requests back to back
+//! for a fixed time (the saturating rate), or at a fixed total rate (latency at a given load,
+//! measured from when each request was due, so a slow server cannot hide its queueing), while
+//! the server's resident memory is sampled.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use hdrhistogram::Histogram;
+use reqwest::Method;
+
+/// One request of a scenario.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// Path and query.
+    pub path: String,
+    /// The bearer token.
+    pub token: Arc<str>,
+    /// A JSON body.
+    pub body: Option<Vec<u8>>,
+}
+
+/// Makes request `n` of a scenario; `None` when the scenario has no more.
+pub type Requests = Arc<dyn Fn(u64) -> Option<Request> + Send + Sync>;
+
+/// What one load phase measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    /// Requests answered with an expected status.
+    pub requests: u64,
+    /// Requests per second.
+    pub rate: f64,
+    /// Median latency, milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile latency, milliseconds.
+    pub p99_ms: f64,
+    /// The server's largest resident set seen during the phase, MiB.
+    pub rss_mib: f64,
+}
+
+/// The target of a load phase.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `http://host:port`.
+    pub base: String,
+    /// The server's pid, for its memory.
+    pub pid: u32,
+    /// Statuses that count as success.
+    pub expect: &'static [u16],
+}
+
+/// Sends requests as fast as `clients` connections can for `duration`, or at `rate` per second
+/// in total when given. Any unexpected status fails the phase with the server's answer.
+///
+/// # Errors
+/// An unexpected status, or a request that could not be sent.
+pub async fn run(
+    target: &Target,
+    requests: &Requests,
+    clients: usize,
+    duration: Duration,
+    rate: Option<f64>,
+) -> Result<Measured> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now() + Duration::from_millis(20);
+    let end = start + duration;
+    let sampler = tokio::spawn(sample_rss(target.pid, end));
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let (client, next, requests, target) = (client.clone(), next.clone(), requests.clone(), target.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                // Paced: request n is due at start + n / rate, whichever connection sends it.
+                #[allow(clippy::cast_precision_loss)]
+                let due = rate.map_or_else(Instant::now, |r| start + Duration::from_secs_f64(n as f64 / r));
+                if due >= end {
+                    break;
+                }
+                tokio::time::sleep_until(due.into()).await;
+                let Some(request) = requests(n) else { break };
+                let mut builder = client.request(request.method, format!("{}{}", target.base, request.path));
+                builder = builder.bearer_auth(&*request.token);
+                if let Some(body) = request.body {
+                    builder = builder.header("content-type", "application/json").body(body);
+                }
+                let response = builder.send().await?;
+                let status = response.status().as_u16();
+                let body = response.bytes().await?;
+                if !target.expect.contains(&status) {
+                    bail!("request {n}: status {status}: {}", String::from_utf8_lossy(&body));
+                }
+                let micros = u64::try_from(due.elapsed().as_micros()).unwrap_or(u64::MAX);
+                histogram.saturating_record(micros.max(1));
+            }
+            Ok::<_, anyhow::Error>(histogram)
+        }));
+    }
+    let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    for task in tasks {
+        total.add(task.await??)?;
+    }
+    let elapsed = start.elapsed().min(duration).as_secs_f64();
+    let rss_mib = sampler.await?;
+    #[allow(clippy::cast_precision_loss)]
+    let measured = Measured {
+        requests: total.len(),
+        rate: total.len() as f64 / elapsed,
+        p50_ms: total.value_at_quantile(0.5) as f64 / 1000.0,
+        p99_ms: total.value_at_quantile(0.99) as f64 / 1000.0,
+        rss_mib,
+    };
+    Ok(measured)
+}
+
+/// The largest `VmRSS` of `pid` until `end`, sampled every 20 ms, in MiB.
+async fn sample_rss(pid: u32, end: Instant) -> f64 {
+    let mut peak = 0u64;
+    loop {
+        if let Some(kib) = rss_kib(pid) {
+            peak = peak.max(kib);
+        }
+        if Instant::now() >= end {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let mib = peak as f64 / 1024.0;
+    mib
+}
+
+/// The resident set of `pid` in KiB, from `/proc`.
+#[must_use]
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

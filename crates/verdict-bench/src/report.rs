@@ -1,0 +1,108 @@
+//! The table of results, as Markdown: one line per backend and scenario, then the scale lines.
+
+use std::fmt::Write as _;
+
+use crate::load::Measured;
+use crate::scale::Scale;
+use crate::script::PgbenchResult;
+
+/// One measured scenario.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// `PostgreSQL` or `SQLite`.
+    pub backend: &'static str,
+    /// The scenario.
+    pub scenario: String,
+    /// The goal ratio, if any.
+    pub goal: Option<f64>,
+    /// At saturation.
+    pub saturated: Measured,
+    /// At half the saturating rate.
+    pub half: Measured,
+    /// pgbench on the same SQL.
+    pub pgbench: Option<PgbenchResult>,
+    /// Statements the server sent per request.
+    pub statements: Option<usize>,
+    /// Parameters pgbench replays as constants although they varied.
+    pub notes: Vec<String>,
+    /// Server CPU per request at saturation, milliseconds.
+    pub cpu_ms: Option<f64>,
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| info.lines().next().and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .map_or_else(String::new, |kib| format!(", {} GiB", kib / 1024 / 1024));
+    format!("{cores} cores ({cpu}){memory}")
+}
+
+fn number(value: f64) -> String {
+    if value >= 100.0 { format!("{value:.0}") } else { format!("{value:.2}") }
+}
+
+/// The whole report.
+#[must_use]
+pub fn render(rows: &[Row], scale: Option<&Scale>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# HTTP benchmarks\n");
+    let _ = writeln!(out, "Machine: {}; measured {}.", machine(), chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"));
+    let _ = writeln!(
+        out,
+        "8 keep-alive connections for 5 s per scenario (`verdict serve --no-workers`); pgbench `-M prepared -c 8 -T 5` \
+         runs the statements the server sent for the same request (scripts in `target/bench/pgbench/`). \
+         p99 at half load: the same scenario paced at half the saturating rate, latency from when each request was due.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| backend | scenario | HTTP req/s | pgbench tps, same SQL | ratio | goal | p50 ms | p99 ms | p99 ms at half load | server RSS MiB | server CPU ms/req | statements/req |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        let _ = writeln!(out, "{}", line(row));
+    }
+    let notes: Vec<String> =
+        rows.iter().flat_map(|r| r.notes.iter().map(move |n| format!("- {}: {n}", r.scenario))).collect();
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\nParameters pgbench replays with the first request's value:\n{}", notes.join("\n"));
+    }
+    if let Some(scale) = scale {
+        let _ = writeln!(out, "\n{}", scale.render());
+    }
+    out
+}
+
+/// One row of the table.
+#[must_use]
+pub fn line(row: &Row) -> String {
+    let ratio = row.pgbench.map(|p| row.saturated.rate / p.tps);
+    let met = match (ratio, row.goal) {
+        (Some(ratio), Some(goal)) if ratio >= goal => format!("≥ {goal} ✓"),
+        (Some(_), Some(goal)) => format!("≥ {goal} ✗"),
+        _ => "—".to_owned(),
+    };
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} |",
+        row.backend,
+        row.scenario,
+        number(row.saturated.rate),
+        row.pgbench.map_or_else(|| "—".to_owned(), |p| number(p.tps)),
+        ratio.map_or_else(|| "—".to_owned(), |r| format!("{r:.2}")),
+        met,
+        number(row.saturated.p50_ms),
+        number(row.saturated.p99_ms),
+        number(row.half.p99_ms),
+        row.saturated.rss_mib.max(row.half.rss_mib),
+        row.cpu_ms.map_or_else(|| "—".to_owned(), |c| format!("{c:.3}")),
+        row.statements.map_or_else(|| "—".to_owned(), |s| s.to_string()),
+    )
+}

@@ -1,0 +1,372 @@
+//! pgbench scripts made from what the server sent for two requests of one scenario
+//! (docs/benchmarks.md, "Same SQL"): the same statements in the same transactions, each
+//! parameter bound as pgbench variables or computed in SQL where it must differ per transaction.
+//!
+//! A parameter is replayed by the first rule that fits it:
+//! 1. a benchmark input (what the driver chose per request, e.g. the workspace): its generator
+//!    (a pgbench `\set` expression or an SQL expression), or the first request's value when it
+//!    has none;
+//! 2. a value an earlier statement of the request returned (one row in both requests), or that
+//!    value plus one (the audit chain's head `seq` and `hash`): that row, kept with `\gset`;
+//! 3. equal in both requests: a constant (`-D`);
+//! 4. a fresh value of its type: a random UUID or 64-hex digest (one per distinct value), `now()`;
+//! 5. otherwise the first request's value, and the script says so in its notes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::value::{Value, type_name};
+use crate::wire::Event;
+
+/// A value the driver chose for one request.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// The variable name (`in_<name>` in the script).
+    pub name: &'static str,
+    /// The value the driver sent in this request.
+    pub value: String,
+    /// How pgbench draws it per transaction; `None` replays the first request's value.
+    pub generator: Option<Generator>,
+}
+
+/// How pgbench draws an input per transaction.
+#[derive(Debug, Clone)]
+pub enum Generator {
+    /// A pgbench `\set` expression (integers), bound as the variable `in_<name>`.
+    Set(String),
+    /// An SQL expression written in place of the parameter.
+    Sql(String),
+}
+
+/// What the server sent for one request, and the inputs the driver chose for it.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    /// The statements, in order.
+    pub events: Vec<Event>,
+    /// The driver's inputs.
+    pub inputs: Vec<Input>,
+}
+
+/// A pgbench script and the constants it binds.
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    /// The script's text.
+    pub text: String,
+    /// `-D name=value` constants.
+    pub defines: Vec<(String, String)>,
+    /// Parameters replayed by rule 5.
+    pub notes: Vec<String>,
+    /// Statements per transaction (what the server sent per request).
+    pub statements: usize,
+}
+
+/// Builds the script replaying both captures.
+///
+/// # Errors
+/// When the two requests sent different statements, or a parameter's type is unknown.
+pub fn script(first: &Capture, second: &Capture) -> Result<Script> {
+    if first.events.len() != second.events.len() {
+        let list = |c: &Capture| c.events.iter().map(Event::summary).collect::<Vec<_>>().join("\n  ");
+        bail!(
+            "the two requests sent {} and {} statements:\n  {}\nand\n  {}",
+            first.events.len(),
+            second.events.len(),
+            list(first),
+            list(second)
+        );
+    }
+    let mut out = Script { statements: first.events.len(), ..Script::default() };
+    let mut state = State::default();
+    let mut lines = Vec::new();
+    for input in &first.inputs {
+        if let Some(Generator::Set(generator)) = &input.generator {
+            let _ = writeln!(out.text, "\\set in_{} {generator}", input.name);
+        }
+    }
+    for (index, pair) in first.events.iter().zip(&second.events).enumerate() {
+        match pair {
+            (Event::Simple(a), Event::Simple(b)) if a == b => lines.push(a.clone()),
+            (Event::Execute { sql, params: a, .. }, Event::Execute { sql: sql_b, params: b, .. }) if sql == sql_b => {
+                let mut expressions = Vec::with_capacity(a.len());
+                for (k, (x, y)) in a.iter().zip(b).enumerate() {
+                    let place = Place { statement: index, param: k + 1 };
+                    expressions.push(parameter(&place, x, y, first, second, &mut out, &mut state)?);
+                }
+                lines.push(substitute(sql, &expressions));
+            }
+            _ => bail!("statement {index} differs between the two requests: {pair:?}"),
+        }
+    }
+    for variable in state.fresh.values() {
+        let _ = writeln!(out.text, "\\set {variable} random(1, 9000000000000000000)");
+    }
+    for (index, line) in lines.iter().enumerate() {
+        let line = line.replace('\n', " ");
+        if state.gset.contains(&index) {
+            let _ = writeln!(out.text, "{line} \\gset r{index}_");
+        } else {
+            let _ = writeln!(out.text, "{line};");
+        }
+    }
+    Ok(out)
+}
+
+/// What the parameters of a script need besides their expressions.
+#[derive(Default)]
+struct State {
+    /// Statements whose one row is kept with `\gset`.
+    gset: BTreeSet<usize>,
+    /// A random pgbench variable per varying value, by its two captured texts: a value the
+    /// request sent twice (an identity hash, a run id) is one value in the replay too.
+    fresh: BTreeMap<(String, String), String>,
+}
+
+struct Place {
+    statement: usize,
+    param: usize,
+}
+
+fn cast(expression: &str, oid: u32) -> Result<String> {
+    if oid == 0 {
+        return Ok(expression.to_owned());
+    }
+    let name = type_name(oid).with_context(|| format!("no SQL name for type OID {oid}"))?;
+    Ok(format!("CAST({expression} AS {name})"))
+}
+
+fn parameter(
+    place: &Place,
+    a: &Value,
+    b: &Value,
+    first: &Capture,
+    second: &Capture,
+    out: &mut Script,
+    state: &mut State,
+) -> Result<String> {
+    let (oid, a_text) = match a {
+        Value::Null if b == &Value::Null => return Ok("NULL".to_owned()),
+        Value::Null => (0, None),
+        Value::Text { oid, text } => (*oid, Some(text.as_str())),
+        Value::Opaque { oid } => bail!(
+            "${} of statement {} has type OID {oid}, which verdict-bench cannot decode",
+            place.param,
+            place.statement
+        ),
+    };
+    let b_text = match b {
+        Value::Text { text, .. } => Some(text.as_str()),
+        Value::Null | Value::Opaque { .. } => None,
+    };
+    let constant = |out: &mut Script| -> Result<String> {
+        let Some(text) = a_text else { return Ok("NULL".to_owned()) };
+        let name = format!("p{}_{}", place.statement, place.param);
+        out.defines.push((name.clone(), text.to_owned()));
+        cast(&format!(":{name}"), oid)
+    };
+    let (Some(x), Some(y)) = (a_text, b_text) else {
+        out.notes.push(format!("${} of statement {} is NULL in one request only", place.param, place.statement));
+        return constant(out);
+    };
+    // Rule 1: an input of the driver.
+    for input in &first.inputs {
+        let matches_second = second.inputs.iter().any(|i| i.name == input.name && i.value == y);
+        if input.value == x && matches_second {
+            return match &input.generator {
+                Some(Generator::Set(_)) => cast(&format!(":in_{}", input.name), oid),
+                Some(Generator::Sql(expression)) => Ok(expression.clone()),
+                None => constant(out),
+            };
+        }
+    }
+    // Rule 2: a value an earlier statement returned, else that value plus one; the nearest
+    // statement first (the audit chain head just locked, not the run inserted before it).
+    for plus_one in [false, true] {
+        let earlier = first.events.iter().zip(&second.events).enumerate().take(place.statement).rev();
+        for (index, (ea, eb)) in earlier {
+            let (Event::Execute { rows: ra, .. }, Event::Execute { rows: rb, .. }) = (ea, eb) else { continue };
+            let ([row_a], [row_b]) = (ra.as_slice(), rb.as_slice()) else { continue };
+            for ((name, va), (_, vb)) in row_a.iter().zip(row_b) {
+                let (Value::Text { text: ta, oid: column_oid }, Value::Text { text: tb, .. }) = (va, vb) else {
+                    continue;
+                };
+                let variable = format!(":r{index}_{name}");
+                if !plus_one && ta == x && tb == y {
+                    state.gset.insert(index);
+                    return cast(&variable, oid);
+                }
+                let next = |t: &str, v: &str| {
+                    t.parse::<i64>().ok().zip(v.parse::<i64>().ok()).is_some_and(|(t, v)| t + 1 == v)
+                };
+                if plus_one && next(ta, x) && next(tb, y) {
+                    state.gset.insert(index);
+                    return Ok(format!("({} + 1)", cast(&variable, *column_oid)?));
+                }
+            }
+        }
+    }
+    if a == b {
+        return constant(out);
+    }
+    // Rule 4: a fresh value of its type. Made from a random integer variable, not `random()`
+    // or `gen_random_uuid()` in the statement: a volatile function in a condition would make
+    // PostgreSQL scan instead of using the index the server's statement uses.
+    let mut variable = || {
+        let next = format!("f{}", state.fresh.len());
+        state.fresh.entry((x.to_owned(), y.to_owned())).or_insert(next).clone()
+    };
+    match oid {
+        2950 => return Ok(format!("CAST(lpad(to_hex(CAST(:{} AS bigint)), 32, '0') AS uuid)", variable())),
+        25 | 1043 if is_digest(x) && is_digest(y) => {
+            return Ok(format!("lpad(to_hex(CAST(:{} AS bigint)), 64, '0')", variable()));
+        }
+        1184 => return Ok("now()".to_owned()),
+        1114 => return Ok("localtimestamp".to_owned()),
+        _ => {}
+    }
+    out.notes.push(format!(
+        "${} of statement {} varies between requests and is replayed as the first request's value",
+        place.param, place.statement
+    ));
+    constant(out)
+}
+
+fn is_digest(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Replaces the `$n` placeholders outside string literals with `expressions[n - 1]`.
+fn substitute(sql: &str, expressions: &[String]) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        if c == '$' && !quoted && chars.peek().is_some_and(char::is_ascii_digit) {
+            let mut digits = String::new();
+            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                digits.push(*d);
+                chars.next();
+            }
+            let expression = digits.parse::<usize>().ok().and_then(|n| expressions.get(n.checked_sub(1)?));
+            match expression {
+                Some(expression) => out.push_str(expression),
+                None => {
+                    out.push('$');
+                    out.push_str(&digits);
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// What pgbench measured.
+#[derive(Debug, Clone, Copy)]
+pub struct PgbenchResult {
+    /// Transactions per second, without connection time.
+    pub tps: f64,
+}
+
+/// Runs `script` with `clients` connections for `seconds` against `url`, prepared statements.
+///
+/// # Errors
+/// When pgbench is missing, fails, or prints no rate.
+pub fn pgbench(
+    bin: &Path,
+    url: &str,
+    script: &Script,
+    clients: usize,
+    seconds: u64,
+    file: &Path,
+) -> Result<PgbenchResult> {
+    std::fs::write(file, &script.text)?;
+    let defines: String = script.defines.iter().map(|(name, value)| format!("-D {name}={value}\n")).collect();
+    std::fs::write(file.with_extension("defines"), defines)?;
+    let mut command = Command::new(bin);
+    command.args(["-n", "-M", "prepared", "-c", &clients.to_string(), "-j", "2", "-T", &seconds.to_string()]);
+    command.arg("-f").arg(file);
+    for (name, value) in &script.defines {
+        command.arg("-D").arg(format!("{name}={value}"));
+    }
+    command.arg(url);
+    let output = command.output().with_context(|| format!("could not run {}", bin.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!("pgbench failed on {}:\n{stdout}\n{}", file.display(), String::from_utf8_lossy(&output.stderr));
+    }
+    let number = |prefix: &str| -> Option<f64> {
+        let line = stdout.lines().find(|l| l.starts_with(prefix))?;
+        line[prefix.len()..].split_whitespace().next()?.parse().ok()
+    };
+    Ok(PgbenchResult { tps: number("tps = ").with_context(|| format!("pgbench printed no rate:\n{stdout}"))? })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn execute(sql: &str, params: Vec<Value>, rows: Vec<Vec<(String, Value)>>) -> Event {
+        Event::Execute { sql: sql.to_owned(), params, rows }
+    }
+
+    fn capture(ws: &str, head: i64, hash: &str, id: &str) -> Capture {
+        let head_row =
+            vec![("seq".to_owned(), Value::text(20, &head.to_string())), ("hash".to_owned(), Value::text(25, hash))];
+        Capture {
+            events: vec![
+                Event::Simple("BEGIN".to_owned()),
+                execute("SELECT seq, hash FROM heads WHERE ws = $1", vec![Value::text(20, ws)], vec![head_row]),
+                execute(
+                    "INSERT INTO log VALUES ($1, $2, $3, $4, 'x$1')",
+                    vec![
+                        Value::text(2950, id),
+                        Value::text(20, &(head + 1).to_string()),
+                        Value::text(25, hash),
+                        Value::text(25, "same"),
+                    ],
+                    vec![],
+                ),
+                Event::Simple("COMMIT".to_owned()),
+            ],
+            inputs: vec![
+                Input { name: "ws", value: ws.to_owned(), generator: Some(Generator::Set("random(1, 50)".to_owned())) },
+                Input {
+                    name: "key",
+                    value: "same".to_owned(),
+                    generator: Some(Generator::Sql("md5(random()::text)".to_owned())),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn parameters_are_replayed_by_the_first_rule_that_fits() {
+        let first = capture("3", 7, &"a".repeat(64), "00000000-0000-0000-0000-000000000001");
+        let second = capture("9", 12, &"b".repeat(64), "00000000-0000-0000-0000-000000000002");
+        let script = script(&first, &second).unwrap();
+        let expected = "\\set in_ws random(1, 50)\n\\set f0 random(1, 9000000000000000000)\nBEGIN;\n\
+            SELECT seq, hash FROM heads WHERE ws = CAST(:in_ws AS bigint) \\gset r1_\n\
+            INSERT INTO log VALUES (CAST(lpad(to_hex(CAST(:f0 AS bigint)), 32, '0') AS uuid), (CAST(:r1_seq AS bigint) + 1), CAST(:r1_hash AS text), \
+            md5(random()::text), 'x$1');\nCOMMIT;\n";
+        assert_eq!(script.text, expected);
+        assert!(script.defines.is_empty());
+        assert!(script.notes.is_empty());
+        assert_eq!(script.statements, 4);
+    }
+
+    #[test]
+    fn requests_that_sent_different_statements_are_refused() {
+        let first = capture("3", 7, "h", "00000000-0000-0000-0000-000000000001");
+        let mut second = first.clone();
+        second.events.pop();
+        assert!(script(&first, &second).is_err());
+    }
+}
