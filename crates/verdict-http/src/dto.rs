@@ -243,9 +243,11 @@ pub struct ChangeDto {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RunViewDto {
     run: RunDto,
-    /// The stored report (schema `verification-report.v1_5`), or null while queued.
+    /// The stored report (schema `verification-report.v1_5`), or null while queued. Serialized
+    /// straight from the typed report: going through `serde_json::Value` first built a map of
+    /// every field of every check only to write it out again.
     #[schema(value_type = Option<Object>)]
-    report: Option<serde_json::Value>,
+    report: Option<verdict_core::domain::Report>,
     acknowledgements: Vec<AcknowledgementDto>,
     change: ChangeDto,
 }
@@ -254,7 +256,7 @@ impl From<RunView> for RunViewDto {
     fn from(view: RunView) -> Self {
         Self {
             run: RunDto::from(&view.run),
-            report: view.run.report.as_ref().map(verdict_core::domain::Report::to_json),
+            report: view.run.report,
             acknowledgements: view.acknowledgements.into_iter().map(AcknowledgementDto::from).collect(),
             change: ChangeDto {
                 state: view.change.state,

@@ -71,9 +71,14 @@ pub const MAX_HEADER_FIELDS: usize = 100;
 /// The most header bytes (names and values) answered with anything but 431.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// Everything handlers need. Cloned per request: every field is a handle (`Arc`s inside).
+/// Everything handlers need, behind one `Arc`: axum clones the state for every request and every
+/// `from_fn_with_state` layer, and each service holds its own copy of [`Ports`] (sixteen `Arc`s),
+/// so cloning the fields one by one cost over a hundred reference-count updates per request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+/// The fields of [`AppState`], reached through its `Deref`.
+pub struct AppStateInner {
     verifications: VerificationService,
     acknowledgements: AcknowledgementService,
     connections: ConnectionService,
@@ -87,7 +92,21 @@ pub struct AppState {
     metrics: Arc<Metrics>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
 impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for AppStateInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState").field("limits", &self.limits).finish_non_exhaustive()
     }
@@ -103,7 +122,7 @@ impl AppState {
         metrics: Arc<Metrics>,
         limits: HttpLimits,
     ) -> Self {
-        Self {
+        Self(Arc::new(AppStateInner {
             verifications: VerificationService::new(ports.clone()),
             acknowledgements: AcknowledgementService::new(ports.clone()),
             connections: ConnectionService::new(ports.clone()),
@@ -115,7 +134,7 @@ impl AppState {
             readiness,
             limits,
             metrics,
-        }
+        }))
     }
 }
 

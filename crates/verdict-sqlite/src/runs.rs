@@ -13,7 +13,7 @@ use verdict_core::ports::{BlockedStart, QueueDepth, RunStore, StartOutcome, Stor
 use crate::SqliteStore;
 use crate::audit::append;
 use crate::errors::{invariant, store_error};
-use crate::rows::{RunRow, optional_timestamp, run_columns, timestamp};
+use crate::rows::{RunRow, list_run_columns, optional_timestamp, run_columns, timestamp};
 
 /// The `context` document holding a report.
 pub(crate) fn context_json(report: &Report) -> String {
@@ -110,7 +110,7 @@ impl SqliteStore {
             ($keyset:literal) => {
                 concat!(
                     "SELECT ",
-                    run_columns!(),
+                    list_run_columns!(),
                     " FROM operation_runs WHERE workspace_id = ?1 AND tenant_id = ?2 \
                      AND (?3 IS NULL OR type = ?3) AND (?4 IS NULL OR status = ?4) \
                      AND (?5 IS NULL OR provider_connection_id = ?5)",

@@ -314,6 +314,21 @@ pub async fn list_filters_by_flow_status_and_connection(stores: &Stores) {
         }
     };
     assert_eq!(list(None, None, None).await, HashSet::from([done.id, queued_id, other_id]));
+    let page = stores
+        .runs
+        .list(RunListQuery {
+            workspace_id: ws(1),
+            tenant_id: tenant(10),
+            flow: None,
+            status: Some(RunStatus::Completed),
+            provider_connection_id: None,
+            limit: PageLimit::new(100).unwrap(),
+            after: None,
+        })
+        .await
+        .unwrap();
+    assert!(page.runs.iter().all(|r| r.report.is_none()), "a page of runs carries no reports");
+    assert!(stores.runs.get(done.id).await.unwrap().unwrap().report.is_some(), "the run itself has its report");
     assert_eq!(list(Some(other_flow.flow.clone()), None, None).await, HashSet::from([other_id]));
     assert_eq!(list(None, Some(RunStatus::Completed), None).await, HashSet::from([done.id]));
     assert_eq!(list(None, Some(RunStatus::Queued), None).await, HashSet::from([queued_id, other_id]));

@@ -218,7 +218,7 @@ impl<'de> Deserialize<'de> for EvidenceKind {
 }
 
 /// An evidence value: a string, an integer or a boolean. Never an object: evidence is a pointer.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(untagged)]
 pub enum EvidenceValue {
     /// A boolean.
@@ -227,6 +227,42 @@ pub enum EvidenceValue {
     Int(i64),
     /// A short, sanitized string.
     Text(String),
+}
+
+/// Accepts what `#[serde(untagged)]` over the three variants accepted — a boolean, an integer
+/// that fits `i64`, a string — without buffering each value and trying the variants in turn,
+/// which built and dropped an error per evidence entry of every report read.
+impl<'de> Deserialize<'de> for EvidenceValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ValueVisitor;
+
+        impl serde::de::Visitor<'_> for ValueVisitor {
+            type Value = EvidenceValue;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, an integer or a boolean")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<EvidenceValue, E> {
+                Ok(EvidenceValue::Bool(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<EvidenceValue, E> {
+                Ok(EvidenceValue::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<EvidenceValue, E> {
+                i64::try_from(v)
+                    .map(EvidenceValue::Int)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<EvidenceValue, E> {
+                Ok(EvidenceValue::Text(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<EvidenceValue, E> {
+                Ok(EvidenceValue::Text(v))
+            }
+        }
+
+        d.deserialize_any(ValueVisitor)
+    }
 }
 
 /// One safe pointer supporting a check result.
@@ -372,6 +408,19 @@ impl CheckResult {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn evidence_values_parse_as_booleans_integers_or_strings_only() {
+        use super::EvidenceValue;
+        let parse = |text: &str| serde_json::from_str::<EvidenceValue>(text);
+        assert_eq!(parse("true").unwrap(), EvidenceValue::Bool(true));
+        assert_eq!(parse("-7").unwrap(), EvidenceValue::Int(-7));
+        assert_eq!(parse("9223372036854775807").unwrap(), EvidenceValue::Int(i64::MAX));
+        assert_eq!(parse("\"x\"").unwrap(), EvidenceValue::Text("x".into()));
+        for bad in ["9223372036854775808", "1.5", "null", "{}", "[]"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

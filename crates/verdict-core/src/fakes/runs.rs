@@ -114,7 +114,9 @@ impl RunStore for InMemoryStore {
             .collect();
         runs.sort_by_key(|r| std::cmp::Reverse(cursor_key(r)));
         let fetched = usize::try_from(query.fetch_limit()).unwrap_or(usize::MAX);
-        Ok(RunPage::from_overfetched(runs.into_iter().take(fetched).cloned().collect(), query.limit))
+        // Like the real stores, a page carries no reports.
+        let page = runs.into_iter().take(fetched).map(|r| Run { report: None, ..r.clone() }).collect();
+        Ok(RunPage::from_overfetched(page, query.limit))
     }
 
     async fn latest_for_identity(&self, identity: &RunIdentityHash) -> Result<Option<Run>, StoreError> {

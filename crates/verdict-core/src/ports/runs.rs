@@ -109,6 +109,10 @@ pub trait RunStore: Send + Sync {
     /// A page of a tenant's runs, newest first by `(created_at, id)`, after the query's cursor.
     /// Pages never repeat or skip a run that existed when the first page was read.
     ///
+    /// The runs come without their reports (`report` is `None`, whatever the status): a page
+    /// lists runs, and reading, parsing and then discarding fifty stored reports was most of its
+    /// cost. A run's report is read with [`RunStore::get`].
+    ///
     /// # Errors
     /// [`StoreError`] on storage failure.
     async fn list(&self, query: RunListQuery) -> Result<RunPage, StoreError>;

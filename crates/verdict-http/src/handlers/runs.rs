@@ -65,7 +65,8 @@ pub async fn report(
     let vary = [(header::VARY, HeaderValue::from_static("accept"))];
     if format == ExportFormat::Json {
         let report = state.verifications.report(&principal, id).await?;
-        return Ok((vary, Json(report.to_json())).into_response());
+        // The typed report serializes directly, without a `serde_json::Value` in between.
+        return Ok((vary, Json(report)).into_response());
     }
     let export = state.verifications.export(&principal, id).await?;
     let input = ExportInput::new(&export.run, &export.report, export.previous.as_ref(), &export.acknowledgements)
