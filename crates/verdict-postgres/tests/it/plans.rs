@@ -180,3 +180,47 @@ async fn fleet_status_of_10k_connections_reads_indexes() {
         assert_reads_index(&plan, "operation_runs_connection_completed_idx", what);
     }
 }
+
+/// A workspace whose statistics PostgreSQL has not gathered yet (a fresh database, or one that
+/// grew faster than autovacuum's analyze): 3 000 connections, a run for each, and 5 000 runs of
+/// the same tenant naming connections that do not exist (blocked starts).
+const UNANALYZED_SEED: &str = "INSERT INTO provider_connections (id, workspace_id, tenant_id, display_name, \
+         entra_tenant_id, client_id, client_secret_ciphertext, created_at, updated_at) \
+     SELECT gen_random_uuid(), 1, 10, 'C' || g, '00000000-0000-0000-0000-000000000001', \
+         '00000000-0000-0000-0000-000000000001', '\\x00', now(), now() FROM generate_series(1, 3000) AS g;
+     INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, run_identity_hash, \
+         status, outcome, initiator_user_id, created_at) \
+     SELECT gen_random_uuid(), 1, 10, id, 'provider.connection.check', md5(id::text) || md5(id::text), \
+         'queued', 'pending', 'u', now() FROM provider_connections;
+     INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, run_identity_hash, \
+         status, outcome, initiator_user_id, created_at) \
+     SELECT gen_random_uuid(), 1, 10, gen_random_uuid(), 'provider.connection.check', \
+         md5(g::text) || md5((g + 1)::text), 'queued', 'pending', 'u', now() FROM generate_series(1, 5000) AS g";
+
+/// Without statistics the planner once took the tenant's listing index for each connection's
+/// newest run (its order for free, the connection as a filter): every connection read every run
+/// of its tenant, 16 s for a page of 6 000 connections. The connection index holds the scope
+/// columns too, so it is the better match whatever the statistics say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_status_reads_the_connection_index_before_statistics_exist() {
+    let (store, _db) = store().await;
+    let pool = store.pool();
+    sqlx::raw_sql(UNANALYZED_SEED).execute(pool).await.unwrap();
+    let plan = plan_of(pool, queries::FLEET_STATUS, |q| {
+        q.bind(1_i64)
+            .bind(None::<Vec<i64>>)
+            .bind(None::<i64>)
+            .bind(0_i64)
+            .bind(uuid::Uuid::nil())
+            .bind(None::<&str>)
+            .bind(None::<chrono::DateTime<chrono::Utc>>)
+            .bind(None::<chrono::DateTime<chrono::Utc>>)
+            .bind(51_i64)
+    })
+    .await;
+    let reads =
+        |index: &str| plan.iter().any(|(kind, name)| kind.starts_with("Index") && name.as_deref() == Some(index));
+    assert!(reads("operation_runs_connection_recent_idx"), "the newest run comes from the connection index: {plan:?}");
+    assert!(reads("operation_runs_connection_completed_idx"), "the newest completion too: {plan:?}");
+    assert!(!reads("operation_runs_listing_idx"), "no connection reads its tenant's whole listing: {plan:?}");
+}
