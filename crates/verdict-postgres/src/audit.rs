@@ -24,41 +24,71 @@ const EVENTS: &str = "SELECT id, workspace_id, seq, occurred_at, tenant_id, acto
 
 const CHAIN_HEAD: &str = "SELECT seq, hash FROM audit_chain_heads WHERE workspace_id = $1 AND seq >= 1";
 
-/// Appends `event` to its workspace's chain within the open transaction `conn`: locks the chain
-/// head, seals the event as the next `seq` after the head's hash, inserts it and advances the
-/// head. The lock is held until the transaction ends, so concurrent appends queue up behind it.
+/// Appends `event` to its workspace's chain within the open transaction `conn`; see
+/// [`append_all`].
 ///
 /// # Errors
 /// [`StoreError`] on storage failure; the caller's transaction must then be rolled back.
 pub(crate) async fn append(conn: &mut PgConnection, event: PendingAuditEvent) -> Result<AuditEvent, StoreError> {
-    let (head_seq, head_hash): (i64, String) = sqlx::query_as(LOCK_CHAIN_HEAD)
-        .bind(event.workspace_id.get())
-        .bind(GENESIS_HASH)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(store_error)?;
-    let prev_hash = ChainHash::parse(head_hash).map_err(unexpected)?;
-    let seq = u64::try_from(head_seq).map_err(unexpected)? + 1;
-    let sealed = event.seal(seq, prev_hash);
-    let row = sealed.to_stored();
-    sqlx::query(APPEND_AUDIT_EVENT)
-        .bind(row.id)
-        .bind(row.workspace_id)
-        .bind(row.seq)
-        .bind(row.occurred_at)
-        .bind(row.tenant_id)
-        .bind(row.actor_type)
-        .bind(row.actor_id)
-        .bind(row.action)
-        .bind(row.subject_type)
-        .bind(row.subject_id)
-        .bind(row.metadata)
-        .bind(row.prev_hash)
-        .bind(row.hash)
-        .execute(&mut *conn)
-        .await
-        .map_err(store_error)?;
-    Ok(sealed)
+    let mut sealed = append_all(conn, vec![event]).await?;
+    sealed.pop().ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("no event appended")))
+}
+
+/// Appends `events`, in order, to their workspace's chain within the open transaction `conn`:
+/// locks the chain head once per workspace, seals each event as the next `seq` after the
+/// previous one's hash, inserts it and advances the head. The lock is held until the
+/// transaction ends, so concurrent appends queue up behind it — callers take it as late as they
+/// can (after their other writes), since every statement between it and the commit is time the
+/// workspace's other writers wait (docs/benchmarks.md, "Audit chain throughput").
+///
+/// # Errors
+/// [`StoreError`] on storage failure; the caller's transaction must then be rolled back.
+pub(crate) async fn append_all(
+    conn: &mut PgConnection,
+    events: Vec<PendingAuditEvent>,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    let mut heads: Vec<(WorkspaceId, u64, ChainHash)> = Vec::new();
+    let mut sealed_events = Vec::with_capacity(events.len());
+    for event in events {
+        let head = match heads.iter_mut().find(|(workspace, ..)| *workspace == event.workspace_id) {
+            Some(head) => head,
+            None => {
+                let (head_seq, head_hash): (i64, String) = sqlx::query_as(LOCK_CHAIN_HEAD)
+                    .bind(event.workspace_id.get())
+                    .bind(GENESIS_HASH)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                let hash = ChainHash::parse(head_hash).map_err(unexpected)?;
+                heads.push((event.workspace_id, u64::try_from(head_seq).map_err(unexpected)?, hash));
+                heads.last_mut().ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("no chain head")))?
+            }
+        };
+        let seq = head.1 + 1;
+        let sealed = event.seal(seq, head.2.clone());
+        let row = sealed.to_stored();
+        sqlx::query(APPEND_AUDIT_EVENT)
+            .bind(row.id)
+            .bind(row.workspace_id)
+            .bind(row.seq)
+            .bind(row.occurred_at)
+            .bind(row.tenant_id)
+            .bind(row.actor_type)
+            .bind(row.actor_id)
+            .bind(row.action)
+            .bind(row.subject_type)
+            .bind(row.subject_id)
+            .bind(row.metadata)
+            .bind(row.prev_hash)
+            .bind(row.hash)
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        head.1 = seq;
+        head.2 = sealed.hash().clone();
+        sealed_events.push(sealed);
+    }
+    Ok(sealed_events)
 }
 
 #[async_trait]

@@ -114,8 +114,9 @@ impl RunQueue for PgStore {
             return Err(CompleteError::refused(status.as_deref()).map_err(StoreError::from)?);
         };
         let done = Run::try_from(row)?;
-        append(&mut tx, completed).await?;
+        // The workspace's chain head last: its lock is held until the commit.
         crate::continuous::enqueue(&mut tx, &events).await?;
+        append(&mut tx, completed).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(done)
     }

@@ -12,7 +12,7 @@ use verdict_core::domain::{
 use verdict_core::ports::{BlockedStart, QueueDepth, RunStore, StartOutcome, StoreError};
 
 use crate::PgStore;
-use crate::audit::append;
+use crate::audit::{append, append_all};
 use crate::error::store_error;
 use crate::queries::{
     ACTIVE_RUN, INSERT_COMPLETED, INSERT_QUEUED, LATEST_RUN, LIST_RUNS, LOCK_IDENTITY, PREVIOUS_REPORT, QUEUE_DEPTH,
@@ -110,9 +110,9 @@ impl RunStore for PgStore {
             .await
             .map_err(store_error)?;
         let stored = Run::try_from(row)?;
-        append(&mut tx, start.started).await?;
-        append(&mut tx, start.completed).await?;
+        // The workspace's chain head last: its lock is held until the commit.
         crate::continuous::enqueue(&mut tx, &start.events).await?;
+        append_all(&mut tx, vec![start.started, start.completed]).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(StartOutcome::Created(stored))
     }
