@@ -71,16 +71,32 @@ fn selected(name: &str) -> bool {
 async fn run(paths: &Paths) -> Result<()> {
     let mut rows = Vec::new();
     let database = verdict_pg_harness::test_database(&verdict_postgres::MIGRATOR).await;
+    let server = describe_server(database.url()).await?;
+    eprintln!("PostgreSQL server: {server}");
     postgres(paths, database.url(), &mut rows).await.context("PostgreSQL")?;
     let sqlite_dir = tempfile::tempdir()?;
     let sqlite_url = format!("sqlite://{}", sqlite_dir.path().join("verdict.db").display());
     sqlite(paths, &sqlite_url, &mut rows).await.context("SQLite")?;
     let scale = if selected("scale") { Some(scale::measure(paths).await.context("scale")?) } else { None };
-    let text = report::render(&rows, scale.as_ref());
+    let text = report::render(&rows, &server, scale.as_ref());
     println!("{text}");
     std::fs::write(paths.out.join("http.md"), &text)?;
     eprintln!("written to {}", paths.out.join("http.md").display());
     Ok(())
+}
+
+/// The server's version and durability settings: figures with `fsync` off are not comparable
+/// with a production server's (the harness's throwaway server runs without it; set
+/// `DATABASE_URL` to measure a durable one).
+async fn describe_server(url: &str) -> Result<String> {
+    let pool = sqlx::PgPool::connect(url).await?;
+    let (version, fsync, commit): (String, String, String) = sqlx::query_as(
+        "SELECT current_setting('server_version'), current_setting('fsync'), current_setting('synchronous_commit')",
+    )
+    .fetch_one(&pool)
+    .await?;
+    pool.close().await;
+    Ok(format!("PostgreSQL {version}, fsync {fsync}, synchronous_commit {commit}"))
 }
 
 /// What the PostgreSQL part leaves for the scale measurement.

@@ -52,10 +52,15 @@ fn number(value: f64) -> String {
 
 /// The whole report.
 #[must_use]
-pub fn render(rows: &[Row], scale: Option<&Scale>) -> String {
+pub fn render(rows: &[Row], server: &str, scale: Option<&Scale>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# HTTP benchmarks\n");
-    let _ = writeln!(out, "Machine: {}; measured {}.", machine(), chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"));
+    let _ = writeln!(
+        out,
+        "Machine: {}; {server}; measured {}.",
+        machine(),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
     let _ = writeln!(
         out,
         "8 keep-alive connections for 5 s per scenario (`verdict serve --no-workers`); pgbench `-M prepared -c 8 -T 5` \

@@ -221,7 +221,8 @@ fn parameter(
     match oid {
         2950 => return Ok(format!("CAST(lpad(to_hex(CAST(:{} AS bigint)), 32, '0') AS uuid)", variable())),
         25 | 1043 if is_digest(x) && is_digest(y) => {
-            return Ok(format!("lpad(to_hex(CAST(:{} AS bigint)), 64, '0')", variable()));
+            // Right-padded: the leading digits vary, as a digest's do (an advisory lock keys on them).
+            return Ok(format!("rpad(to_hex(CAST(:{} AS bigint)), 64, '0')", variable()));
         }
         1184 => return Ok("now()".to_owned()),
         1114 => return Ok("localtimestamp".to_owned()),
