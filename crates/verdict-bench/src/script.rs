@@ -7,7 +7,8 @@
 //!    (a pgbench `\set` expression or an SQL expression), or the first request's value when it
 //!    has none;
 //! 2. a value an earlier statement of the request returned (one row in both requests), or that
-//!    value plus one (the audit chain's head `seq` and `hash`): that row, kept with `\gset`;
+//!    value plus one (the audit chain's head `seq` and `hash`): that row, kept with `\gset`; or an
+//!    earlier parameter plus one (the next `seq` under the same head);
 //! 3. equal in both requests: a constant (`-D`);
 //! 4. a fresh value of its type: a random UUID or 64-hex digest (one per distinct value), `now()`;
 //! 5. otherwise the first request's value, and the script says so in its notes.
@@ -94,7 +95,11 @@ pub fn script(first: &Capture, second: &Capture) -> Result<Script> {
                 let mut expressions = Vec::with_capacity(a.len());
                 for (k, (x, y)) in a.iter().zip(b).enumerate() {
                     let place = Place { statement: index, param: k + 1 };
-                    expressions.push(parameter(&place, x, y, first, second, &mut out, &mut state)?);
+                    let expression = parameter(&place, x, y, first, second, &mut out, &mut state)?;
+                    if let (Value::Text { text: x, .. }, Value::Text { text: y, .. }) = (x, y) {
+                        state.sent.push((x.clone(), y.clone(), expression.clone()));
+                    }
+                    expressions.push(expression);
                 }
                 lines.push(substitute(sql, &expressions));
             }
@@ -123,6 +128,8 @@ struct State {
     /// A random pgbench variable per varying value, by its two captured texts: a value the
     /// request sent twice (an identity hash, a run id) is one value in the replay too.
     fresh: BTreeMap<(String, String), String>,
+    /// Every parameter bound so far: its two captured texts and its expression.
+    sent: Vec<(String, String, String)>,
 }
 
 struct Place {
@@ -207,6 +214,12 @@ fn parameter(
                 }
             }
         }
+    }
+    // Still rule 2: a value an earlier parameter sent plus one (the second event appended under
+    // one chain-head lock follows the first).
+    let next = |t: &str, v: &str| t.parse::<i64>().ok().zip(v.parse::<i64>().ok()).is_some_and(|(t, v)| t + 1 == v);
+    if let Some((.., expression)) = state.sent.iter().rev().find(|(ta, tb, _)| next(ta, x) && next(tb, y)) {
+        return Ok(format!("({expression} + 1)"));
     }
     if a == b {
         return constant(out);
@@ -361,6 +374,23 @@ mod tests {
         assert!(script.defines.is_empty());
         assert!(script.notes.is_empty());
         assert_eq!(script.statements, 4);
+    }
+
+    #[test]
+    fn a_second_event_under_one_head_lock_follows_the_first() {
+        let two = |head: i64, hash: &str, first_hash: &str| {
+            let mut capture = capture("3", head, hash, "00000000-0000-0000-0000-000000000001");
+            let next = execute(
+                "INSERT INTO log2 VALUES ($1, $2)",
+                vec![Value::text(20, &(head + 2).to_string()), Value::text(25, first_hash)],
+                vec![],
+            );
+            capture.events.insert(3, next);
+            capture
+        };
+        let script = script(&two(7, &"a".repeat(64), &"c".repeat(64)), &two(12, &"b".repeat(64), &"d".repeat(64)));
+        let text = script.unwrap().text;
+        assert!(text.contains("INSERT INTO log2 VALUES (((CAST(:r1_seq AS bigint) + 1) + 1), "), "{text}");
     }
 
     #[test]

@@ -352,6 +352,20 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 mod tests {
     use super::*;
 
+    /// A scrape never scans the runs table: the queue depth (an index read
+    /// of the active runs) is read by the first scrape of each interval and served from the
+    /// gauges to every other one, however often `/metrics` is scraped.
+    #[test]
+    fn scrapes_read_the_queue_depth_at_most_once_per_interval() {
+        let metrics = Metrics::new(Duration::from_secs(3600));
+        assert!(metrics.queue_depth_due(), "the first scrape reads the queue depth");
+        for _ in 0..1000 {
+            assert!(!metrics.queue_depth_due(), "scrapes within the interval use the gauges");
+        }
+        let always = Metrics::new(Duration::ZERO);
+        assert!(always.queue_depth_due() && always.queue_depth_due(), "an interval of zero reads every time");
+    }
+
     #[test]
     fn made_up_methods_share_one_label() {
         assert_eq!(method_label(&Method::GET), "GET");
