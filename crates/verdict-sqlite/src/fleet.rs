@@ -15,7 +15,7 @@ use crate::rows::{FleetRowRecord, optional_timestamp};
 /// `(?4, ?5)` the position (first page: before every connection), `?6` the overall (`running`:
 /// an active newest run), `?7` the expiry cut-off, `?8` the staleness cut-off, `?9` the limit.
 /// Instants are canonical text, so comparing text compares time.
-const FLEET_STATUS: &str = "SELECT c.tenant_id, c.id AS provider_connection_id, c.display_name, \
+pub const FLEET_STATUS: &str = "SELECT c.tenant_id, c.id AS provider_connection_id, c.display_name, \
      c.client_secret_expires_at, r.id AS run_id, r.type AS flow, r.status, r.overall, r.outcome, r.completed_at, \
      r.change_state, lc.credential_expires_at AS run_credential_expires_at, s.schedule_interval, \
      s.interval_seconds, s.next_run_at \

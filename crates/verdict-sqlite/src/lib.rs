@@ -28,6 +28,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use verdict_core::ports::StoreError;
 
 pub use errors::SetupError;
+/// The fleet status statement, public so that tests can read its query plan.
+pub use fleet::FLEET_STATUS;
 
 use errors::store_error;
 

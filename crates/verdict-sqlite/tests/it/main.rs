@@ -11,4 +11,5 @@ mod durability;
 mod faults;
 mod migrations;
 mod outbox;
+mod plans;
 mod support;
