@@ -167,7 +167,10 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     TestApp {
         address,
         database_url: url.clone(),
-        client: reqwest::Client::new(),
+        // The server closes a kept-alive connection that sends no request within its header-read
+        // timeout (10 s by default). The client lets pooled connections go sooner, so it never
+        // sends a request on a connection the server is closing at that moment.
+        client: reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5)).build().unwrap(),
         provider,
         seen: Mutex::new(Vec::new()),
         stop: Some(stop),
