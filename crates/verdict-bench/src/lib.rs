@@ -99,14 +99,14 @@ async fn describe_server(url: &str) -> Result<String> {
     Ok(format!("PostgreSQL {version}, fsync {fsync}, synchronous_commit {commit}"))
 }
 
-/// What the PostgreSQL part leaves for the scale measurement.
+/// The database pgbench runs against, and pgbench.
 #[derive(Debug, Clone)]
 pub struct Postgres {
     url: String,
     pgbench: PathBuf,
 }
 
-async fn postgres(paths: &Paths, url: &str, rows: &mut Vec<Row>) -> Result<Postgres> {
+async fn postgres(paths: &Paths, url: &str, rows: &mut Vec<Row>) -> Result<()> {
     let pgbench = verdict_pg_harness::pg_bin_dir().map_or_else(|| PathBuf::from("pgbench"), |dir| dir.join("pgbench"));
     let parsed = url::Url::parse(url)?;
     let upstream = (parsed.host_str().context("host")?, parsed.port().unwrap_or(5432))
@@ -140,7 +140,7 @@ async fn postgres(paths: &Paths, url: &str, rows: &mut Vec<Row>) -> Result<Postg
         measure(paths, &server, Some((&capture_server, &proxy, &pg)), &scenario, rows).await?;
     }
     report_problems(&server)?;
-    Ok(pg)
+    Ok(())
 }
 
 async fn sqlite(paths: &Paths, url: &str, rows: &mut Vec<Row>) -> Result<()> {

@@ -35,37 +35,36 @@ pub(crate) async fn append(conn: &mut PgConnection, event: PendingAuditEvent) ->
 }
 
 /// Appends `events`, in order, to their workspace's chain within the open transaction `conn`:
-/// locks the chain head once per workspace, seals each event as the next `seq` after the
-/// previous one's hash, inserts it and advances the head. The lock is held until the
-/// transaction ends, so concurrent appends queue up behind it — callers take it as late as they
-/// can (after their other writes), since every statement between it and the commit is time the
-/// workspace's other writers wait (docs/benchmarks.md, "Audit chain throughput").
+/// locks the chain head once, seals each event as the next `seq` after the previous one's hash,
+/// inserts it and advances the head. The lock is held until the transaction ends, so concurrent
+/// appends queue up behind it — callers take it as late as they can (after their other writes),
+/// since every statement between it and the commit is time the workspace's other writers wait
+/// (docs/benchmarks.md, "Audit chain throughput"). The events of one call belong to one
+/// workspace, as every audited action does.
 ///
 /// # Errors
-/// [`StoreError`] on storage failure; the caller's transaction must then be rolled back.
+/// [`StoreError`] on storage failure, or events of several workspaces; the caller's transaction
+/// must then be rolled back.
 pub(crate) async fn append_all(
     conn: &mut PgConnection,
     events: Vec<PendingAuditEvent>,
 ) -> Result<Vec<AuditEvent>, StoreError> {
-    let mut heads: Vec<(WorkspaceId, u64, ChainHash)> = Vec::new();
+    let Some(workspace) = events.first().map(|event| event.workspace_id) else { return Ok(Vec::new()) };
+    if events.iter().any(|event| event.workspace_id != workspace) {
+        return Err(StoreError::Unexpected(anyhow::anyhow!("one append spans several workspaces")));
+    }
+    let (head_seq, head_hash): (i64, String) = sqlx::query_as(LOCK_CHAIN_HEAD)
+        .bind(workspace.get())
+        .bind(GENESIS_HASH)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    let mut seq = u64::try_from(head_seq).map_err(unexpected)?;
+    let mut prev_hash = ChainHash::parse(head_hash).map_err(unexpected)?;
     let mut sealed_events = Vec::with_capacity(events.len());
     for event in events {
-        let head = match heads.iter_mut().find(|(workspace, ..)| *workspace == event.workspace_id) {
-            Some(head) => head,
-            None => {
-                let (head_seq, head_hash): (i64, String) = sqlx::query_as(LOCK_CHAIN_HEAD)
-                    .bind(event.workspace_id.get())
-                    .bind(GENESIS_HASH)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(store_error)?;
-                let hash = ChainHash::parse(head_hash).map_err(unexpected)?;
-                heads.push((event.workspace_id, u64::try_from(head_seq).map_err(unexpected)?, hash));
-                heads.last_mut().ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("no chain head")))?
-            }
-        };
-        let seq = head.1 + 1;
-        let sealed = event.seal(seq, head.2.clone());
+        seq += 1;
+        let sealed = event.seal(seq, prev_hash);
         let row = sealed.to_stored();
         sqlx::query(APPEND_AUDIT_EVENT)
             .bind(row.id)
@@ -84,8 +83,7 @@ pub(crate) async fn append_all(
             .execute(&mut *conn)
             .await
             .map_err(store_error)?;
-        head.1 = seq;
-        head.2 = sealed.hash().clone();
+        prev_hash = sealed.hash().clone();
         sealed_events.push(sealed);
     }
     Ok(sealed_events)
