@@ -67,22 +67,11 @@ pub struct Options {
     pub database_url: Option<String>,
     /// `VERDICT_WEBHOOK_ALLOW_PRIVATE`: webhooks to the tests' receivers on loopback.
     pub allow_private_webhooks: bool,
-    /// Whether this process sends webhook deliveries.
-    pub dispatcher: bool,
-    /// Run on this database (URL and its owner) instead of a fresh one: a second process.
-    pub shared_database: Option<(String, Box<dyn Any + Send>)>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self {
-            workers: true,
-            serve_args: Vec::new(),
-            database_url: None,
-            allow_private_webhooks: false,
-            dispatcher: true,
-            shared_database: None,
-        }
+        Self { workers: true, serve_args: Vec::new(), database_url: None, allow_private_webhooks: false }
     }
 }
 
@@ -113,13 +102,12 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     log_buffer();
     let provider = FakeProvider::start(FakeTenant::contoso()).await.unwrap();
-    let (url, database): (String, Box<dyn Any + Send>) = match (options.shared_database, backend) {
-        (Some(shared), _) => shared,
-        (None, Backend::Sqlite) => {
+    let (url, database): (String, Box<dyn Any + Send>) = match backend {
+        Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             (format!("sqlite://{}/data/verdict.db", dir.path().display()), Box::new(dir))
         }
-        (None, Backend::Postgres) => {
+        Backend::Postgres => {
             let db = verdict_pg_harness::test_database(&verdict_postgres::MIGRATOR).await;
             (db.url().to_owned(), Box::new(db))
         }
@@ -152,9 +140,6 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     }
     if options.allow_private_webhooks {
         args.push("--webhook-allow-private");
-    }
-    if !options.dispatcher {
-        args.push("--no-dispatcher");
     }
     let cli = verdict_app::cli::Cli::parse_from(args);
     let Some(verdict_app::cli::Command::Serve(serve)) = cli.command else { unreachable!("serve was given") };
@@ -322,18 +307,6 @@ impl TestApp {
             assert!(Instant::now() < deadline, "run {run} did not complete: {}", view.text);
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-
-    /// Stops the service gracefully and hands over its database, for a next process on it.
-    pub async fn stop_keeping_database(mut self) -> (String, Box<dyn Any + Send>) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            tokio::time::timeout(Duration::from_secs(30), server).await.unwrap().unwrap().unwrap();
-        }
-        let database = std::mem::replace(&mut self._database, Box::new(()));
-        (self.database_url.clone(), database)
     }
 
     /// Stops the service gracefully and waits for it.

@@ -13,7 +13,7 @@ mod report;
 mod scale;
 mod scenarios;
 mod script;
-mod server;
+pub mod server;
 mod value;
 mod wire;
 

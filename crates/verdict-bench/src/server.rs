@@ -1,4 +1,6 @@
-//! A real `verdict serve` process (workers off), its tokens, and its CPU time.
+//! A real `verdict serve` process, its tokens, its log and its CPU time: the benchmarks run it
+//! with workers off, and `verdict-app`'s process tests run several on one database and kill
+//! them with SIGKILL (docs/architecture.md, "Faults").
 
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
@@ -22,15 +24,42 @@ pub struct Server {
     log: Arc<Mutex<Vec<String>>>,
 }
 
+/// How to run `verdict serve`, beyond its database.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// Run workers (the benchmarks run without).
+    pub workers: bool,
+    /// Keep the webhook dispatcher off: deliveries wait in the outbox for another process.
+    pub no_dispatcher: bool,
+    /// Environment variables for the process (the provider's URLs, webhook policy).
+    pub env: Vec<(String, String)>,
+}
+
 impl Server {
     /// Starts `binary serve` on `database`, workers off, on an ephemeral port.
     ///
     /// # Errors
     /// When the process cannot start or exits before listening.
     pub fn start(binary: &Path, database: &str) -> Result<Self> {
+        Self::launch(binary, database, &Launch::default())
+    }
+
+    /// Starts `binary serve` on `database` as `launch` says, on an ephemeral port.
+    ///
+    /// # Errors
+    /// When the process cannot start or exits before listening.
+    pub fn launch(binary: &Path, database: &str, launch: &Launch) -> Result<Self> {
+        let mut serve = vec!["--log-format", "json", "serve", "--listen", "127.0.0.1:0"];
+        if !launch.workers {
+            serve.push("--no-workers");
+        }
+        if launch.no_dispatcher {
+            serve.push("--no-dispatcher");
+        }
         let mut child = Command::new(binary)
             .args(global(database))
-            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0", "--no-workers"])
+            .args(serve)
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "warn,verdict=info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -104,6 +133,21 @@ impl Server {
         let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
         let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
         Some(ticks / 100.0)
+    }
+
+    /// Ends the process with SIGKILL, as a crash or the OOM killer would: no shutdown path runs.
+    ///
+    /// # Errors
+    /// When the signal cannot be sent or the process not reaped.
+    pub fn kill(mut self) -> Result<std::process::ExitStatus> {
+        self.child.kill().context("SIGKILL")?;
+        Ok(self.child.wait()?)
+    }
+
+    /// Whether any log line so far contains `text`.
+    #[must_use]
+    pub fn logged(&self, text: &str) -> bool {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner).iter().any(|l| l.contains(text))
     }
 
     /// The server's warnings and errors so far.
