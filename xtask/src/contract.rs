@@ -1,6 +1,7 @@
 //! The served contract, checked by the tools its consumers use (docs/contract.md, "Validated by
 //! real tools"): a real `verdict` process on a throwaway SQLite database, its OpenAPI document
-//! through `openapi-spec-validator`, every operation through a bounded, seeded Schemathesis run,
+//! through `openapi-spec-validator`, every operation through a bounded, seeded Schemathesis run
+//! (then its stateful phase again inside the token's workspace, following the document's links),
 //! and its `/metrics` scrape through `promtool check metrics`.
 //!
 //! The binary is the one `cargo test` already built for the CLI tests, so this step compiles
@@ -55,24 +56,41 @@ pub fn check(target_dir: &Path) -> Result<()> {
     run("openapi-spec-validator", Command::new(&validator).arg(&spec_file))?;
 
     let url = format!("http://{}/v1/openapi.json", server.address);
-    // The bearer token stays out of the log: the command is shown with it redacted.
-    eprintln!(
-        "\n==> schemathesis: run {url} --header 'Authorization: Bearer [redacted]' --checks all \
-         --exclude-checks {SCHEMATHESIS_EXCLUDED} --max-examples {SCHEMATHESIS_EXAMPLES} --seed {SCHEMATHESIS_SEED}"
-    );
-    let outcome = run_quietly(
-        "schemathesis",
-        Command::new(&schemathesis)
-            .args(["run", &url, "--header"])
-            .arg(format!("Authorization: Bearer {token}"))
-            .args(["--checks", "all", "--exclude-checks", SCHEMATHESIS_EXCLUDED])
-            .args(["--max-examples", SCHEMATHESIS_EXAMPLES, "--seed", SCHEMATHESIS_SEED])
-            .args(["--generation-database", "none", "--request-timeout", "10"])
-            .current_dir(&scratch.0),
-    );
-    if let Err(error) = outcome {
-        server.print_log();
-        return Err(error);
+    // Every phase over every operation, path parameters as generated (foreign workspaces
+    // included); then the stateful phase again inside the token's workspace, so the sequences
+    // that follow the document's links (create a connection, then read, rotate, schedule and
+    // disable it; start a verification, then read and acknowledge its run) reach the stored
+    // resources instead of stopping at the first 404.
+    let stateful_config = scratch.0.join("stateful.toml");
+    std::fs::write(&stateful_config, "[parameters]\n\"path.ws\" = 1\n")?;
+    for (label, config, phases) in [
+        ("all phases", None, "examples,coverage,fuzzing,stateful"),
+        ("stateful, workspace 1", Some(&stateful_config), "stateful"),
+    ] {
+        // The bearer token stays out of the log: the command is shown with it redacted.
+        eprintln!(
+            "\n==> schemathesis ({label}): run {url} --header 'Authorization: Bearer [redacted]' --checks all \
+             --exclude-checks {SCHEMATHESIS_EXCLUDED} --max-examples {SCHEMATHESIS_EXAMPLES} --seed {SCHEMATHESIS_SEED} \
+             --phases {phases}"
+        );
+        let mut command = Command::new(&schemathesis);
+        if let Some(config) = config {
+            command.arg("--config-file").arg(config);
+        }
+        let outcome = run_quietly(
+            "schemathesis",
+            command
+                .args(["run", &url, "--header"])
+                .arg(format!("Authorization: Bearer {token}"))
+                .args(["--checks", "all", "--exclude-checks", SCHEMATHESIS_EXCLUDED])
+                .args(["--max-examples", SCHEMATHESIS_EXAMPLES, "--seed", SCHEMATHESIS_SEED, "--phases", phases])
+                .args(["--generation-database", "none", "--request-timeout", "10"])
+                .current_dir(&scratch.0),
+        );
+        if let Err(error) = outcome {
+            server.print_log();
+            return Err(error);
+        }
     }
 
     // After Schemathesis every request counter and histogram has samples to lint.

@@ -70,7 +70,95 @@ pub fn document() -> serde_json::Value {
         {
             items.insert("enum".to_owned(), events.into());
         }
+        add_links(&mut document);
         document
     });
     DOCUMENT.clone()
+}
+
+/// Where an identifier an answer carries can be used next: `(operation, status, where in the
+/// body, operations taking it as `{id}`)`. Path parameters the two operations share (`ws`, `t`)
+/// carry over from the request. Code generators and Schemathesis' stateful phase follow these
+/// OpenAPI links (`Link Object`) from a created resource to the operations on it.
+const LINKS: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "create_provider_connection",
+        "201",
+        "/id",
+        &[
+            "get_provider_connection",
+            "rotate_provider_connection_secret",
+            "disable_provider_connection",
+            "set_schedule",
+            "get_schedule",
+            "remove_schedule",
+        ],
+    ),
+    (
+        "start_verification",
+        "201",
+        "/run/id",
+        &["get_run", "get_run_report", "acknowledge_check", "list_acknowledgements"],
+    ),
+    (
+        "start_verification",
+        "200",
+        "/run/id",
+        &["get_run", "get_run_report", "acknowledge_check", "list_acknowledgements"],
+    ),
+    (
+        "create_webhook",
+        "201",
+        "/webhook/id",
+        &["get_webhook", "delete_webhook", "rotate_webhook_secret", "list_webhook_deliveries"],
+    ),
+];
+
+/// Adds [`LINKS`] to the responses they start from.
+fn add_links(document: &mut serde_json::Value) {
+    use serde_json::{Map, Value, json};
+    // operationId → (path, method): targets' path parameters decide what each link carries.
+    let mut operations: Vec<(String, String, Value)> = Vec::new();
+    if let Some(paths) = document.get("paths").and_then(Value::as_object) {
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                if let Some(id) = operation.get("operationId").and_then(Value::as_str) {
+                    operations.push((id.to_owned(), path.clone(), json!(method)));
+                }
+            }
+        }
+    }
+    let path_of = |id: &str| {
+        operations.iter().find(|(op, _, _)| op == id).map(|(_, path, method)| (path.clone(), method.clone()))
+    };
+    for (source, status, pointer, targets) in LINKS {
+        let Some((source_path, source_method)) = path_of(source) else { continue };
+        let mut links = Map::new();
+        for target in *targets {
+            let Some((target_path, _)) = path_of(target) else { continue };
+            let mut parameters = Map::new();
+            for name in path_parameters(&target_path) {
+                let value = if name == "id" {
+                    format!("$response.body#{pointer}")
+                } else if path_parameters(&source_path).contains(&name) {
+                    format!("$request.path.{name}")
+                } else {
+                    continue;
+                };
+                parameters.insert(name, Value::String(value));
+            }
+            links.insert((*target).to_owned(), json!({"operationId": target, "parameters": parameters}));
+        }
+        let method = source_method.as_str().unwrap_or_default();
+        let pointer =
+            format!("/paths/{}/{method}/responses/{status}", source_path.replace('~', "~0").replace('/', "~1"));
+        if let Some(response) = document.pointer_mut(&pointer).and_then(Value::as_object_mut) {
+            response.insert("links".to_owned(), Value::Object(links));
+        }
+    }
+}
+
+/// The `{name}`s of a path template.
+fn path_parameters(path: &str) -> Vec<String> {
+    path.split('{').skip(1).filter_map(|rest| rest.split_once('}')).map(|(name, _)| name.to_owned()).collect()
 }

@@ -109,3 +109,41 @@ async fn error_bodies_validate_against_the_contract() {
         assert!(validator.is_valid(&reply.body), "{}", reply.text);
     }
 }
+
+/// The document's OpenAPI links lead from a created resource to the operations on it: each
+/// names an operation that exists and fills every path parameter of it, the resource's own id
+/// from the answer's body.
+#[tokio::test]
+async fn openapi_links_reach_existing_operations_with_every_path_parameter() {
+    let doc = api().call(Method::GET, "/v1/openapi.json", None, None).await.body;
+    let mut operations = std::collections::BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for operation in item.as_object().unwrap().values() {
+            operations.insert(operation["operationId"].as_str().unwrap().to_owned(), path.clone());
+        }
+    }
+    let mut links = Vec::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                for (name, link) in response["links"].as_object().into_iter().flatten() {
+                    let source = operation["operationId"].as_str().unwrap();
+                    let target = link["operationId"].as_str().unwrap();
+                    let path = operations.get(target).unwrap_or_else(|| panic!("{source} links to unknown {target}"));
+                    let needed: Vec<&str> =
+                        path.split('{').skip(1).filter_map(|rest| rest.split_once('}')).map(|(n, _)| n).collect();
+                    let given: Vec<&str> = link["parameters"].as_object().unwrap().keys().map(String::as_str).collect();
+                    assert_eq!(given.len(), needed.len(), "{source} {status} → {name}: {given:?} for {path}");
+                    assert!(
+                        needed.iter().all(|n| given.contains(n)),
+                        "{source} {status} → {name}: {given:?} for {path}"
+                    );
+                    assert!(link["parameters"]["id"].as_str().unwrap().starts_with("$response.body#/"));
+                    links.push(format!("{source} {status} → {name}"));
+                }
+            }
+        }
+    }
+    // Connections (6 operations), runs from both start answers (4 each), webhooks (4).
+    assert_eq!(links.len(), 18, "{links:#?}");
+}
