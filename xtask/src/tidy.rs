@@ -5,6 +5,7 @@
 
 pub mod features;
 pub mod migrations;
+pub mod shared;
 pub mod source;
 
 use std::collections::{BTreeSet, HashMap};
@@ -145,6 +146,7 @@ pub fn check_workspace() -> Result<()> {
     problems.extend(features::violations(&metadata));
     problems.extend(source::violations(&root)?);
     problems.extend(migrations::violations(&root)?);
+    problems.extend(shared::violations(&root)?);
     if problems.is_empty() { Ok(()) } else { bail!("tidy rules broken:\n  {}", problems.join("\n  ")) }
 }
 
