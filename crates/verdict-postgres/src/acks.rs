@@ -2,6 +2,7 @@
 //! schema's constraints; their violations are recognised by name and become business outcomes.
 
 use async_trait::async_trait;
+use sqlx::PgExecutor;
 use verdict_core::domain::{Acknowledgement, NewAcknowledgement, PendingAuditEvent, RunId, to_micros};
 use verdict_core::ports::{AckInsertError, AcknowledgementStore, StoreError};
 
@@ -93,8 +94,14 @@ impl AcknowledgementStore for PgStore {
     }
 
     async fn list_for_run(&self, run: RunId) -> Result<Vec<Acknowledgement>, StoreError> {
-        let rows: Vec<AckRow> =
-            sqlx::query_as(FOR_RUN).bind(run.as_uuid()).fetch_all(self.pool()).await.map_err(store_error)?;
-        rows.into_iter().map(Acknowledgement::try_from).collect()
+        for_run(self.pool(), run).await
     }
+}
+
+/// A run's acknowledgements, oldest first, on `executor` (the pool, or the connection a run
+/// view reads everything on).
+pub(crate) async fn for_run<'e>(executor: impl PgExecutor<'e>, run: RunId) -> Result<Vec<Acknowledgement>, StoreError> {
+    let rows: Vec<AckRow> =
+        sqlx::query_as(FOR_RUN).bind(run.as_uuid()).fetch_all(executor).await.map_err(store_error)?;
+    rows.into_iter().map(Acknowledgement::try_from).collect()
 }

@@ -4,14 +4,15 @@
 //! in `queue.rs`.
 
 use async_trait::async_trait;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgExecutor};
 use verdict_core::domain::{
     NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery, RunPage, RunScope,
     to_micros,
 };
-use verdict_core::ports::{BlockedStart, QueueDepth, RunStore, StartOutcome, StoreError};
+use verdict_core::ports::{BlockedStart, QueueDepth, RunInContext, RunStore, ScopeVisible, StartOutcome, StoreError};
 
 use crate::PgStore;
+use crate::acks;
 use crate::audit::{append, append_all};
 use crate::error::store_error;
 use crate::queries::{
@@ -23,6 +24,18 @@ use crate::rows::RunRow;
 /// How often a start retries when the active run it conflicted with completed before it could be
 /// read. Each retry needs another run of the identity to complete in a window of microseconds.
 const START_ATTEMPTS: usize = 16;
+
+async fn scope_of<'e>(executor: impl PgExecutor<'e>, run: RunId) -> Result<Option<RunScope>, StoreError> {
+    let row: Option<(i64, i64)> =
+        sqlx::query_as(RUN_SCOPE).bind(run.as_uuid()).fetch_optional(executor).await.map_err(store_error)?;
+    Ok(row.map(|(workspace, tenant)| RunScope::from_stored(workspace, tenant)).transpose()?)
+}
+
+async fn run_by_id<'e>(executor: impl PgExecutor<'e>, run: RunId) -> Result<Option<Run>, StoreError> {
+    let row: Option<RunRow> =
+        sqlx::query_as(RUN_BY_ID).bind(run.as_uuid()).fetch_optional(executor).await.map_err(store_error)?;
+    row.map(Run::try_from).transpose()
+}
 
 impl PgStore {
     /// One attempt at a start: insert unless the partial unique index finds an active run of the
@@ -118,15 +131,31 @@ impl RunStore for PgStore {
     }
 
     async fn scope(&self, run: RunId) -> Result<Option<RunScope>, StoreError> {
-        let row: Option<(i64, i64)> =
-            sqlx::query_as(RUN_SCOPE).bind(run.as_uuid()).fetch_optional(self.pool()).await.map_err(store_error)?;
-        Ok(row.map(|(workspace, tenant)| RunScope::from_stored(workspace, tenant)).transpose()?)
+        scope_of(self.pool(), run).await
     }
 
     async fn get(&self, run: RunId) -> Result<Option<Run>, StoreError> {
-        let row: Option<RunRow> =
-            sqlx::query_as(RUN_BY_ID).bind(run.as_uuid()).fetch_optional(self.pool()).await.map_err(store_error)?;
-        row.map(Run::try_from).transpose()
+        run_by_id(self.pool(), run).await
+    }
+
+    async fn get_in_context<'a>(
+        &self,
+        run: RunId,
+        visible: ScopeVisible<'a>,
+    ) -> Result<Option<RunInContext>, StoreError> {
+        // One connection for every statement: each checkout costs a round trip when it goes
+        // back to the pool (sqlx pings it), more than the small statements themselves.
+        let mut conn = self.pool().acquire().await.map_err(store_error)?;
+        if !scope_of(&mut *conn, run).await?.is_some_and(visible) {
+            return Ok(None);
+        }
+        let Some(run) = run_by_id(&mut *conn, run).await? else { return Ok(None) };
+        let acknowledgements = acks::for_run(&mut *conn, run.id).await?;
+        let previous = match run.report.as_ref().and_then(Report::previous_report_id) {
+            Some(previous) => run_by_id(&mut *conn, previous).await?.and_then(|r| r.report),
+            None => None,
+        };
+        Ok(Some(RunInContext { run, acknowledgements, previous }))
     }
 
     #[tracing::instrument(skip_all, fields(workspace_id = %query.workspace_id, tenant_id = %query.tenant_id))]

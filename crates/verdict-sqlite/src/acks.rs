@@ -3,7 +3,7 @@
 //! `verification_check_acknowledgements_run_fkey` to the run in the same workspace and tenant.
 
 use async_trait::async_trait;
-use sqlx::SqliteConnection;
+use sqlx::{SqliteConnection, SqliteExecutor};
 use verdict_core::domain::{Acknowledgement, NewAcknowledgement, PendingAuditEvent, RunId};
 use verdict_core::ports::{AckInsertError, AcknowledgementStore, StoreError};
 
@@ -87,15 +87,24 @@ impl AcknowledgementStore for SqliteStore {
     }
 
     async fn list_for_run(&self, run: RunId) -> Result<Vec<Acknowledgement>, StoreError> {
-        let rows: Vec<AckRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            ack_columns!(),
-            " FROM verification_check_acknowledgements WHERE operation_run_id = ? ORDER BY acknowledged_at, id"
-        ))
-        .bind(run.to_string())
-        .fetch_all(&self.reader)
-        .await
-        .map_err(store_error)?;
-        rows.into_iter().map(AckRow::into_acknowledgement).collect()
+        for_run(&self.reader, run).await
     }
+}
+
+/// A run's acknowledgements, oldest first, on `executor` (the reader pool, or the connection a
+/// run view reads everything on).
+pub(crate) async fn for_run<'e>(
+    executor: impl SqliteExecutor<'e>,
+    run: RunId,
+) -> Result<Vec<Acknowledgement>, StoreError> {
+    let rows: Vec<AckRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        ack_columns!(),
+        " FROM verification_check_acknowledgements WHERE operation_run_id = ? ORDER BY acknowledged_at, id"
+    ))
+    .bind(run.to_string())
+    .fetch_all(executor)
+    .await
+    .map_err(store_error)?;
+    rows.into_iter().map(AckRow::into_acknowledgement).collect()
 }

@@ -3,17 +3,36 @@
 //! the read side (scope, get, keyset listing, latest and previous report, queue depth).
 
 use async_trait::async_trait;
-use sqlx::SqliteConnection;
+use sqlx::{SqliteConnection, SqliteExecutor};
 use verdict_core::domain::{
     Completion, FlowId, NewRun, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery, RunPage, RunScope,
     RunStatus,
 };
-use verdict_core::ports::{BlockedStart, QueueDepth, RunStore, StartOutcome, StoreError};
+use verdict_core::ports::{BlockedStart, QueueDepth, RunInContext, RunStore, ScopeVisible, StartOutcome, StoreError};
 
 use crate::SqliteStore;
+use crate::acks;
 use crate::audit::append;
 use crate::errors::{invariant, store_error};
 use crate::rows::{RunRow, list_run_columns, optional_timestamp, run_columns, timestamp};
+
+async fn scope_of<'e>(executor: impl SqliteExecutor<'e>, run: RunId) -> Result<Option<RunScope>, StoreError> {
+    let row: Option<(i64, i64)> = sqlx::query_as("SELECT workspace_id, tenant_id FROM operation_runs WHERE id = ?")
+        .bind(run.to_string())
+        .fetch_optional(executor)
+        .await
+        .map_err(store_error)?;
+    Ok(row.map(|(workspace, tenant)| RunScope::from_stored(workspace, tenant)).transpose()?)
+}
+
+async fn run_by_id<'e>(executor: impl SqliteExecutor<'e>, run: RunId) -> Result<Option<Run>, StoreError> {
+    let row: Option<RunRow> = sqlx::query_as(concat!("SELECT ", run_columns!(), " FROM operation_runs WHERE id = ?"))
+        .bind(run.to_string())
+        .fetch_optional(executor)
+        .await
+        .map_err(store_error)?;
+    row.map(RunRow::into_run).transpose()
+}
 
 /// The `context` document holding a report.
 pub(crate) fn context_json(report: &Report) -> String {
@@ -179,22 +198,30 @@ impl RunStore for SqliteStore {
     }
 
     async fn scope(&self, run: RunId) -> Result<Option<RunScope>, StoreError> {
-        let row: Option<(i64, i64)> = sqlx::query_as("SELECT workspace_id, tenant_id FROM operation_runs WHERE id = ?")
-            .bind(run.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_error)?;
-        Ok(row.map(|(workspace, tenant)| RunScope::from_stored(workspace, tenant)).transpose()?)
+        scope_of(&self.reader, run).await
     }
 
     async fn get(&self, run: RunId) -> Result<Option<Run>, StoreError> {
-        let row: Option<RunRow> =
-            sqlx::query_as(concat!("SELECT ", run_columns!(), " FROM operation_runs WHERE id = ?"))
-                .bind(run.to_string())
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(store_error)?;
-        row.map(RunRow::into_run).transpose()
+        run_by_id(&self.reader, run).await
+    }
+
+    async fn get_in_context<'a>(
+        &self,
+        run: RunId,
+        visible: ScopeVisible<'a>,
+    ) -> Result<Option<RunInContext>, StoreError> {
+        // One reader connection for every statement instead of a checkout per statement.
+        let mut conn = self.reader.acquire().await.map_err(store_error)?;
+        if !scope_of(&mut *conn, run).await?.is_some_and(visible) {
+            return Ok(None);
+        }
+        let Some(run) = run_by_id(&mut *conn, run).await? else { return Ok(None) };
+        let acknowledgements = acks::for_run(&mut *conn, run.id).await?;
+        let previous = match run.report.as_ref().and_then(Report::previous_report_id) {
+            Some(previous) => run_by_id(&mut *conn, previous).await?.and_then(|r| r.report),
+            None => None,
+        };
+        Ok(Some(RunInContext { run, acknowledgements, previous }))
     }
 
     async fn list(&self, query: RunListQuery) -> Result<RunPage, StoreError> {

@@ -97,6 +97,7 @@ macro_rules! conformance_tests {
             blocked_starts_reuse_the_latest_stub_until_something_changes,
             concurrent_blocked_starts_write_one_stub,
             scope_names_workspace_and_tenant,
+            a_run_in_context_is_read_only_when_visible,
             previous_report_matches_identity_exactly_and_null_only_null,
             latest_for_identity_is_the_newest_even_if_active,
             completed_report_cannot_be_changed,

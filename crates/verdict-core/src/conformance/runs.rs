@@ -6,7 +6,9 @@ use chrono::Duration;
 
 use super::Stores;
 use super::fixtures::*;
-use crate::domain::{AuditAction, FlowId, PageLimit, ProviderConnectionId, RunCursor, RunListQuery, RunStatus};
+use crate::domain::{
+    AuditAction, FlowId, PageLimit, ProviderConnectionId, RunCursor, RunListQuery, RunScope, RunStatus,
+};
 use crate::ports::{AuditQuery, BlockedReuse, BlockedStart, StartOutcome};
 
 async fn events_of(stores: &Stores, workspace: i64, action: AuditAction) -> usize {
@@ -185,6 +187,42 @@ pub async fn scope_names_workspace_and_tenant(stores: &Stores) {
     let scope = stores.runs.scope(run.id).await.unwrap().unwrap();
     assert_eq!((scope.workspace_id, scope.tenant_id), (ws(3), tenant(30)));
     assert!(stores.runs.scope(crate::domain::RunId::generate()).await.unwrap().is_none());
+}
+
+/// A run in context is the run, its acknowledgements (oldest first) and the report its report
+/// links as previous, equal to the separate reads; visibility is asked once, about the run's own
+/// scope, and a run the caller may not see, or a missing one, gives nothing.
+pub async fn a_run_in_context_is_read_only_when_visible(stores: &Stores) {
+    let id = identity(4, 40, None);
+    let first = run_to_completion(stores, &id, mixed_checks()).await;
+    let second = run_to_completion(stores, &id, mixed_checks()).await;
+    for key in ["c", "b"] {
+        let ack = acknowledgement(&second, key);
+        let event = acknowledged(&ack);
+        stores.acknowledgements.acknowledge(ack, event).await.unwrap();
+    }
+    let asked = std::sync::Mutex::new(Vec::new());
+    let everyone = |scope: RunScope| {
+        asked.lock().unwrap().push(scope);
+        true
+    };
+    let found = stores.runs.get_in_context(second.id, &everyone).await.unwrap().unwrap();
+    assert_eq!(found.run, stores.runs.get(second.id).await.unwrap().unwrap());
+    assert_eq!(found.acknowledgements, stores.acknowledgements.list_for_run(second.id).await.unwrap());
+    assert_eq!(found.acknowledgements.len(), 2);
+    assert_eq!(found.previous, stores.runs.get(first.id).await.unwrap().unwrap().report);
+    assert!(found.previous.is_some());
+    let scope = stores.runs.scope(second.id).await.unwrap().unwrap();
+    assert_eq!(*asked.lock().unwrap(), [scope]);
+
+    let oldest = stores.runs.get_in_context(first.id, &everyone).await.unwrap().unwrap();
+    assert_eq!((oldest.acknowledgements.len(), oldest.previous), (0, None));
+
+    let nobody = |_: RunScope| false;
+    assert!(stores.runs.get_in_context(second.id, &nobody).await.unwrap().is_none());
+    asked.lock().unwrap().clear();
+    assert!(stores.runs.get_in_context(crate::domain::RunId::generate(), &everyone).await.unwrap().is_none());
+    assert!(asked.lock().unwrap().is_empty(), "a missing run has no scope to ask about");
 }
 
 /// The previous report is the newest earlier completed run of exactly the same identity; a

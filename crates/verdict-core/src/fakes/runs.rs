@@ -5,10 +5,13 @@ use chrono::{DateTime, Utc};
 
 use super::{InMemoryStore, State};
 use crate::domain::{
-    Completion, LeaseOwner, NewRun, Outcome, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash,
-    RunListQuery, RunPage, RunScope, RunStatus, WebhookEvent, to_micros,
+    Acknowledgement, Completion, LeaseOwner, NewRun, Outcome, PendingAuditEvent, Report, Run, RunCursor, RunId,
+    RunIdentityHash, RunListQuery, RunPage, RunScope, RunStatus, WebhookEvent, to_micros,
 };
-use crate::ports::{BlockedStart, CompleteError, LeaseError, QueueDepth, RunQueue, RunStore, StartOutcome, StoreError};
+use crate::ports::{
+    BlockedStart, CompleteError, LeaseError, QueueDepth, RunInContext, RunQueue, RunStore, ScopeVisible, StartOutcome,
+    StoreError,
+};
 
 fn cursor_key(run: &Run) -> (DateTime<Utc>, RunId) {
     (run.created_at, run.id)
@@ -99,6 +102,25 @@ impl RunStore for InMemoryStore {
 
     async fn get(&self, id: RunId) -> Result<Option<Run>, StoreError> {
         Ok(self.lock().runs.get(&id).cloned())
+    }
+
+    async fn get_in_context<'a>(
+        &self,
+        id: RunId,
+        visible: ScopeVisible<'a>,
+    ) -> Result<Option<RunInContext>, StoreError> {
+        let state = self.lock();
+        let Some(run) = state.runs.get(&id).filter(|r| visible(r.scope())).cloned() else { return Ok(None) };
+        let mut acknowledgements: Vec<Acknowledgement> =
+            state.acknowledgements.iter().filter(|a| a.run_id == id).cloned().collect();
+        acknowledgements.sort_by_key(|a| (a.acknowledged_at, a.id));
+        let previous = run
+            .report
+            .as_ref()
+            .and_then(Report::previous_report_id)
+            .and_then(|p| state.runs.get(&p))
+            .and_then(|p| p.report.clone());
+        Ok(Some(RunInContext { run, acknowledgements, previous }))
     }
 
     async fn list(&self, query: RunListQuery) -> Result<RunPage, StoreError> {

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::StoreError;
 use crate::domain::{
-    Completion, NewRun, Outcome, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery,
-    RunPage, RunScope, WebhookEvent,
+    Acknowledgement, Completion, NewRun, Outcome, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash,
+    RunListQuery, RunPage, RunScope, WebhookEvent,
 };
 use crate::rules::blocked_stub_reason;
 
@@ -70,6 +70,21 @@ impl BlockedReuse {
     }
 }
 
+/// A run with what its view and its exports read besides it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInContext {
+    /// The run, with its report.
+    pub run: Run,
+    /// Its acknowledgements, oldest first, expired ones included.
+    pub acknowledgements: Vec<Acknowledgement>,
+    /// The report the run's report links as previous, when it is still stored.
+    pub previous: Option<Report>,
+}
+
+/// Whether the caller may see a run of this scope: authorization's answer, decided in core
+/// (`crate::rules::authorize`) and handed to the store.
+pub type ScopeVisible<'a> = &'a (dyn Fn(RunScope) -> bool + Send + Sync);
+
 /// Runs as the API reads and writes them.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -105,6 +120,20 @@ pub trait RunStore: Send + Sync {
     /// # Errors
     /// [`StoreError`] on storage failure.
     async fn get(&self, run: RunId) -> Result<Option<Run>, StoreError>;
+
+    /// The run with its acknowledgements and the report it links as previous, read with one
+    /// database connection (one pool checkout for the request, not one per statement) — and only
+    /// when `visible` accepts its scope, which is read first: for a run the caller may not see
+    /// nothing more is read, so it costs what a missing run costs (docs/contract.md#authorization).
+    /// `None` when the run is missing or not visible.
+    ///
+    /// # Errors
+    /// [`StoreError`] on storage failure.
+    async fn get_in_context<'a>(
+        &self,
+        run: RunId,
+        visible: ScopeVisible<'a>,
+    ) -> Result<Option<RunInContext>, StoreError>;
 
     /// A page of a tenant's runs, newest first by `(created_at, id)`, after the query's cursor.
     /// Pages never repeat or skip a run that existed when the first page was read.

@@ -6,9 +6,10 @@ use chrono::{DateTime, Utc};
 use super::{Ports, events};
 use crate::domain::{
     Acknowledgement, Actor, Capability, Completion, Ending, FlowId, NewRun, PageLimit, Principal, ProviderConnectionId,
-    Report, Run, RunCursor, RunId, RunIdentity, RunListQuery, RunPage, RunStatus, TenantId, UserId, WorkspaceId,
+    Report, Run, RunCursor, RunId, RunIdentity, RunListQuery, RunPage, RunScope, RunStatus, TenantId, UserId,
+    WorkspaceId,
 };
-use crate::ports::{BlockedReuse, BlockedStart, QueueDepth, StartOutcome, StoreError};
+use crate::ports::{BlockedReuse, BlockedStart, QueueDepth, RunInContext, StartOutcome, StoreError};
 use crate::rules::{
     AccessDenied, ChangeState, ReportChange, authorize, blocked_stub_report, compare_reports, completion_events,
     missing_prerequisite,
@@ -266,30 +267,21 @@ impl VerificationService {
     /// [`ReadRunError::NotFound`] when missing or not visible.
     #[tracing::instrument(skip_all, fields(run_id = %id))]
     pub async fn view(&self, principal: &Principal, id: RunId) -> Result<RunView, ReadRunError> {
-        let run = self.run(principal, id).await?;
-        self.view_of(run).await
-    }
-
-    async fn view_of(&self, run: Run) -> Result<RunView, ReadRunError> {
+        let RunInContext { run, acknowledgements, previous } = self.in_context(principal, id).await?;
         let now = self.ports.clock.now();
-        let acknowledgements = self
-            .ports
-            .acknowledgements
-            .list_for_run(run.id)
-            .await?
-            .into_iter()
-            .map(|a| AcknowledgementView::at(a, now))
-            .collect();
+        let acknowledgements = acknowledgements.into_iter().map(|a| AcknowledgementView::at(a, now)).collect();
         let change = match &run.report {
-            Some(report) => compare_reports(report, self.previous_of(report).await?.as_ref()),
+            Some(report) => compare_reports(report, previous.as_ref()),
             None => ReportChange { state: ChangeState::None, previous_report_id: None, checks: Vec::new() },
         };
         Ok(RunView { run, acknowledgements, change })
     }
 
-    async fn previous_of(&self, report: &Report) -> Result<Option<Report>, ReadRunError> {
-        let Some(previous) = report.previous_report_id() else { return Ok(None) };
-        Ok(self.ports.runs.get(previous).await?.and_then(|r| r.report))
+    /// The run with its acknowledgements and previous report, if `principal` may see it: the
+    /// store reads the scope first and nothing more for a run the caller may not see.
+    async fn in_context(&self, principal: &Principal, id: RunId) -> Result<RunInContext, ReadRunError> {
+        let visible = |scope: RunScope| authorize(principal, scope.workspace_id, Some(scope.tenant_id), None).is_ok();
+        self.ports.runs.get_in_context(id, &visible).await?.ok_or(ReadRunError::NotFound)
     }
 
     /// The stored report, exactly.
@@ -306,11 +298,9 @@ impl VerificationService {
     /// [`ReadRunError::NotFound`], or [`ReadRunError::ReportNotReady`] while queued.
     #[tracing::instrument(skip_all, fields(run_id = %id))]
     pub async fn export(&self, principal: &Principal, id: RunId) -> Result<ReportExport, ReadRunError> {
-        let mut run = self.run(principal, id).await?;
+        let RunInContext { mut run, mut acknowledgements, previous } = self.in_context(principal, id).await?;
         let report = run.report.take().ok_or(ReadRunError::ReportNotReady)?;
-        let previous = self.previous_of(&report).await?;
         let now = self.ports.clock.now();
-        let mut acknowledgements = self.ports.acknowledgements.list_for_run(run.id).await?;
         acknowledgements.retain(|a| !a.is_expired(now));
         Ok(ReportExport { run, report, previous, acknowledgements })
     }
@@ -357,7 +347,8 @@ impl VerificationService {
     pub async fn latest(&self, principal: &Principal, identity: &RunIdentity) -> Result<RunView, ReadRunError> {
         authorize(principal, identity.workspace_id, Some(identity.tenant_id), None)?;
         let run = self.ports.runs.latest_for_identity(&identity.hash()).await?.ok_or(ReadRunError::NotFound)?;
-        self.view_of(run).await
+        // The view reads the run again, with its context, on one connection.
+        self.view(principal, run.id).await
     }
 
     /// How many runs are queued and running: an operator metric, not tenant data, so it takes no

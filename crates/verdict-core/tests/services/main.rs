@@ -532,6 +532,12 @@ async fn a_foreign_run_is_refused_from_its_scope_before_anything_large_is_read()
     let mut runs = verdict_core::ports::MockRunStore::new();
     runs.expect_scope().returning(move |_| Ok(Some(foreign)));
     runs.expect_get().never();
+    // The view asks the store for the run in context, which reads the scope first and stops
+    // when the caller may not see it (conformance: `runs.rs`, `a_run_in_context_is_read_only_when_visible`).
+    runs.expect_get_in_context().returning(move |_, visible| {
+        assert!(!visible(foreign), "a run of another workspace is not visible to this caller");
+        Ok(None)
+    });
     let mut ports = w.ports.clone();
     ports.runs = Arc::new(runs);
     let verifications = VerificationService::new(ports.clone());
