@@ -265,6 +265,12 @@ impl IntoResponse for ApiError {
         if code == Code::Unauthenticated {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        // The rest of the request body is never read after these answers, so the connection
+        // cannot carry another request: say so, or a client reuses it and its next request
+        // meets a closed socket (RFC 9112, section 9.6).
+        if matches!(code, Code::PayloadTooLarge | Code::RequestTimeout) {
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(cause) = cause {
             response.extensions_mut().insert(FailureCause(Arc::new(cause)));
         }

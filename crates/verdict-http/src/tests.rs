@@ -503,6 +503,13 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             assert_eq!(reply.body["error"]["details"][0]["field"], field, "{}", reply.text);
         }
         assert!(!reply.text.contains(CLIENT_SECRET), "the secret is never echoed");
+        // The unread rest of an oversized body ends the connection, and the answer says so.
+        let closes = reply.headers.get("connection").is_some_and(|v| v == "close");
+        assert_eq!(
+            closes,
+            status == StatusCode::PAYLOAD_TOO_LARGE,
+            "{status}: Connection: close only when the body is left unread"
+        );
     }
     let listed = api.call(Method::GET, uri, Some(&admin()), None).await;
     assert_eq!(listed.body, json!([]), "nothing was written");
