@@ -2,6 +2,10 @@
 //! latest-run and previous-report look-ups, the queue depth — are public so that tests and
 //! benchmarks can `EXPLAIN` and replay exactly what the adapter runs.
 
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+use verdict_core::domain::{FleetQuery, TenantScope};
+
 /// The columns every run query returns, in the order of the private row type.
 /// JSON columns come back as text: core parses them straight into typed values, with no
 /// `serde_json::Value` in between.
@@ -126,19 +130,17 @@ pub(crate) const COMPLETE_RUN: &str = concat!(
     run_columns!()
 );
 
-/// A keyset page of a workspace's fleet status: each visible connection after the position
-/// `($4, $5)` (first page: `(0, nil)`, before every connection), its newest run through
-/// `operation_runs_connection_recent_idx`, its newest completion through
+/// The fleet status page: each connection of the workspace in keyset order with its newest run
+/// through `operation_runs_connection_recent_idx`, its newest completion through
 /// `operation_runs_connection_completed_idx` (staleness, and the credential expiry its report
-/// found), and its schedule. `$2` is the entitled tenants (NULL: all), `$3` one tenant, `$6` the
-/// overall (`running`: an active newest run), `$7` the expiry cut-off, `$8` the staleness cut-off.
-/// Both look-ups are per-row index probes: an anti-join or a hash join would read the whole runs
-/// table.
-pub const FLEET_STATUS: &str = "SELECT c.tenant_id, c.id AS provider_connection_id, c.display_name, \
+/// found), and its schedule. Both look-ups are per-row index probes: an anti-join or a hash join
+/// would read the whole runs table.
+const FLEET_COLUMNS: &str = "SELECT c.tenant_id, c.id AS provider_connection_id, c.display_name, \
      c.client_secret_expires_at, r.id AS run_id, r.type AS flow, r.status, r.overall, r.outcome, r.completed_at, \
      r.change_state, lc.credential_expires_at AS run_credential_expires_at, s.schedule_interval, \
-     s.interval_seconds, s.next_run_at \
-     FROM provider_connections c \
+     s.interval_seconds, s.next_run_at FROM ";
+
+const FLEET_JOINS: &str = " c \
      LEFT JOIN LATERAL (SELECT id, type, status, overall, outcome, completed_at, change_state \
          FROM operation_runs WHERE provider_connection_id = c.id \
          AND workspace_id = c.workspace_id AND tenant_id = c.tenant_id \
@@ -147,15 +149,59 @@ pub const FLEET_STATUS: &str = "SELECT c.tenant_id, c.id AS provider_connection_
          WHERE provider_connection_id = c.id AND status = 'completed' \
          AND workspace_id = c.workspace_id AND tenant_id = c.tenant_id \
          ORDER BY completed_at DESC LIMIT 1) lc ON true \
-     LEFT JOIN verification_schedules s ON s.provider_connection_id = c.id \
-     WHERE c.workspace_id = $1 \
-     AND ($2::bigint[] IS NULL OR c.tenant_id = ANY($2)) \
-     AND ($3::bigint IS NULL OR c.tenant_id = $3) \
-     AND (c.tenant_id, c.id) > ($4, $5::uuid) \
-     AND ($6::text IS NULL OR CASE WHEN r.status IN ('queued', 'running') THEN 'running' ELSE r.overall END = $6) \
-     AND ($7::timestamptz IS NULL OR COALESCE(c.client_secret_expires_at, lc.credential_expires_at) <= $7) \
-     AND ($8::timestamptz IS NULL OR COALESCE(lc.completed_at, '-infinity'::timestamptz) < $8) \
-     ORDER BY c.tenant_id, c.id LIMIT $9";
+     LEFT JOIN verification_schedules s ON s.provider_connection_id = c.id";
+
+/// The fleet status query for `query`, after `prefix` (empty, or `EXPLAIN …` for the plan
+/// tests). The SQL holds only the filters the query has: a `$n IS NULL OR …` filter is kept by
+/// the generic plan PostgreSQL gives a prepared statement after five executions. Without a filter
+/// on the newest run (overall, expiry, staleness) the page's connections are chosen first, in a
+/// subquery with the `LIMIT`, so at most one page of connections is joined whatever the planner
+/// estimates: on a workspace without statistics (new, or grown faster than autovacuum's analyze)
+/// it otherwise joined every connection, then sorted (15 ms at 6 000 connections, 0.3 ms after).
+#[must_use]
+pub fn fleet_status(prefix: &'static str, query: &FleetQuery) -> QueryBuilder<Postgres> {
+    let mut sql = QueryBuilder::new(prefix);
+    sql.push(FLEET_COLUMNS);
+    let on_runs = query.overall.is_some() || query.expiring_before.is_some() || query.stale_before.is_some();
+    if on_runs {
+        sql.push("provider_connections").push(FLEET_JOINS).push(" WHERE ");
+        push_connection_filters(&mut sql, query, "c.");
+    } else {
+        sql.push("(SELECT * FROM provider_connections WHERE ");
+        push_connection_filters(&mut sql, query, "");
+        sql.push(" ORDER BY tenant_id, id LIMIT ").push_bind(i64::from(query.fetch_limit)).push(")");
+        sql.push(FLEET_JOINS).push(" WHERE true");
+    }
+    if let Some(overall) = query.overall {
+        sql.push(" AND CASE WHEN r.status IN ('queued', 'running') THEN 'running' ELSE r.overall END = ")
+            .push_bind(overall.as_str());
+    }
+    if let Some(before) = query.expiring_before {
+        sql.push(" AND COALESCE(c.client_secret_expires_at, lc.credential_expires_at) <= ").push_bind(before);
+    }
+    if let Some(before) = query.stale_before {
+        sql.push(" AND COALESCE(lc.completed_at, '-infinity'::timestamptz) < ").push_bind(before);
+    }
+    sql.push(" ORDER BY c.tenant_id, c.id LIMIT ").push_bind(i64::from(query.fetch_limit));
+    sql
+}
+
+/// The workspace, the tenants and the keyset position, on `provider_connections` as `table`.
+fn push_connection_filters(sql: &mut QueryBuilder<Postgres>, query: &FleetQuery, table: &'static str) {
+    sql.push(table).push("workspace_id = ").push_bind(query.workspace_id.get());
+    if let TenantScope::Only(tenants) = &query.visible {
+        let tenants: Vec<i64> = tenants.iter().map(|t| t.get()).collect();
+        sql.push(" AND ").push(table).push("tenant_id = ANY(").push_bind(tenants).push(")");
+    }
+    if let Some(tenant) = query.tenant_id {
+        sql.push(" AND ").push(table).push("tenant_id = ").push_bind(tenant.get());
+    }
+    // The first page starts before every connection: tenant ids are positive.
+    let (after_tenant, after_id) =
+        query.after.map_or((0, Uuid::nil()), |c| (c.tenant_id.get(), *c.provider_connection_id.as_uuid()));
+    sql.push(" AND (").push(table).push("tenant_id, ").push(table).push("id) > (");
+    sql.push_bind(after_tenant).push(", ").push_bind(after_id).push(")");
+}
 
 /// The status of run `$1`, to explain why a fenced update changed nothing.
 pub(crate) const RUN_STATUS: &str = "SELECT status FROM operation_runs WHERE id = $1";

@@ -173,7 +173,7 @@ impl TryFrom<AuditRow> for AuditEvent {
     }
 }
 
-/// One row of `queries::FLEET_STATUS`.
+/// One row of `queries::fleet_status`.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct FleetRowRecord {
     tenant_id: i64,

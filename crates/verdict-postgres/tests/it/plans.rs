@@ -3,6 +3,9 @@
 
 use serde_json::Value;
 use sqlx::AssertSqlSafe;
+use verdict_core::domain::{
+    FleetCursor, FleetQuery, Overall, ProviderConnectionId, TenantId, TenantScope, WorkspaceId,
+};
 use verdict_postgres::queries;
 
 use crate::support::store;
@@ -140,9 +143,35 @@ const FLEET_SEED: &str = "INSERT INTO provider_connections (id, workspace_id, te
          CASE WHEN n = 3 AND g % 10 = 0 THEN NULL ELSE 'unchanged' END \
      FROM (SELECT c.*, row_number() OVER (ORDER BY id) AS g FROM provider_connections c) c, generate_series(1, 3) AS n";
 
-/// What a fleet plan is asked for: tenants, position, overall, staleness cut-off.
-type FleetCase<'a> =
-    (&'a str, Option<Vec<i64>>, (i64, uuid::Uuid), Option<&'a str>, Option<chrono::DateTime<chrono::Utc>>);
+/// A fleet query of workspace 1: tenants, position, overall, staleness cut-off, a page of 50.
+fn fleet_query(
+    tenants: Option<Vec<i64>>,
+    after: Option<(i64, uuid::Uuid)>,
+    overall: Option<Overall>,
+    stale_before: Option<chrono::DateTime<chrono::Utc>>,
+) -> FleetQuery {
+    FleetQuery {
+        workspace_id: WorkspaceId::new(1).unwrap(),
+        visible: tenants.map_or(TenantScope::All, |t| {
+            TenantScope::Only(t.into_iter().map(|t| TenantId::new(t).unwrap()).collect())
+        }),
+        tenant_id: None,
+        overall,
+        expiring_before: None,
+        stale_before,
+        after: after.map(|(tenant, id)| FleetCursor {
+            tenant_id: TenantId::new(tenant).unwrap(),
+            provider_connection_id: ProviderConnectionId::from_uuid(id),
+        }),
+        fetch_limit: 51,
+    }
+}
+
+/// The JSON plan of the fleet query the store would run for `query`, explained with `explain`.
+async fn fleet_plan(pool: &sqlx::PgPool, explain: &'static str, query: &FleetQuery) -> Value {
+    let plan: Value = queries::fleet_status(explain, query).build_query_scalar().fetch_one(pool).await.unwrap();
+    plan[0]["Plan"].clone()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_status_of_10k_connections_reads_indexes() {
@@ -154,27 +183,16 @@ async fn fleet_status_of_10k_connections_reads_indexes() {
         .await
         .unwrap();
     let stale = Some(chrono::Utc::now() - chrono::Duration::hours(2));
-    let first = (0_i64, uuid::Uuid::nil());
-    let cases: [FleetCase; 5] = [
-        ("the first page", None, first, None, None),
-        ("a later page", None, (25, uuid::Uuid::max()), None, None),
-        ("an entitled caller's page", Some((1..=10).collect()), first, None, None),
-        ("the blocked ones", None, first, Some("blocked"), None),
-        ("the stale ones", None, first, None, stale),
+    let cases = [
+        ("the first page", fleet_query(None, None, None, None)),
+        ("a later page", fleet_query(None, Some((25, uuid::Uuid::max())), None, None)),
+        ("an entitled caller's page", fleet_query(Some((1..=10).collect()), None, None, None)),
+        ("the blocked ones", fleet_query(None, None, Some(Overall::Blocked), None)),
+        ("the stale ones", fleet_query(None, None, None, stale)),
     ];
-    for (what, tenants, after, overall, stale_before) in cases {
-        let plan = plan_of(pool, queries::FLEET_STATUS, |q| {
-            q.bind(1_i64)
-                .bind(tenants)
-                .bind(None::<i64>)
-                .bind(after.0)
-                .bind(after.1)
-                .bind(overall)
-                .bind(None::<chrono::DateTime<chrono::Utc>>)
-                .bind(stale_before)
-                .bind(51_i64)
-        })
-        .await;
+    for (what, query) in cases {
+        let mut plan = Vec::new();
+        nodes(&fleet_plan(pool, "EXPLAIN (FORMAT JSON) ", &query).await, &mut plan);
         assert_reads_index(&plan, "provider_connections_fleet_idx", what);
         assert_reads_index(&plan, "operation_runs_connection_recent_idx", what);
         assert_reads_index(&plan, "operation_runs_connection_completed_idx", what);
@@ -206,21 +224,25 @@ async fn fleet_status_reads_the_connection_index_before_statistics_exist() {
     let (store, _db) = store().await;
     let pool = store.pool();
     sqlx::raw_sql(UNANALYZED_SEED).execute(pool).await.unwrap();
-    let plan = plan_of(pool, queries::FLEET_STATUS, |q| {
-        q.bind(1_i64)
-            .bind(None::<Vec<i64>>)
-            .bind(None::<i64>)
-            .bind(0_i64)
-            .bind(uuid::Uuid::nil())
-            .bind(None::<&str>)
-            .bind(None::<chrono::DateTime<chrono::Utc>>)
-            .bind(None::<chrono::DateTime<chrono::Utc>>)
-            .bind(51_i64)
-    })
-    .await;
+    let query = fleet_query(None, None, None, None);
+    let plan = fleet_plan(pool, "EXPLAIN (ANALYZE, FORMAT JSON) ", &query).await;
+    let mut found = Vec::new();
+    nodes(&plan, &mut found);
     let reads =
-        |index: &str| plan.iter().any(|(kind, name)| kind.starts_with("Index") && name.as_deref() == Some(index));
-    assert!(reads("operation_runs_connection_recent_idx"), "the newest run comes from the connection index: {plan:?}");
-    assert!(reads("operation_runs_connection_completed_idx"), "the newest completion too: {plan:?}");
-    assert!(!reads("operation_runs_listing_idx"), "no connection reads its tenant's whole listing: {plan:?}");
+        |index: &str| found.iter().any(|(kind, name)| kind.starts_with("Index") && name.as_deref() == Some(index));
+    assert!(reads("operation_runs_connection_recent_idx"), "the newest run comes from the connection index: {found:?}");
+    assert!(reads("operation_runs_connection_completed_idx"), "the newest completion too: {found:?}");
+    assert!(!reads("operation_runs_listing_idx"), "no connection reads its tenant's whole listing: {found:?}");
+    // A page joins a page of connections, not the workspace's 3 000 (the planner, without
+    // statistics, once joined them all and sorted afterwards).
+    let probes = loops_of(&plan, "operation_runs_connection_recent_idx");
+    assert!(probes <= 51, "{probes} connections joined for a page of 50: {plan:#}");
+}
+
+/// How many times the plan node reading `index` ran (`EXPLAIN ANALYZE`'s actual loops).
+fn loops_of(plan: &Value, index: &str) -> u64 {
+    if plan.get("Index Name").and_then(Value::as_str) == Some(index) {
+        return plan.get("Actual Loops").and_then(Value::as_u64).unwrap_or(0);
+    }
+    plan.get("Plans").and_then(Value::as_array).into_iter().flatten().map(|child| loops_of(child, index)).sum()
 }
