@@ -230,6 +230,18 @@ mod tests {
         assert_eq!(first.encryption_key.expose_secret(), again.encryption_key.expose_secret());
     }
 
+    /// While the database is unreachable a request waits at most a second for a connection
+    /// before its 503 (it was 5 s: 64 clients got 11 answers a second in an outage).
+    #[tokio::test]
+    async fn a_request_waits_at_most_a_second_for_a_database_connection_by_default() {
+        let s = settings(&["--database-url", "postgres://127.0.0.1:1/verdict"]);
+        assert_eq!(s.db_acquire_timeout_ms, 1000);
+        let db = Database::from_url(&s.database_url).unwrap();
+        let store = crate::store::Store::open(&db, std::time::Duration::from_millis(s.db_acquire_timeout_ms)).await;
+        let crate::store::Store::Postgres(store) = store.unwrap() else { panic!("a PostgreSQL URL opens PostgreSQL") };
+        assert_eq!(store.pool().options().get_acquire_timeout(), std::time::Duration::from_secs(1));
+    }
+
     #[test]
     fn postgres_without_explicit_keys_refuses_to_start() {
         let s = settings(&["--database-url", "postgres://localhost/verdict"]);

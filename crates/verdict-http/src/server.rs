@@ -188,3 +188,68 @@ impl AsyncWrite for IdleTimeout {
         self.stream.is_write_vectored()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::sync::oneshot;
+
+    use super::*;
+
+    /// Serves a one-route router with `limits` on an ephemeral port until the sender is dropped.
+    async fn serving(limits: ServerLimits) -> (std::net::SocketAddr, oneshot::Sender<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(serve(listener, router, limits, async move {
+            let _ = stopped.await;
+        }));
+        (address, stop)
+    }
+
+    /// Reads until the server closes the connection; panics if it is still open after `within`
+    /// (a guard against hanging, far above the limits under test).
+    async fn closed_within(stream: &mut TcpStream, within: Duration) {
+        let mut buffer = [0u8; 256];
+        let closed = tokio::time::timeout(within, async {
+            loop {
+                match stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "the connection was still open after {within:?}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_on_which_nothing_moves_is_closed_after_the_idle_timeout() {
+        // The header-read timeout is far away: only the idle timeout can close this one.
+        let limits = ServerLimits {
+            header_read_timeout: Duration::from_secs(120),
+            idle_timeout: Duration::from_millis(200),
+            ..ServerLimits::default()
+        };
+        let (address, _stop) = serving(limits).await;
+        let mut silent = TcpStream::connect(address).await.unwrap();
+        closed_within(&mut silent, Duration::from_secs(30)).await;
+    }
+
+    #[tokio::test]
+    async fn past_the_connection_limit_a_connection_waits_for_a_free_slot() {
+        let limits = ServerLimits { max_connections: 2, ..ServerLimits::default() };
+        let (address, _stop) = serving(limits).await;
+        let held = [TcpStream::connect(address).await.unwrap(), TcpStream::connect(address).await.unwrap()];
+        let mut third = TcpStream::connect(address).await.unwrap(); // the kernel's backlog takes it
+        third.write_all(b"GET / HTTP/1.1\r\nHost: verdict\r\nConnection: close\r\n\r\n").await.unwrap();
+        let mut answer = Vec::new();
+        // While both slots are held the request is not even accepted, so it cannot be answered.
+        let early = tokio::time::timeout(Duration::from_millis(500), third.read_to_end(&mut answer)).await;
+        assert!(early.is_err(), "answered past the limit: {}", String::from_utf8_lossy(&answer));
+        drop(held);
+        tokio::time::timeout(Duration::from_secs(30), third.read_to_end(&mut answer)).await.unwrap().unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    }
+}
