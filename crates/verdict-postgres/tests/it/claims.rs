@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use chrono::Duration;
 use verdict_core::conformance::{
-    acknowledged, acknowledgement, identity, mixed_checks, new_run, now, owner, started, ws,
+    acknowledged, acknowledgement, blocked_start, identity, mixed_checks, new_run, now, owner, started, ws,
 };
 use verdict_core::domain::{AuditEvent, ProviderConnectionId};
 use verdict_core::ports::{AcknowledgementStore, AuditLog, AuditQuery, RunQueue, RunStore};
@@ -90,4 +90,27 @@ async fn fifty_concurrent_appends_give_seq_1_to_50_and_a_valid_chain() {
             .await
             .unwrap();
     assert_eq!((head_seq, head_hash.as_str()), (50, events[49].hash().as_str()), "the head is the last event");
+}
+
+/// Blocked starts of one identity wait for each other on the identity's transaction lock: while
+/// another transaction holds it, a start does not even read the latest run (without the lock,
+/// concurrent starts each saw no stub and each wrote one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_start_waits_for_the_identitys_lock() {
+    let (store, _db) = store().await;
+    let id = identity(1, 10, None);
+    let mut holder = store.pool().begin().await.unwrap();
+    sqlx::query(verdict_postgres::queries::LOCK_IDENTITY).bind(id.hash().as_str()).execute(&mut *holder).await.unwrap();
+    let start = {
+        let store = store.clone();
+        let blocked = blocked_start(&id, "No connection.", None);
+        tokio::spawn(async move { store.start_blocked(blocked).await })
+    };
+    // Not a timing assertion on the store: whatever the machine's speed, a start that honours
+    // the lock cannot finish while the lock is held.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!start.is_finished(), "the start went ahead while another transaction held the identity's lock");
+    holder.commit().await.unwrap();
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(30), start).await.unwrap().unwrap().unwrap();
+    assert!(matches!(outcome, verdict_core::ports::StartOutcome::Created(_)), "{outcome:?}");
 }
