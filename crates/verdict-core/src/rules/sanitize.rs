@@ -56,9 +56,11 @@ static JWT: LazyLock<Regex> = LazyLock::new(|| regex(r"eyJ[A-Za-z0-9_-]*\.[A-Za-
 static AUTH_SCHEME: LazyLock<Regex> =
     LazyLock::new(|| regex(r"\b(?:(?i:bearer)\s+[A-Za-z0-9._~+/=-]+|Basic\s+[A-Za-z0-9+/=]{8,})"));
 static HOST_PREFIX: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:/|$)"));
+/// A secret-like key, its separator, and its value — through any chain of further `value:` hops
+/// (`key: "client_secret": "…"` names the secret in its second value, so the whole chain goes).
 static KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     regex(
-        r#"(?i)([a-z0-9_.-]*(?:token|secret|password|passwd|pwd|authorization|cookie|assertion|key|credential|signature)[a-z0-9_.-]*)["']?\s*[=:]\s*(\[REDACTED\]|"[^"]*"|'[^']*'|[^\s&,;"'{}()<>\]]+)"#,
+        r#"(?i)([a-z0-9_.-]*(?:token|secret|password|passwd|pwd|authorization|cookie|assertion|key|credential|signature)[a-z0-9_.-]*)["']?\s*[=:]\s*(?:(?:\[REDACTED\]|"[^"]*"|'[^']*'|[^\s&,;"'{}()<>\]=:]+)\s*[=:]\s*)*(\[REDACTED\]|"[^"]*"|'[^']*'|[^\s&,;"'{}()<>\]]+)"#,
     )
 });
 
@@ -293,6 +295,10 @@ mod tests {
             ("client_secret=hunter2&x=1".to_owned(), "client_secret=[REDACTED]&x=1".to_owned()),
             (r#"{"client_secret":"hunter2"}"#.to_owned(), r#"{"client_secret=[REDACTED]}"#.to_owned()),
             ("password: s3cr3t ok".to_owned(), "password=[REDACTED] ok".to_owned()),
+            // A key whose value names the secret: the chain goes, not only its first link
+            // (found by `sanitizer_never_lets_a_secret_through`).
+            (r#"key: "client_secret": "A0aaAaaA" "#.to_owned(), "key=[REDACTED] ".to_owned()),
+            ("token=a=b9XyZ ok".to_owned(), "token=[REDACTED] ok".to_owned()),
             (
                 "blob Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ubw== end".to_owned(),
                 "blob [REDACTED] end".to_owned(),
