@@ -95,7 +95,7 @@ pub async fn audit_export(store: &Store, workspace: i64, out: &mut impl Write) -
     let mut written = 0;
     while let Some(page) = pages.next_page().await.context("reading the audit trail")? {
         for event in &page {
-            writeln!(out, "{}", serde_json::to_string(&event.to_json())?)?;
+            writeln!(out, "{}", serde_json::to_string(&event)?)?;
             written += 1;
         }
     }

@@ -106,7 +106,7 @@ impl Forwarder {
             while let Some(page) = pages.next_page().await? {
                 let Some(last) = page.last().map(verdict_core::domain::AuditEvent::seq) else { break };
                 for event in &page {
-                    let mut line = serde_json::to_vec(&event.to_json()).map_err(io::Error::other)?;
+                    let mut line = serde_json::to_vec(&event).map_err(io::Error::other)?;
                     line.push(b'\n');
                     out.write_all(&line)?;
                 }

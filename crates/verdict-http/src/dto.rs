@@ -281,7 +281,7 @@ pub struct RunPageDto {
 pub struct AuditPageDto {
     /// Events in `seq` order, exactly as hashed (schema `audit-event`).
     #[schema(value_type = Vec<Object>)]
-    pub events: Vec<serde_json::Value>,
+    pub events: Vec<verdict_core::domain::AuditEvent>,
     /// Pass as `after_seq` for the next page; null when the page was not full.
     pub next_after_seq: Option<u64>,
 }

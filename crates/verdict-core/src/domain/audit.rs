@@ -379,6 +379,8 @@ impl AuditEvent {
     }
 
     /// The event as the API returns it: exactly the hashed object plus `prev_hash` and `hash`.
+    /// Its [`Serialize`] writes the same text without building this tree (the audit page, the
+    /// forwarder and `audit export` serialize events directly).
     #[must_use]
     pub fn to_json(&self) -> Value {
         let mut value = self.pending.hashed_json(self.seq);
@@ -387,6 +389,38 @@ impl AuditEvent {
             map.insert("hash".into(), Value::String(self.hash.to_string()));
         }
         value
+    }
+}
+
+/// The API's JSON of an event, written field by field in the order a JSON object built from
+/// [`AuditEvent::to_json`] has (keys sorted), so both give the same text.
+impl Serialize for AuditEvent {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+
+        /// `{"id": …, "type": …}` with its keys sorted, as the actor and the subject are.
+        #[derive(Serialize)]
+        struct Pair<'a> {
+            id: &'a str,
+            #[serde(rename = "type")]
+            kind: &'a str,
+        }
+
+        let pending = &self.pending;
+        let (actor_type, actor_id) = pending.actor.parts();
+        let mut event = serializer.serialize_struct("AuditEvent", 11)?;
+        event.serialize_field("action", pending.action.as_str())?;
+        event.serialize_field("actor", &Pair { id: actor_id, kind: actor_type })?;
+        event.serialize_field("hash", self.hash.as_str())?;
+        event.serialize_field("id", &pending.id.to_string())?;
+        event.serialize_field("metadata", &pending.metadata)?;
+        event.serialize_field("occurred_at", &super::format_timestamp(pending.occurred_at))?;
+        event.serialize_field("prev_hash", self.prev_hash.as_str())?;
+        event.serialize_field("seq", &self.seq)?;
+        event.serialize_field("subject", &Pair { id: &pending.subject.id, kind: pending.subject.kind.as_str() })?;
+        event.serialize_field("tenant_id", &pending.tenant_id.map(TenantId::get))?;
+        event.serialize_field("workspace_id", &pending.workspace_id.get())?;
+        event.end()
     }
 }
 
@@ -443,6 +477,16 @@ mod tests {
         let text = format!("{GENESIS_HASH}\n{}", canonical_json(&without));
         assert_eq!(stored, json!(hex::encode(Sha256::digest(text.as_bytes()))));
         assert_eq!(event.recompute_hash(), *event.hash());
+    }
+
+    #[test]
+    fn serializing_an_event_gives_the_text_of_its_json_tree() {
+        let mut user_event = pending(2, 7);
+        user_event.actor = Actor::User(UserId::parse("alice@example.com").unwrap());
+        user_event.tenant_id = Some(TenantId::new(10).unwrap());
+        for event in [pending(1, 1).seal(1, ChainHash::genesis()), user_event.seal(42, ChainHash::genesis())] {
+            assert_eq!(serde_json::to_string(&event).unwrap(), serde_json::to_string(&event.to_json()).unwrap());
+        }
     }
 
     #[test]

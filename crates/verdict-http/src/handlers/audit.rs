@@ -38,7 +38,7 @@ pub async fn events(
     let full = events.len() == limit.get() as usize;
     Ok(Json(AuditPageDto {
         next_after_seq: if full { events.last().map(AuditEvent::seq) } else { None },
-        events: events.iter().map(AuditEvent::to_json).collect(),
+        events,
     }))
 }
 
