@@ -4,23 +4,13 @@
 
 use async_trait::async_trait;
 use sqlx::PgConnection;
-use verdict_core::domain::{
-    AuditEvent, ChainHash, ChainHeadRecord, GENESIS_HASH, PendingAuditEvent, TenantScope, WorkspaceId,
-};
+use verdict_core::domain::{AuditEvent, ChainHash, ChainHeadRecord, GENESIS_HASH, PendingAuditEvent, WorkspaceId};
 use verdict_core::ports::{AuditLog, AuditQuery, ChainHead, StoreError};
 
 use crate::PgStore;
 use crate::error::{store_error, unexpected};
-use crate::queries::{APPEND_AUDIT_EVENT, LOCK_CHAIN_HEAD};
+use crate::queries::{self, APPEND_AUDIT_EVENT, LOCK_CHAIN_HEAD};
 use crate::rows::AuditRow;
-
-/// `$6` is the array of tenants a reader may see (null: every tenant); workspace-level events
-/// (no tenant) are always visible.
-const EVENTS: &str = "SELECT id, workspace_id, seq, occurred_at, tenant_id, actor_type, actor_id, action, \
-     subject_type, subject_id, metadata::text AS metadata, prev_hash, hash FROM audit_logs \
-     WHERE workspace_id = $1 AND ($2::bigint IS NULL OR tenant_id = $2) AND ($3::text IS NULL OR action = $3) \
-     AND ($6::bigint[] IS NULL OR tenant_id IS NULL OR tenant_id = ANY($6)) \
-     AND seq > $4 ORDER BY seq LIMIT $5";
 
 const CHAIN_HEAD: &str = "SELECT seq, hash FROM audit_chain_heads WHERE workspace_id = $1 AND seq >= 1";
 
@@ -93,21 +83,8 @@ pub(crate) async fn append_all(
 impl AuditLog for PgStore {
     #[tracing::instrument(skip_all, fields(workspace_id = %query.workspace))]
     async fn events(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
-        let after = i64::try_from(query.after_seq.unwrap_or(0)).unwrap_or(i64::MAX);
-        let visible: Option<Vec<i64>> = match &query.visible {
-            TenantScope::All => None,
-            TenantScope::Only(tenants) => Some(tenants.iter().map(|t| t.get()).collect()),
-        };
-        let rows: Vec<AuditRow> = sqlx::query_as(EVENTS)
-            .bind(query.workspace.get())
-            .bind(query.tenant.map(|t| t.get()))
-            .bind(query.action.map(|a| a.as_str()))
-            .bind(after)
-            .bind(i64::from(query.limit))
-            .bind(visible)
-            .fetch_all(self.pool())
-            .await
-            .map_err(store_error)?;
+        let rows: Vec<AuditRow> =
+            queries::audit_events(&query).build_query_as().fetch_all(self.pool()).await.map_err(store_error)?;
         rows.into_iter().map(AuditEvent::try_from).collect()
     }
 

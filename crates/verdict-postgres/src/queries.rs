@@ -5,6 +5,7 @@
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 use verdict_core::domain::{FleetQuery, TenantScope};
+use verdict_core::ports::AuditQuery;
 
 /// The columns every run query returns, in the order of the private row type.
 /// JSON columns come back as text: core parses them straight into typed values, with no
@@ -268,3 +269,30 @@ pub const CLAIM_DELIVERIES: &str = "WITH due AS (SELECT webhook_id, event_id FRO
      RETURNING d.webhook_id, d.event_id, d.event_type, d.run_id, d.attempts, d.state, d.next_attempt_at, \
      d.last_status_code, d.last_error, d.created_at, d.last_attempt_at, d.payload) \
      SELECT claimed.*, w.url, w.secret_ciphertext FROM claimed JOIN webhooks AS w ON w.id = claimed.webhook_id";
+
+const EVENTS_FROM: &str = "SELECT id, workspace_id, seq, occurred_at, tenant_id, actor_type, actor_id, action, \
+     subject_type, subject_id, metadata::text AS metadata, prev_hash, hash FROM audit_logs WHERE workspace_id = ";
+
+/// A page of a workspace's events in `seq` order, with only the filters `query` has: a prepared
+/// `$n IS NULL OR …` filter survives into the generic plan PostgreSQL switches to after five
+/// executions, and on a table without statistics that plan read and sorted the whole workspace's
+/// trail for every page (71 pages/s in the HTTP bench, against 2 185 with statistics). A reader
+/// entitled to some tenants sees their events and the workspace-level ones (no tenant).
+#[must_use]
+pub fn audit_events(query: &AuditQuery) -> QueryBuilder<Postgres> {
+    let mut sql = QueryBuilder::new(EVENTS_FROM);
+    sql.push_bind(query.workspace.get());
+    if let Some(tenant) = query.tenant {
+        sql.push(" AND tenant_id = ").push_bind(tenant.get());
+    }
+    if let Some(action) = query.action {
+        sql.push(" AND action = ").push_bind(action.as_str());
+    }
+    if let TenantScope::Only(tenants) = &query.visible {
+        let tenants: Vec<i64> = tenants.iter().map(|t| t.get()).collect();
+        sql.push(" AND (tenant_id IS NULL OR tenant_id = ANY(").push_bind(tenants).push("))");
+    }
+    let after = i64::try_from(query.after_seq.unwrap_or(0)).unwrap_or(i64::MAX);
+    sql.push(" AND seq > ").push_bind(after).push(" ORDER BY seq LIMIT ").push_bind(i64::from(query.limit));
+    sql
+}

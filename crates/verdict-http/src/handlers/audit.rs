@@ -36,10 +36,7 @@ pub async fn events(
     };
     let events = state.audit.events(&principal, request).await?;
     let full = events.len() == limit.get() as usize;
-    Ok(Json(AuditPageDto {
-        next_after_seq: if full { events.last().map(AuditEvent::seq) } else { None },
-        events,
-    }))
+    Ok(Json(AuditPageDto { next_after_seq: if full { events.last().map(AuditEvent::seq) } else { None }, events }))
 }
 
 /// `after_seq`: a `seq` the store can hold (0 to `i64::MAX`).
