@@ -4,7 +4,7 @@
 
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
-use verdict_core::domain::{FleetQuery, TenantScope};
+use verdict_core::domain::{FleetQuery, RunListQuery, TenantScope};
 use verdict_core::ports::AuditQuery;
 
 /// The columns every run query returns, in the order of the private row type.
@@ -106,19 +106,36 @@ pub const QUEUE_DEPTH: &str = "SELECT status, count(*) FROM operation_runs \
 /// One run by id.
 pub(crate) const RUN_BY_ID: &str = concat!("SELECT ", run_columns!(), " FROM operation_runs WHERE id = $1");
 
-/// A keyset page of a tenant's runs, newest first. Without a cursor the row comparison starts
-/// above every run, so the same index condition serves the first and every later page.
-pub const LIST_RUNS: &str = concat!(
-    "SELECT ",
-    list_run_columns!(),
-    " FROM operation_runs WHERE workspace_id = $1 AND tenant_id = $2 ",
-    "AND ($3::text IS NULL OR type = $3) ",
-    "AND ($4::text IS NULL OR status = $4) ",
-    "AND ($5::uuid IS NULL OR provider_connection_id = $5) ",
-    "AND (created_at, id) < (COALESCE($6::timestamptz, 'infinity'::timestamptz), ",
-    "COALESCE($7::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)) ",
-    "ORDER BY created_at DESC, id DESC LIMIT $8"
-);
+/// A keyset page of a tenant's runs, newest first, after `prefix` (empty, or `EXPLAIN …` for the
+/// plan tests). The SQL holds only the filters `query` has: a prepared `$n IS NULL OR …` filter
+/// survives into the generic plan PostgreSQL switches to after five executions. Without a cursor
+/// the row comparison starts above every run, so the same index condition serves every page.
+#[must_use]
+pub fn list_runs(prefix: &'static str, query: &RunListQuery) -> QueryBuilder<Postgres> {
+    let mut sql = QueryBuilder::new(prefix);
+    sql.push(concat!("SELECT ", list_run_columns!(), " FROM operation_runs WHERE workspace_id = "));
+    sql.push_bind(query.workspace_id.get()).push(" AND tenant_id = ").push_bind(query.tenant_id.get());
+    if let Some(flow) = &query.flow {
+        sql.push(" AND type = ").push_bind(flow.as_str().to_owned());
+    }
+    if let Some(status) = query.status {
+        sql.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(connection) = query.provider_connection_id {
+        sql.push(" AND provider_connection_id = ").push_bind(*connection.as_uuid());
+    }
+    sql.push(" AND (created_at, id) < (");
+    match query.after {
+        Some(cursor) => {
+            sql.push_bind(cursor.created_at).push(", ").push_bind(*cursor.id.as_uuid());
+        }
+        None => {
+            sql.push("'infinity'::timestamptz, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid");
+        }
+    }
+    sql.push(") ORDER BY created_at DESC, id DESC LIMIT ").push_bind(query.fetch_limit());
+    sql
+}
 
 /// Completes run `$1` held by `$2`.
 pub(crate) const COMPLETE_RUN: &str = concat!(

@@ -16,7 +16,7 @@ use crate::acks;
 use crate::audit::{append, append_all};
 use crate::error::store_error;
 use crate::queries::{
-    ACTIVE_RUN, INSERT_COMPLETED, INSERT_QUEUED, LATEST_RUN, LIST_RUNS, LOCK_IDENTITY, PREVIOUS_REPORT, QUEUE_DEPTH,
+    self, ACTIVE_RUN, INSERT_COMPLETED, INSERT_QUEUED, LATEST_RUN, LOCK_IDENTITY, PREVIOUS_REPORT, QUEUE_DEPTH,
     RUN_BY_ID, RUN_SCOPE,
 };
 use crate::rows::RunRow;
@@ -160,18 +160,8 @@ impl RunStore for PgStore {
 
     #[tracing::instrument(skip_all, fields(workspace_id = %query.workspace_id, tenant_id = %query.tenant_id))]
     async fn list(&self, query: RunListQuery) -> Result<RunPage, StoreError> {
-        let rows: Vec<RunRow> = sqlx::query_as(LIST_RUNS)
-            .bind(query.workspace_id.get())
-            .bind(query.tenant_id.get())
-            .bind(query.flow.as_ref().map(|f| f.as_str()))
-            .bind(query.status.map(|s| s.as_str()))
-            .bind(query.provider_connection_id.map(|c| *c.as_uuid()))
-            .bind(query.after.map(|c| c.created_at))
-            .bind(query.after.map(|c| *c.id.as_uuid()))
-            .bind(query.fetch_limit())
-            .fetch_all(self.pool())
-            .await
-            .map_err(store_error)?;
+        let rows: Vec<RunRow> =
+            queries::list_runs("", &query).build_query_as().fetch_all(self.pool()).await.map_err(store_error)?;
         let runs = rows.into_iter().map(Run::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(RunPage::from_overfetched(runs, query.limit))
     }

@@ -4,7 +4,8 @@
 use serde_json::Value;
 use sqlx::AssertSqlSafe;
 use verdict_core::domain::{
-    FleetCursor, FleetQuery, Overall, ProviderConnectionId, TenantId, TenantScope, WorkspaceId,
+    FleetCursor, FleetQuery, Overall, PageLimit, ProviderConnectionId, RunCursor, RunId, RunListQuery, TenantId,
+    TenantScope, WorkspaceId,
 };
 use verdict_postgres::queries;
 
@@ -85,17 +86,22 @@ async fn hot_queries_use_their_indexes_on_100k_runs() {
     assert_reads_index(&claim, "operation_runs_queue_idx", "the claim's queued branch");
     assert_reads_index(&claim, "operation_runs_lease_expiry_idx", "the claim's expired-lease branch");
 
-    let page = plan_of(pool, queries::LIST_RUNS, |q| {
-        q.bind(1_i64)
-            .bind(11_i64)
-            .bind(None::<String>)
-            .bind(None::<String>)
-            .bind(None::<uuid::Uuid>)
-            .bind(Some(now - chrono::Duration::hours(10)))
-            .bind(Some(uuid::Uuid::max()))
-            .bind(51_i64)
-    })
-    .await;
+    let listing = RunListQuery {
+        workspace_id: WorkspaceId::new(1).unwrap(),
+        tenant_id: TenantId::new(11).unwrap(),
+        flow: None,
+        status: None,
+        provider_connection_id: None,
+        limit: PageLimit::new(50).unwrap(),
+        after: Some(RunCursor {
+            created_at: now - chrono::Duration::hours(10),
+            id: RunId::from_uuid(uuid::Uuid::max()),
+        }),
+    };
+    let plan: Value =
+        queries::list_runs("EXPLAIN (FORMAT JSON) ", &listing).build_query_scalar().fetch_one(pool).await.unwrap();
+    let mut page = Vec::new();
+    nodes(&plan[0]["Plan"], &mut page);
     assert_reads_index(&page, "operation_runs_listing_idx", "a keyset page");
 
     // What `/metrics` reads: the active runs through one of the two partial indexes that hold
@@ -308,4 +314,38 @@ fn rows_read_from(plan: &Value, table: &str) -> u64 {
         .flatten()
         .map(|c| rows_read_from(c, table))
         .sum::<u64>()
+}
+
+/// A tenant's first page of runs, under the generic plan a prepared statement gets after five
+/// executions and without statistics (100k runs over 50 tenants): it walks the listing index and
+/// stops after a page. (The former `$n IS NULL OR …` query also did, here; this keeps it so.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_list_page_reads_one_page_even_with_a_generic_plan() {
+    let (store, _db) = store().await;
+    let pool = store.pool();
+    sqlx::raw_sql(SEED).execute(pool).await.unwrap();
+    let listing = RunListQuery {
+        workspace_id: WorkspaceId::new(1).unwrap(),
+        tenant_id: TenantId::new(11).unwrap(),
+        flow: None,
+        status: None,
+        provider_connection_id: None,
+        limit: PageLimit::new(50).unwrap(),
+        after: None,
+    };
+    let sql = queries::list_runs("", &listing).sql().as_str().to_owned();
+    assert_eq!(sql.matches('$').count(), 3, "only the filters asked for: {sql}");
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "SET plan_cache_mode = force_generic_plan; PREPARE page(bigint, bigint, bigint) AS {sql}"
+    )))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    let plan: Value = sqlx::query_scalar("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE page(1, 11, 51)")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let read = rows_read_from(&plan[0]["Plan"], "operation_runs");
+    assert!(read <= 200, "{read} runs read for a page of 50: {plan:#}");
 }
