@@ -76,14 +76,14 @@ pub fn document() -> serde_json::Value {
     DOCUMENT.clone()
 }
 
-/// Where an identifier an answer carries can be used next: `(operation, status, where in the
+/// Where an identifier an answer carries can be used next: `(operation, statuses, where in the
 /// body, operations taking it as `{id}`)`. Path parameters the two operations share (`ws`, `t`)
 /// carry over from the request. Code generators and Schemathesis' stateful phase follow these
 /// OpenAPI links (`Link Object`) from a created resource to the operations on it.
-const LINKS: &[(&str, &str, &str, &[&str])] = &[
+const LINKS: &[(&str, &[&str], &str, &[&str])] = &[
     (
         "create_provider_connection",
-        "201",
+        &["201"],
         "/id",
         &[
             "get_provider_connection",
@@ -96,19 +96,13 @@ const LINKS: &[(&str, &str, &str, &[&str])] = &[
     ),
     (
         "start_verification",
-        "201",
-        "/run/id",
-        &["get_run", "get_run_report", "acknowledge_check", "list_acknowledgements"],
-    ),
-    (
-        "start_verification",
-        "200",
+        &["201", "200"],
         "/run/id",
         &["get_run", "get_run_report", "acknowledge_check", "list_acknowledgements"],
     ),
     (
         "create_webhook",
-        "201",
+        &["201"],
         "/webhook/id",
         &["get_webhook", "delete_webhook", "rotate_webhook_secret", "list_webhook_deliveries"],
     ),
@@ -118,42 +112,41 @@ const LINKS: &[(&str, &str, &str, &[&str])] = &[
 fn add_links(document: &mut serde_json::Value) {
     use serde_json::{Map, Value, json};
     // operationId → (path, method): targets' path parameters decide what each link carries.
-    let mut operations: Vec<(String, String, Value)> = Vec::new();
-    if let Some(paths) = document.get("paths").and_then(Value::as_object) {
-        for (path, item) in paths {
-            for (method, operation) in item.as_object().into_iter().flatten() {
-                if let Some(id) = operation.get("operationId").and_then(Value::as_str) {
-                    operations.push((id.to_owned(), path.clone(), json!(method)));
-                }
+    let mut operations: std::collections::HashMap<String, (String, String)> = std::collections::HashMap::new();
+    for (path, item) in document.get("paths").and_then(Value::as_object).into_iter().flatten() {
+        for (method, operation) in item.as_object().into_iter().flatten() {
+            if let Some(id) = operation.get("operationId").and_then(Value::as_str) {
+                operations.insert(id.to_owned(), (path.clone(), method.clone()));
             }
         }
     }
-    let path_of = |id: &str| {
-        operations.iter().find(|(op, _, _)| op == id).map(|(_, path, method)| (path.clone(), method.clone()))
-    };
-    for (source, status, pointer, targets) in LINKS {
-        let Some((source_path, source_method)) = path_of(source) else { continue };
+    for (source, statuses, pointer, targets) in LINKS {
+        let Some((source_path, method)) = operations.get(*source) else { continue };
+        let source_parameters = path_parameters(source_path);
         let mut links = Map::new();
         for target in *targets {
-            let Some((target_path, _)) = path_of(target) else { continue };
-            let mut parameters = Map::new();
-            for name in path_parameters(&target_path) {
-                let value = if name == "id" {
-                    format!("$response.body#{pointer}")
-                } else if path_parameters(&source_path).contains(&name) {
-                    format!("$request.path.{name}")
-                } else {
-                    continue;
-                };
-                parameters.insert(name, Value::String(value));
-            }
+            let Some((target_path, _)) = operations.get(*target) else { continue };
+            let parameters: Map<String, Value> = path_parameters(target_path)
+                .into_iter()
+                .filter_map(|name| {
+                    let value = if name == "id" {
+                        format!("$response.body#{pointer}")
+                    } else if source_parameters.contains(&name) {
+                        format!("$request.path.{name}")
+                    } else {
+                        return None;
+                    };
+                    Some((name, Value::String(value)))
+                })
+                .collect();
             links.insert((*target).to_owned(), json!({"operationId": target, "parameters": parameters}));
         }
-        let method = source_method.as_str().unwrap_or_default();
-        let pointer =
-            format!("/paths/{}/{method}/responses/{status}", source_path.replace('~', "~0").replace('/', "~1"));
-        if let Some(response) = document.pointer_mut(&pointer).and_then(Value::as_object_mut) {
-            response.insert("links".to_owned(), Value::Object(links));
+        let escaped = source_path.replace('~', "~0").replace('/', "~1");
+        for status in *statuses {
+            let at = format!("/paths/{escaped}/{method}/responses/{status}");
+            if let Some(response) = document.pointer_mut(&at).and_then(Value::as_object_mut) {
+                response.insert("links".to_owned(), Value::Object(links.clone()));
+            }
         }
     }
 }

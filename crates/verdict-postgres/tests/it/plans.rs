@@ -282,7 +282,15 @@ async fn an_audit_page_reads_one_page_even_with_a_generic_plan() {
         limit: 50,
     };
     // An administrator's first page: workspace, position and limit.
-    let sql = queries::audit_events(&query).sql().as_str().to_owned();
+    let plan = generic_plan(pool, queries::audit_events(&query).sql().as_str(), "1, 0, 50").await;
+    let read = rows_read_from(&plan, "audit_logs");
+    assert!(read <= 200, "{read} events read for a page of 50: {plan:#}");
+}
+
+/// `EXPLAIN ANALYZE` of `sql`, which must hold only the filters asked for (three `bigint`
+/// parameters), executed with `arguments` under the generic plan PostgreSQL gives a prepared
+/// statement after five executions.
+async fn generic_plan(pool: &sqlx::PgPool, sql: &str, arguments: &str) -> Value {
     assert_eq!(sql.matches('$').count(), 3, "only the filters asked for: {sql}");
     let mut conn = pool.acquire().await.unwrap();
     sqlx::raw_sql(AssertSqlSafe(format!(
@@ -291,12 +299,9 @@ async fn an_audit_page_reads_one_page_even_with_a_generic_plan() {
     .execute(&mut *conn)
     .await
     .unwrap();
-    let plan: Value = sqlx::query_scalar("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE page(1, 0, 50)")
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
-    let read = rows_read_from(&plan[0]["Plan"], "audit_logs");
-    assert!(read <= 200, "{read} events read for a page of 50: {plan:#}");
+    let explain = format!("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE page({arguments})");
+    let plan: Value = sqlx::query_scalar(AssertSqlSafe(explain)).fetch_one(&mut *conn).await.unwrap();
+    plan[0]["Plan"].clone()
 }
 
 /// The rows the plan's scans of `table` returned (`EXPLAIN ANALYZE`'s actual rows times loops).
@@ -333,19 +338,7 @@ async fn a_run_list_page_reads_one_page_even_with_a_generic_plan() {
         limit: PageLimit::new(50).unwrap(),
         after: None,
     };
-    let sql = queries::list_runs("", &listing).sql().as_str().to_owned();
-    assert_eq!(sql.matches('$').count(), 3, "only the filters asked for: {sql}");
-    let mut conn = pool.acquire().await.unwrap();
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "SET plan_cache_mode = force_generic_plan; PREPARE page(bigint, bigint, bigint) AS {sql}"
-    )))
-    .execute(&mut *conn)
-    .await
-    .unwrap();
-    let plan: Value = sqlx::query_scalar("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE page(1, 11, 51)")
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
-    let read = rows_read_from(&plan[0]["Plan"], "operation_runs");
+    let plan = generic_plan(pool, queries::list_runs("", &listing).sql().as_str(), "1, 11, 51").await;
+    let read = rows_read_from(&plan, "operation_runs");
     assert!(read <= 200, "{read} runs read for a page of 50: {plan:#}");
 }
