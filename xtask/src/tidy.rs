@@ -1,6 +1,7 @@
 //! Tidy checks. Here, the dependency graph read from `cargo metadata`: the arrows of the
 //! hexagon point inwards. Core depends on no adapter library, and no adapter depends on another.
-//! Shared libraries (pure code over core's types that adapters call) depend on core only. The
+//! Shared libraries (pure code over core's types that adapters call) depend on core only; what the
+//! storage adapters share may also know sqlx, but no adapter. The
 //! submodules check that each crate tests on its own, the source tree, and the migrations.
 
 pub mod features;
@@ -24,6 +25,11 @@ pub const ADAPTERS: &[&str] =
 /// Crates of pure functions over core's types that adapters may call (the report exports the HTTP
 /// adapter serves): like core, each knows no adapter library and no adapter.
 pub const SHARED_LIBRARIES: &[&str] = &["verdict-export"];
+
+/// Crates the storage adapters share (the rows both decode): each may know sqlx, as the adapters
+/// do, but no adapter — so they sit between core and the adapters, and no adapter reaches another
+/// through them.
+pub const ADAPTER_SHARED_LIBRARIES: &[&str] = &["verdict-sql"];
 
 /// `cargo metadata` of the workspace, all features on.
 pub fn metadata() -> Result<Value> {
@@ -122,6 +128,12 @@ pub fn violations(metadata: &Value) -> Result<Vec<String>> {
             }
         }
     }
+    for shared in ADAPTER_SHARED_LIBRARIES.iter().filter(|s| members.contains(**s)) {
+        let closure = normal_closure(metadata, shared)?;
+        for adapter in ADAPTERS.iter().filter(|a| closure.contains(**a)) {
+            problems.push(format!("{shared} depends on {adapter}: what adapters share depends on no adapter"));
+        }
+    }
     for adapter in ADAPTERS.iter().filter(|a| members.contains(**a)) {
         let closure = normal_closure(metadata, adapter)?;
         for other in ADAPTERS.iter().filter(|o| *o != adapter) {
@@ -163,6 +175,11 @@ mod tests {
         assert!(core.contains("serde"), "the closure walk finds core's real dependencies");
         let export = normal_closure(&metadata, "verdict-export").unwrap();
         assert!(export.contains("verdict-core"), "the shared libraries are checked for real");
+        let sql = normal_closure(&metadata, "verdict-sql").unwrap();
+        assert!(
+            sql.contains("sqlx") && sql.contains("verdict-core"),
+            "the adapters' shared library is checked for real"
+        );
     }
 
     fn fake_metadata(core_deps: &[&str]) -> Value {
@@ -204,5 +221,30 @@ mod tests {
             violations(&metadata).unwrap(),
             ["verdict-export depends on verdict-http: shared libraries depend on core only"]
         );
+    }
+
+    #[test]
+    fn an_adapter_under_the_adapters_shared_library_is_reported() {
+        let mut metadata = fake_metadata(&["serde"]);
+        metadata["packages"].as_array_mut().unwrap().extend([
+            json!({"id": "sql", "name": "verdict-sql", "targets": []}),
+            json!({"id": "sqlx", "name": "sqlx", "targets": []}),
+            json!({"id": "pg", "name": "verdict-postgres", "targets": []}),
+        ]);
+        metadata["workspace_members"] = json!(["core", "sql", "pg"]);
+        let normal = |pkg: &str| json!({"pkg": pkg, "dep_kinds": [{"kind": null}]});
+        metadata["resolve"]["nodes"].as_array_mut().unwrap().extend([
+            json!({"id": "sql", "deps": [normal("core"), normal("sqlx"), normal("pg")]}),
+            json!({"id": "sqlx", "deps": []}),
+            json!({"id": "pg", "deps": [normal("sql")]}),
+        ]);
+        let problems = violations(&metadata).unwrap();
+        assert!(
+            problems.contains(
+                &"verdict-sql depends on verdict-postgres: what adapters share depends on no adapter".to_owned()
+            ),
+            "{problems:?}"
+        );
+        assert!(!problems.iter().any(|p| p.contains("sqlx")), "sqlx is allowed there: {problems:?}");
     }
 }

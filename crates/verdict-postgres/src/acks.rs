@@ -6,17 +6,12 @@ use sqlx::PgExecutor;
 use verdict_core::domain::{Acknowledgement, NewAcknowledgement, PendingAuditEvent, RunId, to_micros};
 use verdict_core::ports::{AckInsertError, AcknowledgementStore, StoreError};
 
+use verdict_sql::ack_columns;
+
 use crate::PgStore;
 use crate::audit::append;
 use crate::error::{ACK_RUN_CHECK_KEY, ACK_RUN_FKEY, store_error, violated_constraint};
 use crate::rows::AckRow;
-
-macro_rules! ack_columns {
-    () => {
-        "id, workspace_id, tenant_id, operation_run_id, check_key, ack_reason, expires_at, acknowledged_at, \
-         acknowledged_by_user_id, created_at, updated_at"
-    };
-}
 
 /// Rows are immutable, so `created_at` and `updated_at` are the acknowledgement time.
 const INSERT: &str = concat!(

@@ -9,17 +9,12 @@ use verdict_core::domain::{
 };
 use verdict_core::ports::{ConnectionUpdateError, NewSecret, ProviderConnectionStore, StoreError};
 
+use verdict_sql::connection_columns;
+
 use crate::PgStore;
 use crate::audit::append;
 use crate::error::store_error;
 use crate::rows::ConnectionRow;
-
-macro_rules! connection_columns {
-    () => {
-        "id, workspace_id, tenant_id, display_name, entra_tenant_id, client_id, client_secret_ciphertext, \
-         secret_updated_at, created_at, updated_at, disabled_at, client_secret_expires_at"
-    };
-}
 
 const INSERT: &str = concat!(
     "INSERT INTO provider_connections (",

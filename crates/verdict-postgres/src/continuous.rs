@@ -6,135 +6,26 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
-use uuid::Uuid;
 use verdict_core::domain::{
     AttemptRecord, ClaimedDelivery, Delivery, DeliveryCursor, DeliveryPage, LeaseOwner, PageLimit, PendingAuditEvent,
-    ProviderConnectionId, Schedule, SecretCiphertext, StoredDelivery, StoredSchedule, StoredWebhook, TenantId, Webhook,
-    WebhookEvent, WebhookEventId, WebhookId, WebhookUrl, WorkspaceId, to_micros,
+    ProviderConnectionId, Schedule, SecretCiphertext, TenantId, Webhook, WebhookEvent, WebhookEventId, WebhookId,
+    WebhookUrl, WorkspaceId, to_micros,
 };
 use verdict_core::ports::{DeliveryOutbox, ScheduleStore, StoreError, WebhookStore};
+
+use verdict_sql::{delivery_columns, schedule_columns};
 
 use crate::PgStore;
 use crate::audit::append;
 use crate::error::{store_error, unexpected};
 use crate::queries::{CLAIM_DELIVERIES, CLAIM_SCHEDULES, ENQUEUE_DELIVERIES};
-
-macro_rules! schedule_columns {
-    () => {
-        "provider_connection_id, workspace_id, tenant_id, flow, schedule_interval, interval_seconds, next_run_at, \
-         created_at, updated_at"
-    };
-}
+use crate::rows::{DeliveryRow, ScheduleRow, WebhookRow};
 
 macro_rules! webhook_columns {
     () => {
         "id, workspace_id, url, events::text AS events, description, secret_ciphertext, created_at, updated_at, \
          secret_rotated_at"
     };
-}
-
-macro_rules! delivery_columns {
-    () => {
-        "webhook_id, event_id, event_type, run_id, attempts, state, next_attempt_at, last_status_code, last_error, \
-         created_at, last_attempt_at"
-    };
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct ScheduleRow {
-    provider_connection_id: Uuid,
-    workspace_id: i64,
-    tenant_id: i64,
-    flow: String,
-    schedule_interval: String,
-    interval_seconds: i64,
-    next_run_at: DateTime<Utc>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<ScheduleRow> for Schedule {
-    type Error = StoreError;
-
-    fn try_from(row: ScheduleRow) -> Result<Self, StoreError> {
-        Ok(Self::from_stored(StoredSchedule {
-            provider_connection_id: row.provider_connection_id,
-            workspace_id: row.workspace_id,
-            tenant_id: row.tenant_id,
-            flow: row.flow,
-            interval: row.schedule_interval,
-            interval_seconds: row.interval_seconds,
-            next_run_at: row.next_run_at,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })?)
-    }
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct WebhookRow {
-    id: Uuid,
-    workspace_id: i64,
-    url: String,
-    events: String,
-    description: String,
-    secret_ciphertext: Vec<u8>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    secret_rotated_at: DateTime<Utc>,
-}
-
-impl TryFrom<WebhookRow> for Webhook {
-    type Error = StoreError;
-
-    fn try_from(row: WebhookRow) -> Result<Self, StoreError> {
-        Ok(Self::from_stored(StoredWebhook {
-            id: row.id,
-            workspace_id: row.workspace_id,
-            url: row.url,
-            events: row.events,
-            description: row.description,
-            secret_ciphertext: row.secret_ciphertext,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            secret_rotated_at: row.secret_rotated_at,
-        })?)
-    }
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct DeliveryRow {
-    webhook_id: Uuid,
-    event_id: Uuid,
-    event_type: String,
-    run_id: Uuid,
-    attempts: i32,
-    state: String,
-    next_attempt_at: Option<DateTime<Utc>>,
-    last_status_code: Option<i32>,
-    last_error: Option<String>,
-    created_at: DateTime<Utc>,
-    last_attempt_at: Option<DateTime<Utc>>,
-}
-
-impl TryFrom<DeliveryRow> for Delivery {
-    type Error = StoreError;
-
-    fn try_from(row: DeliveryRow) -> Result<Self, StoreError> {
-        Ok(Self::from_stored(StoredDelivery {
-            webhook_id: row.webhook_id,
-            event_id: row.event_id,
-            event_type: row.event_type,
-            run_id: row.run_id,
-            attempts: i64::from(row.attempts),
-            state: row.state,
-            next_attempt_at: row.next_attempt_at,
-            last_status_code: row.last_status_code.map(i64::from),
-            last_error: row.last_error,
-            created_at: row.created_at,
-            last_attempt_at: row.last_attempt_at,
-        })?)
-    }
 }
 
 #[derive(Debug, sqlx::FromRow)]

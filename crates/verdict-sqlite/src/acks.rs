@@ -10,7 +10,9 @@ use verdict_core::ports::{AckInsertError, AcknowledgementStore, StoreError};
 use crate::SqliteStore;
 use crate::audit::append;
 use crate::errors::{invariant, is_foreign_key_violation, store_error};
-use crate::rows::{AckRow, ack_columns, optional_timestamp, timestamp};
+use verdict_sql::ack_columns;
+
+use crate::rows::{AckRow, optional_timestamp, timestamp};
 
 /// Inserts `ack` unless its (run, check) is taken; `None` when it is. A run that does not exist
 /// in the acknowledgement's workspace and tenant violates the table's only foreign key (SQLite
@@ -42,7 +44,7 @@ async fn insert(
     .fetch_optional(&mut *tx)
     .await
     .map_err(|e| if is_foreign_key_violation(&e) { AckInsertError::RunNotFound } else { store_error(e).into() })?;
-    Ok(row.map(AckRow::into_acknowledgement).transpose()?)
+    Ok(row.map(Acknowledgement::try_from).transpose()?)
 }
 
 async fn existing(tx: &mut SqliteConnection, ack: &NewAcknowledgement) -> Result<Acknowledgement, StoreError> {
@@ -56,7 +58,7 @@ async fn existing(tx: &mut SqliteConnection, ack: &NewAcknowledgement) -> Result
     .fetch_optional(&mut *tx)
     .await
     .map_err(store_error)?;
-    row.ok_or_else(|| invariant("an acknowledgement conflicted with one that does not exist"))?.into_acknowledgement()
+    row.ok_or_else(|| invariant("an acknowledgement conflicted with one that does not exist"))?.try_into()
 }
 
 #[async_trait]
@@ -106,5 +108,5 @@ pub(crate) async fn for_run<'e>(
     .fetch_all(executor)
     .await
     .map_err(store_error)?;
-    rows.into_iter().map(AckRow::into_acknowledgement).collect()
+    rows.into_iter().map(Acknowledgement::try_from).collect()
 }

@@ -138,7 +138,7 @@ impl AuditLog for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(store_error)?;
-        rows.into_iter().map(AuditRow::into_event).collect()
+        rows.into_iter().map(AuditEvent::try_from).collect()
     }
 
     async fn chain_head(&self, workspace: WorkspaceId) -> Result<Option<ChainHeadRecord>, StoreError> {

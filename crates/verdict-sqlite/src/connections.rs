@@ -10,7 +10,9 @@ use verdict_core::ports::{ConnectionUpdateError, NewSecret, ProviderConnectionSt
 use crate::SqliteStore;
 use crate::audit::append;
 use crate::errors::store_error;
-use crate::rows::{ConnectionRow, connection_columns, optional_timestamp, timestamp};
+use verdict_sql::connection_columns;
+
+use crate::rows::{ConnectionRow, optional_timestamp, timestamp};
 
 /// Which connection, within which workspace and tenant.
 #[derive(Clone, Copy)]
@@ -34,7 +36,7 @@ async fn scoped(tx: &mut SqliteConnection, scope: Scope) -> Result<Option<Provid
         .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?;
-    row.map(ConnectionRow::into_connection).transpose()
+    row.map(ProviderConnection::try_from).transpose()
 }
 
 async fn insert(tx: &mut SqliteConnection, c: &ProviderConnection) -> Result<ProviderConnection, StoreError> {
@@ -59,7 +61,7 @@ async fn insert(tx: &mut SqliteConnection, c: &ProviderConnection) -> Result<Pro
     .fetch_one(&mut *tx)
     .await
     .map_err(store_error)?;
-    row.into_connection()
+    row.try_into()
 }
 
 /// Replaces the secret of an enabled connection; `None` when no enabled connection matched.
@@ -84,7 +86,7 @@ async fn update_secret(
     .fetch_optional(&mut *tx)
     .await
     .map_err(store_error)?;
-    row.map(ConnectionRow::into_connection).transpose()
+    row.map(ProviderConnection::try_from).transpose()
 }
 
 /// Disables an enabled connection; `None` when no enabled connection matched.
@@ -105,7 +107,7 @@ async fn mark_disabled(
     .fetch_optional(&mut *tx)
     .await
     .map_err(store_error)?;
-    row.map(ConnectionRow::into_connection).transpose()
+    row.map(ProviderConnection::try_from).transpose()
 }
 
 #[async_trait]
@@ -144,7 +146,7 @@ impl ProviderConnectionStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
-        rows.into_iter().map(ConnectionRow::into_connection).collect()
+        rows.into_iter().map(ProviderConnection::try_from).collect()
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(connection_id = %id))]

@@ -5,128 +5,23 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
-use sqlx::types::uuid::fmt::Hyphenated;
 use verdict_core::domain::{
     AttemptRecord, ClaimedDelivery, Delivery, DeliveryCursor, DeliveryPage, LeaseOwner, PageLimit, PendingAuditEvent,
-    ProviderConnectionId, Schedule, SecretCiphertext, StoredDelivery, StoredSchedule, StoredWebhook, TenantId, Webhook,
-    WebhookEvent, WebhookEventId, WebhookId, WebhookUrl, WorkspaceId,
+    ProviderConnectionId, Schedule, SecretCiphertext, TenantId, Webhook, WebhookEvent, WebhookEventId, WebhookId,
+    WebhookUrl, WorkspaceId,
 };
 use verdict_core::ports::{DeliveryOutbox, ScheduleStore, StoreError, WebhookStore};
+use verdict_sql::{delivery_columns, schedule_columns};
 
 use crate::SqliteStore;
 use crate::audit::append;
 use crate::errors::store_error;
-use crate::rows::{optional_timestamp, timestamp};
-
-macro_rules! schedule_columns {
-    () => {
-        "provider_connection_id, workspace_id, tenant_id, flow, schedule_interval, interval_seconds, next_run_at, \
-         created_at, updated_at"
-    };
-}
+use crate::rows::{DeliveryRow, ScheduleRow, WebhookRow, optional_timestamp, timestamp};
 
 macro_rules! webhook_columns {
     () => {
         "id, workspace_id, url, events, description, secret_ciphertext, created_at, updated_at, secret_rotated_at"
     };
-}
-
-macro_rules! delivery_columns {
-    () => {
-        "webhook_id, event_id, event_type, run_id, attempts, state, next_attempt_at, last_status_code, last_error, \
-         created_at, last_attempt_at"
-    };
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct ScheduleRow {
-    provider_connection_id: Hyphenated,
-    workspace_id: i64,
-    tenant_id: i64,
-    flow: String,
-    schedule_interval: String,
-    interval_seconds: i64,
-    next_run_at: DateTime<Utc>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl ScheduleRow {
-    fn into_schedule(self) -> Result<Schedule, StoreError> {
-        Ok(Schedule::from_stored(StoredSchedule {
-            provider_connection_id: self.provider_connection_id.into_uuid(),
-            workspace_id: self.workspace_id,
-            tenant_id: self.tenant_id,
-            flow: self.flow,
-            interval: self.schedule_interval,
-            interval_seconds: self.interval_seconds,
-            next_run_at: self.next_run_at,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        })?)
-    }
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct WebhookRow {
-    id: Hyphenated,
-    workspace_id: i64,
-    url: String,
-    events: String,
-    description: String,
-    secret_ciphertext: Vec<u8>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    secret_rotated_at: DateTime<Utc>,
-}
-
-impl WebhookRow {
-    fn into_webhook(self) -> Result<Webhook, StoreError> {
-        Ok(Webhook::from_stored(StoredWebhook {
-            id: self.id.into_uuid(),
-            workspace_id: self.workspace_id,
-            url: self.url,
-            events: self.events,
-            description: self.description,
-            secret_ciphertext: self.secret_ciphertext,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            secret_rotated_at: self.secret_rotated_at,
-        })?)
-    }
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct DeliveryRow {
-    webhook_id: Hyphenated,
-    event_id: Hyphenated,
-    event_type: String,
-    run_id: Hyphenated,
-    attempts: i64,
-    state: String,
-    next_attempt_at: Option<DateTime<Utc>>,
-    last_status_code: Option<i64>,
-    last_error: Option<String>,
-    created_at: DateTime<Utc>,
-    last_attempt_at: Option<DateTime<Utc>>,
-}
-
-impl DeliveryRow {
-    fn into_delivery(self) -> Result<Delivery, StoreError> {
-        Ok(Delivery::from_stored(StoredDelivery {
-            webhook_id: self.webhook_id.into_uuid(),
-            event_id: self.event_id.into_uuid(),
-            event_type: self.event_type,
-            run_id: self.run_id.into_uuid(),
-            attempts: self.attempts,
-            state: self.state,
-            next_attempt_at: self.next_attempt_at,
-            last_status_code: self.last_status_code,
-            last_error: self.last_error,
-            created_at: self.created_at,
-            last_attempt_at: self.last_attempt_at,
-        })?)
-    }
 }
 
 /// Fans `events` out to every subscription of their workspace that receives their type, inside
@@ -182,7 +77,7 @@ impl ScheduleStore for SqliteStore {
         .map_err(store_error)?;
         append(tx.conn(), event).await?;
         tx.commit().await?;
-        row.into_schedule()
+        row.try_into()
     }
 
     async fn get(
@@ -203,7 +98,7 @@ impl ScheduleStore for SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(store_error)?;
-        row.map(ScheduleRow::into_schedule).transpose()
+        row.map(Schedule::try_from).transpose()
     }
 
     async fn remove(
@@ -257,7 +152,7 @@ impl ScheduleStore for SqliteStore {
         .await
         .map_err(store_error)?;
         tx.commit().await?;
-        let mut schedules = rows.into_iter().map(ScheduleRow::into_schedule).collect::<Result<Vec<_>, _>>()?;
+        let mut schedules = rows.into_iter().map(Schedule::try_from).collect::<Result<Vec<_>, _>>()?;
         schedules.sort_by_key(|s| (s.next_run_at, s.provider_connection_id));
         Ok(schedules)
     }
@@ -309,7 +204,7 @@ impl WebhookStore for SqliteStore {
         .map_err(store_error)?;
         append(tx.conn(), event).await?;
         tx.commit().await?;
-        row.into_webhook()
+        row.try_into()
     }
 
     async fn get(&self, workspace: WorkspaceId, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
@@ -320,7 +215,7 @@ impl WebhookStore for SqliteStore {
                 .fetch_optional(&self.reader)
                 .await
                 .map_err(store_error)?;
-        row.map(WebhookRow::into_webhook).transpose()
+        row.map(Webhook::try_from).transpose()
     }
 
     async fn list(&self, workspace: WorkspaceId) -> Result<Vec<Webhook>, StoreError> {
@@ -333,7 +228,7 @@ impl WebhookStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
-        rows.into_iter().map(WebhookRow::into_webhook).collect()
+        rows.into_iter().map(Webhook::try_from).collect()
     }
 
     async fn delete(
@@ -386,7 +281,7 @@ impl WebhookStore for SqliteStore {
         };
         append(tx.conn(), event).await?;
         tx.commit().await?;
-        row.into_webhook().map(Some)
+        row.try_into().map(Some)
     }
 }
 
@@ -425,15 +320,16 @@ impl DeliveryOutbox for SqliteStore {
         .map_err(store_error)?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
+            let delivery = Delivery::try_from(row.delivery)?;
             // The subscription's URL and current secret, read in the claim's transaction.
             let (url, secret): (String, Vec<u8>) =
                 sqlx::query_as("SELECT url, secret_ciphertext FROM webhooks WHERE id = ?")
-                    .bind(row.delivery.webhook_id.to_string())
+                    .bind(delivery.webhook_id.to_string())
                     .fetch_one(tx.conn())
                     .await
                     .map_err(store_error)?;
             claimed.push(ClaimedDelivery {
-                delivery: row.delivery.into_delivery()?,
+                delivery,
                 url: WebhookUrl::from_stored(&url)?,
                 secret_ciphertext: SecretCiphertext::from_bytes(secret),
                 payload: row.payload,
@@ -492,7 +388,7 @@ impl DeliveryOutbox for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
-        let deliveries = rows.into_iter().map(DeliveryRow::into_delivery).collect::<Result<Vec<_>, _>>()?;
+        let deliveries = rows.into_iter().map(Delivery::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(DeliveryPage::from_overfetched(deliveries, limit))
     }
 

@@ -65,6 +65,6 @@ impl FleetStatusStore for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(store_error)?;
-        rows.into_iter().map(FleetRowRecord::into_row).collect()
+        rows.into_iter().map(FleetRow::try_from).collect()
     }
 }

@@ -75,7 +75,7 @@ impl RunQueue for SqliteStore {
         .fetch_optional(tx.conn())
         .await
         .map_err(store_error)?;
-        let claimed = row.map(RunRow::into_run).transpose()?;
+        let claimed = row.map(Run::try_from).transpose()?;
         tx.commit().await?;
         Ok(claimed)
     }
@@ -153,7 +153,7 @@ impl RunQueue for SqliteStore {
             tx.rollback().await?;
             return Err(CompleteError::refused(status.as_deref()).map_err(StoreError::from)?);
         };
-        let done = row.into_run()?;
+        let done = row.try_into()?;
         append(tx.conn(), completed).await?;
         crate::continuous::enqueue(tx.conn(), &events).await?;
         tx.commit().await?;

@@ -31,7 +31,7 @@ async fn run_by_id<'e>(executor: impl SqliteExecutor<'e>, run: RunId) -> Result<
         .fetch_optional(executor)
         .await
         .map_err(store_error)?;
-    row.map(RunRow::into_run).transpose()
+    row.map(Run::try_from).transpose()
 }
 
 /// The `context` document holding a report.
@@ -61,7 +61,7 @@ async fn insert_queued(tx: &mut SqliteConnection, run: &NewRun) -> Result<Option
     .fetch_optional(&mut *tx)
     .await
     .map_err(store_error)?;
-    row.map(RunRow::into_run).transpose()
+    row.map(Run::try_from).transpose()
 }
 
 async fn active_run(tx: &mut SqliteConnection, run: &NewRun) -> Result<Run, StoreError> {
@@ -75,7 +75,7 @@ async fn active_run(tx: &mut SqliteConnection, run: &NewRun) -> Result<Run, Stor
     .fetch_optional(&mut *tx)
     .await
     .map_err(store_error)?;
-    row.ok_or_else(|| invariant("a start conflicted with an active run that does not exist"))?.into_run()
+    row.ok_or_else(|| invariant("a start conflicted with an active run that does not exist"))?.try_into()
 }
 
 async fn insert_completed(tx: &mut SqliteConnection, run: &NewRun, done: &Completion) -> Result<Run, StoreError> {
@@ -106,7 +106,7 @@ async fn insert_completed(tx: &mut SqliteConnection, run: &NewRun, done: &Comple
     .fetch_one(&mut *tx)
     .await
     .map_err(store_error)?;
-    row.into_run()
+    row.try_into()
 }
 
 async fn latest(conn: &mut SqliteConnection, identity: &RunIdentityHash) -> Result<Option<Run>, StoreError> {
@@ -119,7 +119,7 @@ async fn latest(conn: &mut SqliteConnection, identity: &RunIdentityHash) -> Resu
     .fetch_optional(&mut *conn)
     .await
     .map_err(store_error)?;
-    row.map(RunRow::into_run).transpose()
+    row.map(Run::try_from).transpose()
 }
 
 impl SqliteStore {
@@ -155,7 +155,7 @@ impl SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(store_error)?;
-        rows.into_iter().map(RunRow::into_run).collect()
+        rows.into_iter().map(Run::try_from).collect()
     }
 }
 

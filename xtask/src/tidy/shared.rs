@@ -16,8 +16,9 @@ use anyhow::Result;
 use super::source::rust_files;
 
 /// The most substantive lines the two adapters may share (462 at the commit that introduced this
-/// count, 265 before the schedules, webhooks, outbox and fleet features; lowered as lines leave).
-pub const CEILING: usize = 457;
+/// count, 265 before the schedules, webhooks, outbox and fleet features; 353 once the rows moved
+/// to `verdict-sql`; lowered as lines leave).
+pub const CEILING: usize = 353;
 
 /// The adapters compared.
 const ADAPTERS: [&str; 2] = ["crates/verdict-sqlite/src", "crates/verdict-postgres/src"];
