@@ -94,7 +94,7 @@ pub fn script(first: &Capture, second: &Capture) -> Result<Script> {
             (Event::Execute { sql, params: a, .. }, Event::Execute { sql: sql_b, params: b, .. }) if sql == sql_b => {
                 let mut expressions = Vec::with_capacity(a.len());
                 for (k, (x, y)) in a.iter().zip(b).enumerate() {
-                    let place = Place { statement: index, param: k + 1 };
+                    let place = Place { statement: index, param: k + 1, element: None };
                     let expression = parameter(&place, x, y, first, second, &mut out, &mut state)?;
                     if let (Value::Text { text: x, .. }, Value::Text { text: y, .. }) = (x, y) {
                         state.sent.push((x.clone(), y.clone(), expression.clone()));
@@ -135,6 +135,97 @@ struct State {
 struct Place {
     statement: usize,
     param: usize,
+    /// The element, for a parameter that is an array.
+    element: Option<usize>,
+}
+
+impl Place {
+    /// A name for the parameter's constant, unique within the script.
+    fn name(&self) -> String {
+        match self.element {
+            None => format!("p{}_{}", self.statement, self.param),
+            Some(element) => format!("p{}_{}_{element}", self.statement, self.param),
+        }
+    }
+}
+
+/// The element type of an array type the decoder knows.
+fn element_oid(oid: u32) -> Option<u32> {
+    Some(match oid {
+        1000 => 16,
+        1005 => 21,
+        1007 => 23,
+        1009 => 25,
+        1016 => 20,
+        1185 => 1184,
+        2951 => 2950,
+        _ => return None,
+    })
+}
+
+/// The elements of an array in the text form `value::decode` writes (`{"a",NULL}`); `None`
+/// for NULL.
+fn elements(text: &str) -> Result<Vec<Option<String>>> {
+    let inner = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).context("not an array")?;
+    let mut items = Vec::new();
+    let mut chars = inner.chars().peekable();
+    while chars.peek().is_some() {
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            let mut item = String::new();
+            loop {
+                match chars.next().context("an unterminated array element")? {
+                    '\\' => item.push(chars.next().context("a dangling escape")?),
+                    '"' => break,
+                    c => item.push(c),
+                }
+            }
+            items.push(Some(item));
+        } else {
+            let item: String = chars.by_ref().take_while(|c| *c != ',').collect();
+            if item != "NULL" {
+                bail!("an unquoted array element {item:?}");
+            }
+            items.push(None);
+            continue;
+        }
+        match chars.next() {
+            None | Some(',') => {}
+            Some(c) => bail!("{c:?} after an array element"),
+        }
+    }
+    Ok(items)
+}
+
+/// An array parameter replayed element by element: each element follows the rules of a
+/// parameter of its own (a fresh id, the chain head's `seq` plus one, the hash the previous
+/// element sent), so that a statement writing several rows at once replays like one per row.
+fn array_parameter(
+    place: &Place,
+    (oid, element): (u32, u32),
+    (x, y): (&str, &str),
+    (first, second): (&Capture, &Capture),
+    out: &mut Script,
+    state: &mut State,
+) -> Result<Option<String>> {
+    let (xs, ys) = (elements(x)?, elements(y)?);
+    if xs.len() != ys.len() {
+        return Ok(None);
+    }
+    let value = |item: &Option<String>| match item {
+        Some(text) => Value::Text { oid: element, text: text.clone() },
+        None => Value::Null,
+    };
+    let mut expressions = Vec::with_capacity(xs.len());
+    for (i, (xi, yi)) in xs.iter().zip(&ys).enumerate() {
+        let place = Place { element: Some(i + 1), ..*place };
+        let expression = parameter(&place, &value(xi), &value(yi), first, second, out, state)?;
+        if let (Some(xi), Some(yi)) = (xi, yi) {
+            state.sent.push((xi.clone(), yi.clone(), expression.clone()));
+        }
+        expressions.push(expression);
+    }
+    Ok(Some(cast(&format!("ARRAY[{}]", expressions.join(", ")), oid)?))
 }
 
 fn cast(expression: &str, oid: u32) -> Result<String> {
@@ -168,9 +259,14 @@ fn parameter(
         Value::Text { text, .. } => Some(text.as_str()),
         Value::Null | Value::Opaque { .. } => None,
     };
+    if let (Some(element), Some(x), Some(y)) = (element_oid(oid), a_text, b_text)
+        && let Some(expression) = array_parameter(place, (oid, element), (x, y), (first, second), out, state)?
+    {
+        return Ok(expression);
+    }
     let constant = |out: &mut Script| -> Result<String> {
         let Some(text) = a_text else { return Ok("NULL".to_owned()) };
-        let name = format!("p{}_{}", place.statement, place.param);
+        let name = place.name();
         out.defines.push((name.clone(), text.to_owned()));
         cast(&format!(":{name}"), oid)
     };
@@ -391,6 +487,38 @@ mod tests {
         let script = script(&two(7, &"a".repeat(64), &"c".repeat(64)), &two(12, &"b".repeat(64), &"d".repeat(64)));
         let text = script.unwrap().text;
         assert!(text.contains("INSERT INTO log2 VALUES (((CAST(:r1_seq AS bigint) + 1) + 1), "), "{text}");
+    }
+
+    #[test]
+    fn an_array_parameter_replays_each_element_by_the_rules() {
+        let batch = |head: i64, hash: &str, second_hash: &str, id: &str| {
+            let mut capture = capture("3", head, hash, id);
+            let quoted = |items: &[&str]| {
+                format!("{{{}}}", items.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(","))
+            };
+            let seqs = [(head + 1).to_string(), (head + 2).to_string()];
+            capture.events[2] = execute(
+                "INSERT INTO log SELECT * FROM unnest($1, $2, $3)",
+                vec![
+                    Value::text(1016, &quoted(&[&seqs[0], &seqs[1]])),
+                    Value::text(1009, &quoted(&[hash, second_hash])),
+                    Value::text(1009, &quoted(&["same", "a \\\"b\\\""])),
+                ],
+                vec![],
+            );
+            capture
+        };
+        let first = batch(7, &"a".repeat(64), &"c".repeat(64), "00000000-0000-0000-0000-000000000001");
+        let second = batch(12, &"b".repeat(64), &"d".repeat(64), "00000000-0000-0000-0000-000000000002");
+        let script = script(&first, &second).unwrap();
+        let expected = "INSERT INTO log SELECT * FROM unnest(\
+            CAST(ARRAY[(CAST(:r1_seq AS bigint) + 1), ((CAST(:r1_seq AS bigint) + 1) + 1)] AS bigint[]), \
+            CAST(ARRAY[CAST(:r1_hash AS text), rpad(to_hex(CAST(:f0 AS bigint)), 64, '0')] AS text[]), \
+            CAST(ARRAY[md5(random()::text), CAST(:p2_3_2 AS text)] AS text[]));";
+        assert!(script.text.contains(expected), "{}", script.text);
+        assert_eq!(script.defines, [("p2_3_2".to_owned(), "a \"b\"".to_owned())], "the element unescaped");
+        assert_eq!(elements("{\"x\",NULL,\"a\\\\b\"}").unwrap(), [Some("x".into()), None, Some("a\\b".into())]);
+        assert!(elements("{x}").is_err());
     }
 
     #[test]

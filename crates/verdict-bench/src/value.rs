@@ -73,6 +73,7 @@ pub fn type_name(oid: u32) -> Option<&'static str> {
         1009 => "text[]",
         1016 => "bigint[]",
         2951 => "uuid[]",
+        1185 => "timestamptz[]",
         _ => return None,
     })
 }
@@ -128,12 +129,14 @@ fn binary(oid: u32, bytes: &[u8]) -> Result<String> {
             if oid == 1184 { format!("{text}+00") } else { text }
         }
         2950 => uuid::Uuid::from_slice(bytes)?.hyphenated().to_string(),
-        1000 | 1005 | 1007 | 1009 | 1016 | 2951 => array(bytes)?,
+        1000 | 1005 | 1007 | 1009 | 1016 | 1185 | 2951 => array(bytes)?,
         _ => bail!("cannot decode a value of type OID {oid}; add it to verdict-bench's decoder"),
     })
 }
 
-/// A one-dimensional array in its text form, `{a,b}`, elements quoted when they are text.
+/// A one-dimensional array in its text form, `{"a","b"}`: every element quoted, with `\` and `"`
+/// escaped, which PostgreSQL reads back for any element type (text with commas or backslashes,
+/// instants with spaces).
 fn array(bytes: &[u8]) -> Result<String> {
     let word = |at: usize| -> Result<i32> {
         Ok(i32::from_be_bytes(bytes.get(at..at + 4).context("truncated array")?.try_into()?))
@@ -159,7 +162,7 @@ fn array(bytes: &[u8]) -> Result<String> {
         let size = usize::try_from(size)?;
         let item = binary(element, bytes.get(at..at + size).context("truncated array element")?)?;
         at += size;
-        items.push(if matches!(element, 25 | 1043) { format!("\"{}\"", item.replace('"', "\\\"")) } else { item });
+        items.push(format!("\"{}\"", item.replace('\\', "\\\\").replace('"', "\\\"")));
     }
     Ok(format!("{{{}}}", items.join(",")))
 }
@@ -188,7 +191,18 @@ mod tests {
             ints.extend_from_slice(&8i32.to_be_bytes());
             ints.extend_from_slice(&value.to_be_bytes());
         }
-        assert_eq!(decode(1016, 1, Some(&ints)).unwrap(), Value::text(1016, "{10,11}"));
+        assert_eq!(decode(1016, 1, Some(&ints)).unwrap(), Value::text(1016, "{\"10\",\"11\"}"));
+        let text = br#"{"a": "\"x\""}"#;
+        let mut texts = Vec::new();
+        for word in [1i32, 0, 25, 1, 1, i32::try_from(text.len()).unwrap()] {
+            texts.extend_from_slice(&word.to_be_bytes());
+        }
+        texts.extend_from_slice(text);
+        assert_eq!(
+            decode(1009, 1, Some(&texts)).unwrap(),
+            Value::text(1009, r#"{"{\"a\": \"\\\"x\\\"\"}"}"#),
+            "quotes and backslashes escaped"
+        );
     }
 
     #[test]

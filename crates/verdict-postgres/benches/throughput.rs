@@ -43,19 +43,19 @@ const START_PARAMS: Params<'static> = &[
 ];
 
 const APPEND_PARAMS: Params<'static> = &[
-    ("$1", "gen_random_uuid()"),
-    ("$2", ":ws"),
-    ("$3", "(:head_seq + 1)"),
-    ("$4", "now()"),
-    ("$5", ":tenant"),
-    ("$6", "'user'"),
-    ("$7", "'user-42'"),
-    ("$8", "'verification.started'"),
-    ("$9", "'operation_run'"),
-    ("$10", "'bench'"),
-    ("$11", "'{\"flow\": \"provider.connection.check\", \"provider_connection_id\": null}'"),
-    ("$12", ":head_hash"),
-    ("$13", "'5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592'"),
+    ("$1", ":ws"),
+    ("$2", "ARRAY[gen_random_uuid()]"),
+    ("$3", "ARRAY[:head_seq + 1]"),
+    ("$4", "ARRAY[now()]"),
+    ("$5", "ARRAY[:tenant]"),
+    ("$6", "ARRAY['user']"),
+    ("$7", "ARRAY['user-42']"),
+    ("$8", "ARRAY['verification.started']"),
+    ("$9", "ARRAY['operation_run']"),
+    ("$10", "ARRAY['bench']"),
+    ("$11", "ARRAY['{\"flow\": \"provider.connection.check\", \"provider_connection_id\": null}']"),
+    ("$12", "ARRAY[:head_hash]"),
+    ("$13", "ARRAY['5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592']"),
 ];
 
 /// Replaces `$n` placeholders (longest first, so `$1` does not eat `$13`) with expressions.
@@ -77,7 +77,7 @@ fn start_script(new_identity: bool) -> String {
     if new_identity {
         let lock = substitute(queries::LOCK_CHAIN_HEAD, &[("$1", ":ws"), ("$2", "repeat('0', 64)")]);
         let _ = writeln!(script, "{lock} \\gset head_");
-        let _ = writeln!(script, "{};\nCOMMIT;", substitute(queries::APPEND_AUDIT_EVENT, APPEND_PARAMS));
+        let _ = writeln!(script, "{};\nCOMMIT;", substitute(queries::APPEND_AUDIT_EVENTS, APPEND_PARAMS));
     } else {
         let active =
             substitute(queries::ACTIVE_RUN, &[("$1", ":tenant"), ("$2", "lpad(CAST(:ident AS text), 64, '0')")]);

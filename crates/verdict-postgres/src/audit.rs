@@ -4,12 +4,14 @@
 
 use async_trait::async_trait;
 use sqlx::PgConnection;
-use verdict_core::domain::{AuditEvent, ChainHash, ChainHeadRecord, GENESIS_HASH, PendingAuditEvent, WorkspaceId};
+use verdict_core::domain::{
+    AuditEvent, ChainHash, ChainHeadRecord, GENESIS_HASH, PendingAuditEvent, StoredAuditEvent, WorkspaceId,
+};
 use verdict_core::ports::{AuditLog, AuditQuery, ChainHead, StoreError};
 
 use crate::PgStore;
 use crate::error::{store_error, unexpected};
-use crate::queries::{self, APPEND_AUDIT_EVENT, LOCK_CHAIN_HEAD};
+use crate::queries::{self, APPEND_AUDIT_EVENTS, LOCK_CHAIN_HEAD};
 use crate::rows::AuditRow;
 
 const CHAIN_HEAD: &str = "SELECT seq, hash FROM audit_chain_heads WHERE workspace_id = $1 AND seq >= 1";
@@ -26,7 +28,7 @@ pub(crate) async fn append(conn: &mut PgConnection, event: PendingAuditEvent) ->
 
 /// Appends `events`, in order, to their workspace's chain within the open transaction `conn`:
 /// locks the chain head once, seals each event as the next `seq` after the previous one's hash,
-/// inserts it and advances the head. The lock is held until the transaction ends, so concurrent
+/// and inserts them all and advances the head in one statement. The lock is held until the transaction ends, so concurrent
 /// appends queue up behind it — callers take it as late as they can (after their other writes),
 /// since every statement between it and the commit is time the workspace's other writers wait
 /// (docs/benchmarks.md, "Audit chain throughput"). The events of one call belong to one
@@ -55,27 +57,27 @@ pub(crate) async fn append_all(
     for event in events {
         seq += 1;
         let sealed = event.seal(seq, prev_hash);
-        let row = sealed.to_stored();
-        sqlx::query(APPEND_AUDIT_EVENT)
-            .bind(row.id)
-            .bind(row.workspace_id)
-            .bind(row.seq)
-            .bind(row.occurred_at)
-            .bind(row.tenant_id)
-            .bind(row.actor_type)
-            .bind(row.actor_id)
-            .bind(row.action)
-            .bind(row.subject_type)
-            .bind(row.subject_id)
-            .bind(row.metadata)
-            .bind(row.prev_hash)
-            .bind(row.hash)
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?;
         prev_hash = sealed.hash().clone();
         sealed_events.push(sealed);
     }
+    let rows: Vec<StoredAuditEvent> = sealed_events.iter().map(AuditEvent::to_stored).collect();
+    sqlx::query(APPEND_AUDIT_EVENTS)
+        .bind(workspace.get())
+        .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.seq).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.tenant_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.actor_type.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.actor_id.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.action.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.subject_type.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.subject_id.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.metadata.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.prev_hash.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.hash.as_str()).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
     Ok(sealed_events)
 }
 

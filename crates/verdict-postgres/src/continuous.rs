@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use uuid::Uuid;
 use verdict_core::domain::{
     AttemptRecord, ClaimedDelivery, Delivery, DeliveryCursor, DeliveryPage, LeaseOwner, PageLimit, PendingAuditEvent,
     ProviderConnectionId, Schedule, SecretCiphertext, TenantId, Webhook, WebhookEvent, WebhookEventId, WebhookId,
@@ -40,18 +41,25 @@ struct ClaimedRow {
 /// Fans `events` out to every subscription of their workspace that receives their type, inside
 /// the caller's transaction (the completion's).
 pub(crate) async fn enqueue(conn: &mut PgConnection, events: &[WebhookEvent]) -> Result<(), StoreError> {
-    for event in events {
-        sqlx::query(ENQUEUE_DELIVERIES)
-            .bind(event.id.as_uuid())
-            .bind(event.event_type.as_str())
-            .bind(event.run_id.as_uuid())
-            .bind(event.payload.as_str())
-            .bind(to_micros(event.occurred_at))
-            .bind(event.workspace_id.get())
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?;
+    if events.is_empty() {
+        return Ok(());
     }
+    let ids: Vec<Uuid> = events.iter().map(|e| *e.id.as_uuid()).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let runs: Vec<Uuid> = events.iter().map(|e| *e.run_id.as_uuid()).collect();
+    let payloads: Vec<&str> = events.iter().map(|e| e.payload.as_str()).collect();
+    let at: Vec<DateTime<Utc>> = events.iter().map(|e| to_micros(e.occurred_at)).collect();
+    let workspaces: Vec<i64> = events.iter().map(|e| e.workspace_id.get()).collect();
+    sqlx::query(ENQUEUE_DELIVERIES)
+        .bind(ids)
+        .bind(types)
+        .bind(runs)
+        .bind(payloads)
+        .bind(at)
+        .bind(workspaces)
+        .execute(conn)
+        .await
+        .map_err(store_error)?;
     Ok(())
 }
 

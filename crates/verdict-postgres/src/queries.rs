@@ -251,12 +251,21 @@ pub(crate) const WRITE_LIVE_REPORT: &str = "WITH changed AS (UPDATE operation_ru
 pub const LOCK_CHAIN_HEAD: &str = "INSERT INTO audit_chain_heads (workspace_id, seq, hash) VALUES ($1, 0, $2) \
      ON CONFLICT (workspace_id) DO UPDATE SET seq = audit_chain_heads.seq RETURNING seq, hash";
 
-/// Inserts a sealed event and advances its workspace's chain head to it.
-pub const APPEND_AUDIT_EVENT: &str = "WITH appended AS (INSERT INTO audit_logs (id, workspace_id, seq, \
+/// Inserts sealed events of workspace `$1`, in chain order, and advances the chain head to the
+/// last: one statement however many events an action appends. `$2`…`$13` are parallel arrays of
+/// the events' columns (id, seq, occurred_at, tenant_id, actor_type, actor_id, action,
+/// subject_type, subject_id, metadata as JSON text, prev_hash, hash).
+pub const APPEND_AUDIT_EVENTS: &str = "WITH appended AS (INSERT INTO audit_logs (id, workspace_id, seq, \
      occurred_at, tenant_id, actor_type, actor_id, action, subject_type, subject_id, metadata, prev_hash, hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13) RETURNING workspace_id, seq, hash) \
-     UPDATE audit_chain_heads AS head SET seq = appended.seq, hash = appended.hash \
-     FROM appended WHERE head.workspace_id = appended.workspace_id";
+     SELECT e.id, $1, e.seq, e.occurred_at, e.tenant_id, e.actor_type, e.actor_id, e.action, e.subject_type, \
+     e.subject_id, e.metadata::jsonb, e.prev_hash, e.hash \
+     FROM unnest($2::uuid[], $3::bigint[], $4::timestamptz[], $5::bigint[], $6::text[], $7::text[], $8::text[], \
+     $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]) \
+     AS e(id, seq, occurred_at, tenant_id, actor_type, actor_id, action, subject_type, subject_id, metadata, \
+     prev_hash, hash) \
+     RETURNING seq, hash) \
+     UPDATE audit_chain_heads AS head SET seq = last.seq, hash = last.hash \
+     FROM (SELECT seq, hash FROM appended ORDER BY seq DESC LIMIT 1) AS last WHERE head.workspace_id = $1";
 
 /// Claims up to `$4` due schedules for `$1` until `$3` (`$2` = now): each is skipped while another
 /// scheduler holds it, so every due schedule is taken by exactly one of several processes.
@@ -268,12 +277,15 @@ pub const CLAIM_SCHEDULES: &str = "WITH due AS (SELECT provider_connection_id FR
      RETURNING s.provider_connection_id, s.workspace_id, s.tenant_id, s.flow, s.schedule_interval, \
      s.interval_seconds, s.next_run_at, s.created_at, s.updated_at";
 
-/// Fans event `$1` (type `$2`, run `$3`, payload `$4`, at `$5`) out to every subscription of
-/// workspace `$6` that receives its type, as pending deliveries due at once.
+/// Fans events out to every subscription of their workspace that receives their type, as pending
+/// deliveries due at once: one statement for all of a completion's events. `$1`…`$6` are parallel
+/// arrays of the events' ids, types, runs, payloads, instants and workspaces.
 pub const ENQUEUE_DELIVERIES: &str = "INSERT INTO webhook_deliveries (webhook_id, event_id, workspace_id, \
      event_type, run_id, payload, state, attempts, next_attempt_at, created_at) \
-     SELECT w.id, $1, w.workspace_id, $2, $3, $4, 'pending', 0, $5, $5 FROM webhooks AS w \
-     WHERE w.workspace_id = $6 AND w.events ? $2";
+     SELECT w.id, e.id, w.workspace_id, e.event_type, e.run_id, e.payload, 'pending', 0, e.occurred_at, e.occurred_at \
+     FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[], $6::bigint[]) \
+     AS e(id, event_type, run_id, payload, occurred_at, workspace_id) \
+     JOIN webhooks AS w ON w.workspace_id = e.workspace_id AND w.events ? e.event_type";
 
 /// Claims up to `$4` due deliveries for `$1` until `$3` (`$2` = now), skipping rows other
 /// dispatchers hold: counts the attempt and returns each with its subscription's URL and current

@@ -3,7 +3,7 @@
 //! its hash and its stored columns; SQL only stores them.
 
 use async_trait::async_trait;
-use sqlx::SqliteConnection;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use verdict_core::domain::{
     AuditAction, AuditEvent, ChainHash, ChainHeadRecord, PendingAuditEvent, TenantId, TenantScope, WorkspaceId,
 };
@@ -13,20 +13,47 @@ use crate::SqliteStore;
 use crate::errors::{invariant, store_error};
 use crate::rows::{AuditRow, audit_columns, timestamp};
 
-/// Appends `event` to its workspace's chain, as the next `seq` after the chain head, inside the
-/// write transaction `tx` (which holds the write lock, so no other append can interleave).
+/// Appends `event` to its workspace's chain inside the write transaction `tx`; see [`append_all`].
 ///
 /// # Errors
 /// [`StoreError`] on storage failure or a chain head that does not match the log.
 pub(crate) async fn append(tx: &mut SqliteConnection, event: PendingAuditEvent) -> Result<AuditEvent, StoreError> {
-    let (seq, prev_hash) = match chain_head_in(tx, event.workspace_id).await? {
-        Some(head) => (head.seq + 1, head.hash),
-        None => (1, ChainHash::genesis()),
+    let mut sealed = append_all(tx, vec![event]).await?;
+    sealed.pop().ok_or_else(|| invariant("no event appended"))
+}
+
+/// Appends `events`, in order, to their workspace's chain, as the next `seq`s after the chain
+/// head, inside the write transaction `tx` (which holds the write lock, so no other append can
+/// interleave): one read of the head, one insert of every event, one move of the head — three
+/// statements however many events an action appends. The events belong to one workspace, as
+/// every audited action's do.
+///
+/// # Errors
+/// [`StoreError`] on storage failure, events of several workspaces, or a chain head that does
+/// not match the log.
+pub(crate) async fn append_all(
+    tx: &mut SqliteConnection,
+    events: Vec<PendingAuditEvent>,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    let Some(workspace) = events.first().map(|event| event.workspace_id) else { return Ok(Vec::new()) };
+    if events.iter().any(|event| event.workspace_id != workspace) {
+        return Err(invariant("one append spans several workspaces"));
+    }
+    let (mut seq, mut prev_hash) = match chain_head_in(tx, workspace).await? {
+        Some(head) => (head.seq, head.hash),
+        None => (0, ChainHash::genesis()),
     };
-    let sealed = event.seal(seq, prev_hash);
-    insert_event(tx, &sealed).await?;
-    advance_head(tx, &sealed).await?;
-    Ok(sealed)
+    let head_seq = seq;
+    let mut sealed_events = Vec::with_capacity(events.len());
+    for event in events {
+        seq += 1;
+        let sealed = event.seal(seq, prev_hash);
+        prev_hash = sealed.hash().clone();
+        sealed_events.push(sealed);
+    }
+    insert_events(tx, &sealed_events).await?;
+    advance_head(tx, workspace, head_seq, &prev_hash, seq).await?;
+    Ok(sealed_events)
 }
 
 async fn chain_head_in(
@@ -41,44 +68,48 @@ async fn chain_head_in(
     Ok(head.map(|(seq, hash)| ChainHeadRecord::from_stored(seq, hash)).transpose()?)
 }
 
-async fn insert_event(tx: &mut SqliteConnection, event: &AuditEvent) -> Result<(), StoreError> {
-    let row = event.to_stored();
-    sqlx::query(concat!(
-        "INSERT INTO audit_logs (",
-        audit_columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    ))
-    .bind(row.id.hyphenated().to_string())
-    .bind(row.workspace_id)
-    .bind(row.seq)
-    .bind(timestamp(row.occurred_at))
-    .bind(row.tenant_id)
-    .bind(row.actor_type)
-    .bind(row.actor_id)
-    .bind(row.action)
-    .bind(row.subject_type)
-    .bind(row.subject_id)
-    .bind(row.metadata)
-    .bind(row.prev_hash)
-    .bind(row.hash)
-    .execute(&mut *tx)
-    .await
-    .map_err(store_error)?;
+async fn insert_events(tx: &mut SqliteConnection, events: &[AuditEvent]) -> Result<(), StoreError> {
+    let mut insert = QueryBuilder::<Sqlite>::new(concat!("INSERT INTO audit_logs (", audit_columns!(), ") "));
+    insert.push_values(events.iter().map(AuditEvent::to_stored), |mut values, row| {
+        values
+            .push_bind(row.id.hyphenated().to_string())
+            .push_bind(row.workspace_id)
+            .push_bind(row.seq)
+            .push_bind(timestamp(row.occurred_at))
+            .push_bind(row.tenant_id)
+            .push_bind(row.actor_type)
+            .push_bind(row.actor_id)
+            .push_bind(row.action)
+            .push_bind(row.subject_type)
+            .push_bind(row.subject_id)
+            .push_bind(row.metadata)
+            .push_bind(row.prev_hash)
+            .push_bind(row.hash);
+    });
+    insert.build().execute(&mut *tx).await.map_err(store_error)?;
     Ok(())
 }
 
-/// Moves the head to `event`, but only from its predecessor: a head that moved otherwise means
-/// the chain was written outside this adapter, and the transaction must not commit.
-async fn advance_head(tx: &mut SqliteConnection, event: &AuditEvent) -> Result<(), StoreError> {
-    let seq = i64::try_from(event.seq()).map_err(|e| StoreError::Unexpected(e.into()))?;
+/// Moves the head of `workspace` to `(seq, hash)`, but only from `from_seq`, where the append
+/// found it: a head that moved otherwise means the chain was written outside this adapter, and
+/// the transaction must not commit.
+async fn advance_head(
+    tx: &mut SqliteConnection,
+    workspace: WorkspaceId,
+    from_seq: u64,
+    hash: &ChainHash,
+    seq: u64,
+) -> Result<(), StoreError> {
+    let [from_seq, seq] = [from_seq, seq].map(i64::try_from);
     let moved = sqlx::query(
-        "INSERT INTO audit_chain_heads (workspace_id, seq, hash) VALUES (?, ?, ?) \
+        "INSERT INTO audit_chain_heads (workspace_id, seq, hash) VALUES (?1, ?2, ?3) \
          ON CONFLICT (workspace_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash \
-         WHERE audit_chain_heads.seq = excluded.seq - 1",
+         WHERE audit_chain_heads.seq = ?4",
     )
-    .bind(event.workspace_id().get())
-    .bind(seq)
-    .bind(event.hash().as_str())
+    .bind(workspace.get())
+    .bind(seq.map_err(|e| StoreError::Unexpected(e.into()))?)
+    .bind(hash.as_str())
+    .bind(from_seq.map_err(|e| StoreError::Unexpected(e.into()))?)
     .execute(&mut *tx)
     .await
     .map_err(store_error)?;

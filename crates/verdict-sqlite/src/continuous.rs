@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use verdict_core::domain::{
     AttemptRecord, ClaimedDelivery, Delivery, DeliveryCursor, DeliveryPage, LeaseOwner, PageLimit, PendingAuditEvent,
     ProviderConnectionId, Schedule, SecretCiphertext, TenantId, Webhook, WebhookEvent, WebhookEventId, WebhookId,
@@ -25,25 +25,31 @@ macro_rules! webhook_columns {
 }
 
 /// Fans `events` out to every subscription of their workspace that receives their type, inside
-/// the caller's write transaction (the completion's).
+/// the caller's write transaction (the completion's), in one statement for all of them.
 pub(crate) async fn enqueue(tx: &mut SqliteConnection, events: &[WebhookEvent]) -> Result<(), StoreError> {
-    for event in events {
-        sqlx::query(
-            "INSERT INTO webhook_deliveries (webhook_id, event_id, workspace_id, event_type, run_id, payload, state, \
-             attempts, next_attempt_at, created_at) \
-             SELECT w.id, ?1, w.workspace_id, ?2, ?3, ?4, 'pending', 0, ?5, ?5 FROM webhooks AS w \
-             WHERE w.workspace_id = ?6 AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE json_each.value = ?2)",
-        )
-        .bind(event.id.to_string())
-        .bind(event.event_type.as_str())
-        .bind(event.run_id.to_string())
-        .bind(event.payload.as_str())
-        .bind(timestamp(event.occurred_at))
-        .bind(event.workspace_id.get())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
+    if events.is_empty() {
+        return Ok(());
     }
+    let mut insert = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO webhook_deliveries (webhook_id, event_id, workspace_id, event_type, run_id, payload, state, \
+         attempts, next_attempt_at, created_at) \
+         SELECT w.id, e.column1, w.workspace_id, e.column2, e.column3, e.column4, 'pending', 0, e.column5, e.column5 \
+         FROM (",
+    );
+    insert.push_values(events, |mut values, event| {
+        values
+            .push_bind(event.id.to_string())
+            .push_bind(event.event_type.as_str())
+            .push_bind(event.run_id.to_string())
+            .push_bind(event.payload.as_str())
+            .push_bind(timestamp(event.occurred_at))
+            .push_bind(event.workspace_id.get());
+    });
+    insert.push(
+        ") AS e JOIN webhooks AS w ON w.workspace_id = e.column6 \
+         WHERE EXISTS (SELECT 1 FROM json_each(w.events) WHERE json_each.value = e.column2)",
+    );
+    insert.build().execute(&mut *tx).await.map_err(store_error)?;
     Ok(())
 }
 

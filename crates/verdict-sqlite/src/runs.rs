@@ -12,7 +12,7 @@ use verdict_core::ports::{BlockedStart, QueueDepth, RunInContext, RunStore, Scop
 
 use crate::SqliteStore;
 use crate::acks;
-use crate::audit::append;
+use crate::audit::{append, append_all};
 use crate::errors::{invariant, store_error};
 use crate::rows::{RunRow, list_run_columns, optional_timestamp, run_columns, timestamp};
 
@@ -190,8 +190,7 @@ impl RunStore for SqliteStore {
             return Ok(StartOutcome::Deduplicated(latest));
         }
         let run = insert_completed(tx.conn(), &start.run, &start.completion).await?;
-        append(tx.conn(), start.started).await?;
-        append(tx.conn(), start.completed).await?;
+        append_all(tx.conn(), vec![start.started, start.completed]).await?;
         crate::continuous::enqueue(tx.conn(), &start.events).await?;
         tx.commit().await?;
         Ok(StartOutcome::Created(run))

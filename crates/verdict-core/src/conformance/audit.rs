@@ -57,6 +57,43 @@ pub async fn concurrent_writes_keep_one_gap_free_chain(stores: &Stores) {
     assert_eq!(ids.len(), 50);
 }
 
+/// An action that appends several events (a blocked start: started, then completed) extends the
+/// chain by all of them, adjacent and in order, also while single appends run beside it.
+pub async fn multi_event_appends_extend_one_gap_free_chain(stores: &Stores) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        let connections = stores.connections.clone();
+        let runs = stores.runs.clone();
+        tasks.spawn(async move {
+            if i % 3 == 0 {
+                let conn = connection(1, 10);
+                let event = connection_event(&conn, AuditAction::ProviderConnectionCreated);
+                connections.create(conn, event).await.map(|_| ())
+            } else {
+                let start = super::runs::blocked_start(&identity(1, 10 + i, None), "No connection.", None);
+                runs.start_blocked(start).await.map(|_| ())
+            }
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.unwrap().expect("no write may fail");
+    }
+    let events = all(stores, 1).await;
+    let seqs: Vec<u64> = events.iter().map(AuditEvent::seq).collect();
+    assert_eq!(seqs, (1..=50).collect::<Vec<_>>(), "10 single appends and 20 of two events");
+    let verification = verify_chain(stores.audit.as_ref(), ws(1)).await.unwrap();
+    assert!(verification.valid, "{verification:?}");
+    for (i, event) in events.iter().enumerate() {
+        if event.action() == AuditAction::VerificationStarted {
+            let next = events.get(i + 1).expect("a started event is followed by its completion");
+            assert_eq!(next.action(), AuditAction::VerificationCompleted, "seq {}", event.seq());
+            assert_eq!(next.subject(), event.subject(), "the same run");
+        }
+    }
+    let head = stores.audit.chain_head(ws(1)).await.unwrap().unwrap();
+    assert_eq!((head.seq, &head.hash), (50, events[49].hash()));
+}
+
 /// Each workspace has its own chain starting at seq 1.
 pub async fn chains_are_per_workspace(stores: &Stores) {
     for workspace in [1, 2, 1, 3, 2, 1] {

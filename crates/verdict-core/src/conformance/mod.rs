@@ -116,6 +116,7 @@ macro_rules! conformance_tests {
             rotate_and_disable_follow_the_rules,
             secret_expiry_is_stored_and_replaced_by_rotation,
             concurrent_writes_keep_one_gap_free_chain,
+            multi_event_appends_extend_one_gap_free_chain,
             chains_are_per_workspace,
             audit_events_filter_and_page_by_seq,
             stored_events_keep_their_hash,
