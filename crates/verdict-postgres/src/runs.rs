@@ -6,10 +6,13 @@
 use async_trait::async_trait;
 use sqlx::{PgConnection, PgExecutor};
 use verdict_core::domain::{
-    NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery, RunPage, RunScope,
-    to_micros,
+    Acknowledgement, NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery, RunPage,
+    RunScope, to_micros,
 };
-use verdict_core::ports::{BlockedStart, QueueDepth, RunInContext, RunStore, ScopeVisible, StartOutcome, StoreError};
+use verdict_core::ports::{
+    BlockedStart, QueueDepth, RunContextReads, RunInContext, RunStore, ScopeVisible, StartOutcome, StoreError,
+    read_in_context,
+};
 
 use crate::PgStore;
 use crate::acks;
@@ -71,6 +74,24 @@ impl PgStore {
             .map_err(store_error)?;
         tx.rollback().await.map_err(store_error)?;
         active.map(|row| Run::try_from(row).map(StartOutcome::Deduplicated)).transpose()
+    }
+}
+
+/// The run view's reads on one connection.
+struct OnConnection<'c>(&'c mut PgConnection);
+
+#[async_trait]
+impl RunContextReads for OnConnection<'_> {
+    async fn scope(&mut self, run: RunId) -> Result<Option<RunScope>, StoreError> {
+        scope_of(&mut *self.0, run).await
+    }
+
+    async fn run(&mut self, run: RunId) -> Result<Option<Run>, StoreError> {
+        run_by_id(&mut *self.0, run).await
+    }
+
+    async fn acknowledgements(&mut self, run: RunId) -> Result<Vec<Acknowledgement>, StoreError> {
+        acks::for_run(&mut *self.0, run).await
     }
 }
 
@@ -146,16 +167,7 @@ impl RunStore for PgStore {
         // One connection for every statement: each checkout costs a round trip when it goes
         // back to the pool (sqlx pings it), more than the small statements themselves.
         let mut conn = self.pool().acquire().await.map_err(store_error)?;
-        if !scope_of(&mut *conn, run).await?.is_some_and(visible) {
-            return Ok(None);
-        }
-        let Some(run) = run_by_id(&mut *conn, run).await? else { return Ok(None) };
-        let acknowledgements = acks::for_run(&mut *conn, run.id).await?;
-        let previous = match run.report.as_ref().and_then(Report::previous_report_id) {
-            Some(previous) => run_by_id(&mut *conn, previous).await?.and_then(|r| r.report),
-            None => None,
-        };
-        Ok(Some(RunInContext { run, acknowledgements, previous }))
+        read_in_context(&mut OnConnection(&mut conn), run, visible).await
     }
 
     #[tracing::instrument(skip_all, fields(workspace_id = %query.workspace_id, tenant_id = %query.tenant_id))]

@@ -5,10 +5,13 @@
 use async_trait::async_trait;
 use sqlx::{SqliteConnection, SqliteExecutor};
 use verdict_core::domain::{
-    Completion, FlowId, NewRun, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery, RunPage, RunScope,
-    RunStatus,
+    Acknowledgement, Completion, FlowId, NewRun, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery, RunPage,
+    RunScope, RunStatus,
 };
-use verdict_core::ports::{BlockedStart, QueueDepth, RunInContext, RunStore, ScopeVisible, StartOutcome, StoreError};
+use verdict_core::ports::{
+    BlockedStart, QueueDepth, RunContextReads, RunInContext, RunStore, ScopeVisible, StartOutcome, StoreError,
+    read_in_context,
+};
 
 use crate::SqliteStore;
 use crate::acks;
@@ -159,6 +162,24 @@ impl SqliteStore {
     }
 }
 
+/// The run view's reads on one connection.
+struct OnConnection<'c>(&'c mut SqliteConnection);
+
+#[async_trait]
+impl RunContextReads for OnConnection<'_> {
+    async fn scope(&mut self, run: RunId) -> Result<Option<RunScope>, StoreError> {
+        scope_of(&mut *self.0, run).await
+    }
+
+    async fn run(&mut self, run: RunId) -> Result<Option<Run>, StoreError> {
+        run_by_id(&mut *self.0, run).await
+    }
+
+    async fn acknowledgements(&mut self, run: RunId) -> Result<Vec<Acknowledgement>, StoreError> {
+        acks::for_run(&mut *self.0, run).await
+    }
+}
+
 #[async_trait]
 impl RunStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run.id))]
@@ -211,16 +232,7 @@ impl RunStore for SqliteStore {
     ) -> Result<Option<RunInContext>, StoreError> {
         // One reader connection for every statement instead of a checkout per statement.
         let mut conn = self.reader.acquire().await.map_err(store_error)?;
-        if !scope_of(&mut *conn, run).await?.is_some_and(visible) {
-            return Ok(None);
-        }
-        let Some(run) = run_by_id(&mut *conn, run).await? else { return Ok(None) };
-        let acknowledgements = acks::for_run(&mut *conn, run.id).await?;
-        let previous = match run.report.as_ref().and_then(Report::previous_report_id) {
-            Some(previous) => run_by_id(&mut *conn, previous).await?.and_then(|r| r.report),
-            None => None,
-        };
-        Ok(Some(RunInContext { run, acknowledgements, previous }))
+        read_in_context(&mut OnConnection(&mut conn), run, visible).await
     }
 
     async fn list(&self, query: RunListQuery) -> Result<RunPage, StoreError> {

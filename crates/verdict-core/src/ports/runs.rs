@@ -85,6 +85,49 @@ pub struct RunInContext {
 /// (`crate::rules::authorize`) and handed to the store.
 pub type ScopeVisible<'a> = &'a (dyn Fn(RunScope) -> bool + Send + Sync);
 
+/// The reads behind [`RunStore::get_in_context`], on one connection of the adapter's: each
+/// adapter states them in its SQL, and [`read_in_context`] orders them, so the rule — the scope
+/// first, and nothing more for a run the caller may not see — is written once.
+#[async_trait]
+pub trait RunContextReads: Send {
+    /// The run's scope; `None` when the run does not exist.
+    ///
+    /// # Errors
+    /// [`StoreError`] on storage failure.
+    async fn scope(&mut self, run: RunId) -> Result<Option<RunScope>, StoreError>;
+    /// The run, with its report.
+    ///
+    /// # Errors
+    /// [`StoreError`] on storage failure.
+    async fn run(&mut self, run: RunId) -> Result<Option<Run>, StoreError>;
+    /// The run's acknowledgements, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] on storage failure.
+    async fn acknowledgements(&mut self, run: RunId) -> Result<Vec<Acknowledgement>, StoreError>;
+}
+
+/// [`RunStore::get_in_context`] over an adapter's [`RunContextReads`].
+///
+/// # Errors
+/// [`StoreError`] on storage failure.
+pub async fn read_in_context(
+    reads: &mut (impl RunContextReads + ?Sized),
+    run: RunId,
+    visible: ScopeVisible<'_>,
+) -> Result<Option<RunInContext>, StoreError> {
+    if !reads.scope(run).await?.is_some_and(visible) {
+        return Ok(None);
+    }
+    let Some(run) = reads.run(run).await? else { return Ok(None) };
+    let acknowledgements = reads.acknowledgements(run.id).await?;
+    let previous = match run.report.as_ref().and_then(Report::previous_report_id) {
+        Some(previous) => reads.run(previous).await?.and_then(|r| r.report),
+        None => None,
+    };
+    Ok(Some(RunInContext { run, acknowledgements, previous }))
+}
+
 /// Runs as the API reads and writes them.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
