@@ -140,6 +140,14 @@ struct Place {
 }
 
 impl Place {
+    /// The parameter as the report's notes name it.
+    fn describe(&self) -> String {
+        match self.element {
+            None => format!("${} of statement {}", self.param, self.statement),
+            Some(element) => format!("${} (element {element}) of statement {}", self.param, self.statement),
+        }
+    }
+
     /// A name for the parameter's constant, unique within the script.
     fn name(&self) -> String {
         match self.element {
@@ -249,11 +257,7 @@ fn parameter(
         Value::Null if b == &Value::Null => return Ok("NULL".to_owned()),
         Value::Null => (0, None),
         Value::Text { oid, text } => (*oid, Some(text.as_str())),
-        Value::Opaque { oid } => bail!(
-            "${} of statement {} has type OID {oid}, which verdict-bench cannot decode",
-            place.param,
-            place.statement
-        ),
+        Value::Opaque { oid } => bail!("{} has type OID {oid}, which verdict-bench cannot decode", place.describe()),
     };
     let b_text = match b {
         Value::Text { text, .. } => Some(text.as_str()),
@@ -271,7 +275,7 @@ fn parameter(
         cast(&format!(":{name}"), oid)
     };
     let (Some(x), Some(y)) = (a_text, b_text) else {
-        out.notes.push(format!("${} of statement {} is NULL in one request only", place.param, place.statement));
+        out.notes.push(format!("{} is NULL in one request only", place.describe()));
         return constant(out);
     };
     // Rule 1: an input of the driver.
@@ -337,10 +341,8 @@ fn parameter(
         1114 => return Ok("localtimestamp".to_owned()),
         _ => {}
     }
-    out.notes.push(format!(
-        "${} of statement {} varies between requests and is replayed as the first request's value",
-        place.param, place.statement
-    ));
+    out.notes
+        .push(format!("{} varies between requests and is replayed as the first request's value", place.describe()));
     constant(out)
 }
 
