@@ -5,12 +5,12 @@
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use verdict_core::domain::{
-    AuditEvent, ChainHash, ChainHeadRecord, GENESIS_HASH, PendingAuditEvent, StoredAuditEvent, WorkspaceId,
+    AuditEvent, ChainHeadRecord, GENESIS_HASH, PendingAuditEvent, StoredAuditEvent, WorkspaceId,
 };
 use verdict_core::ports::{AuditLog, AuditQuery, ChainHead, StoreError};
 
 use crate::PgStore;
-use crate::error::{store_error, unexpected};
+use crate::error::store_error;
 use crate::queries::{self, APPEND_AUDIT_EVENTS, LOCK_CHAIN_HEAD};
 use crate::rows::AuditRow;
 
@@ -27,9 +27,9 @@ pub(crate) async fn append(conn: &mut PgConnection, event: PendingAuditEvent) ->
 }
 
 /// Appends `events`, in order, to their workspace's chain within the open transaction `conn`:
-/// locks the chain head once, seals each event as the next `seq` after the previous one's hash,
-/// and inserts them all and advances the head in one statement. The lock is held until the transaction ends, so concurrent
-/// appends queue up behind it — callers take it as late as they can (after their other writes),
+/// locks the chain head once, has core seal the events as the next `seq`s
+/// (`ChainHeadRecord::seal_next`), then inserts them all and moves the head in one statement.
+/// The lock is held until the transaction ends, so concurrent appends queue up behind it — callers take it as late as they can (after their other writes),
 /// since every statement between it and the commit is time the workspace's other writers wait
 /// (docs/benchmarks.md, "Audit chain throughput"). The events of one call belong to one
 /// workspace, as every audited action does.
@@ -42,24 +42,13 @@ pub(crate) async fn append_all(
     events: Vec<PendingAuditEvent>,
 ) -> Result<Vec<AuditEvent>, StoreError> {
     let Some(workspace) = events.first().map(|event| event.workspace_id) else { return Ok(Vec::new()) };
-    if events.iter().any(|event| event.workspace_id != workspace) {
-        return Err(StoreError::Unexpected(anyhow::anyhow!("one append spans several workspaces")));
-    }
     let (head_seq, head_hash): (i64, String) = sqlx::query_as(LOCK_CHAIN_HEAD)
         .bind(workspace.get())
         .bind(GENESIS_HASH)
         .fetch_one(&mut *conn)
         .await
         .map_err(store_error)?;
-    let mut seq = u64::try_from(head_seq).map_err(unexpected)?;
-    let mut prev_hash = ChainHash::parse(head_hash).map_err(unexpected)?;
-    let mut sealed_events = Vec::with_capacity(events.len());
-    for event in events {
-        seq += 1;
-        let sealed = event.seal(seq, prev_hash);
-        prev_hash = sealed.hash().clone();
-        sealed_events.push(sealed);
-    }
+    let sealed_events = ChainHeadRecord::from_stored(head_seq, head_hash)?.seal_next(events)?;
     let rows: Vec<StoredAuditEvent> = sealed_events.iter().map(AuditEvent::to_stored).collect();
     sqlx::query(APPEND_AUDIT_EVENTS)
         .bind(workspace.get())

@@ -24,8 +24,8 @@ pub(crate) async fn append(tx: &mut SqliteConnection, event: PendingAuditEvent) 
 
 /// Appends `events`, in order, to their workspace's chain, as the next `seq`s after the chain
 /// head, inside the write transaction `tx` (which holds the write lock, so no other append can
-/// interleave): one read of the head, one insert of every event, one move of the head — three
-/// statements however many events an action appends. The events belong to one workspace, as
+/// interleave): one read of the head, core's `ChainHeadRecord::seal_next`, one insert of every
+/// event, one move of the head — three statements however many events an action appends. The events belong to one workspace, as
 /// every audited action's do.
 ///
 /// # Errors
@@ -36,23 +36,12 @@ pub(crate) async fn append_all(
     events: Vec<PendingAuditEvent>,
 ) -> Result<Vec<AuditEvent>, StoreError> {
     let Some(workspace) = events.first().map(|event| event.workspace_id) else { return Ok(Vec::new()) };
-    if events.iter().any(|event| event.workspace_id != workspace) {
-        return Err(invariant("one append spans several workspaces"));
-    }
-    let (mut seq, mut prev_hash) = match chain_head_in(tx, workspace).await? {
-        Some(head) => (head.seq, head.hash),
-        None => (0, ChainHash::genesis()),
-    };
-    let head_seq = seq;
-    let mut sealed_events = Vec::with_capacity(events.len());
-    for event in events {
-        seq += 1;
-        let sealed = event.seal(seq, prev_hash);
-        prev_hash = sealed.hash().clone();
-        sealed_events.push(sealed);
-    }
+    let head = chain_head_in(tx, workspace).await?.unwrap_or_else(ChainHeadRecord::empty);
+    let head_seq = head.seq;
+    let sealed_events = head.seal_next(events)?;
+    let Some(last) = sealed_events.last() else { return Ok(sealed_events) };
     insert_events(tx, &sealed_events).await?;
-    advance_head(tx, workspace, head_seq, &prev_hash, seq).await?;
+    advance_head(tx, workspace, head_seq, last.hash(), last.seq()).await?;
     Ok(sealed_events)
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{AuditEvent, ParseError};
+use super::{AuditEvent, ParseError, PendingAuditEvent};
 
 /// The `prev_hash` of a workspace's first event: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -219,6 +219,35 @@ pub struct ChainHeadRecord {
 }
 
 impl ChainHeadRecord {
+    /// The head of a chain with no event yet: `seq` 0 and the genesis hash.
+    #[must_use]
+    pub fn empty() -> Self {
+        Self { seq: 0, hash: ChainHash::genesis() }
+    }
+
+    /// Seals `events`, one action's, as the `seq`s after this head, each linked to the previous
+    /// one's hash: what an adapter inserts under its chain-head lock, in the order given.
+    ///
+    /// # Errors
+    /// [`ParseError`] when the events span several workspaces: one action's events belong to one
+    /// chain.
+    pub fn seal_next(self, events: Vec<PendingAuditEvent>) -> Result<Vec<AuditEvent>, ParseError> {
+        if let Some(first) = events.first()
+            && events.iter().any(|event| event.workspace_id != first.workspace_id)
+        {
+            return Err(ParseError::new("audit events", "one append spans several workspaces"));
+        }
+        let (mut seq, mut prev_hash) = (self.seq, self.hash);
+        let mut sealed = Vec::with_capacity(events.len());
+        for event in events {
+            seq += 1;
+            let event = event.seal(seq, prev_hash);
+            prev_hash = event.hash().clone();
+            sealed.push(event);
+        }
+        Ok(sealed)
+    }
+
     /// Rebuilds a head from stored columns.
     ///
     /// # Errors
@@ -280,6 +309,22 @@ mod tests {
         let mut stored = event.to_stored();
         stored.metadata = json!({ "n": n }).to_string();
         stored
+    }
+
+    #[test]
+    fn an_actions_events_are_sealed_as_the_next_seqs_after_the_head() {
+        let existing = chain(3);
+        let head = ChainHeadRecord { seq: 3, hash: existing[2].hash().clone() };
+        let sealed = head.seal_next(vec![pending(4), pending(5)]).unwrap();
+        assert_eq!(sealed.iter().map(AuditEvent::seq).collect::<Vec<_>>(), [4, 5]);
+        let all: Vec<AuditEvent> = existing.into_iter().chain(sealed).collect();
+        assert!(verify(&all).finish().valid, "one chain with the events before");
+        let first = ChainHeadRecord::empty().seal_next(vec![pending(1)]).unwrap();
+        assert_eq!((first[0].seq(), first[0].prev_hash()), (1, &ChainHash::genesis()));
+        assert!(ChainHeadRecord::empty().seal_next(Vec::new()).unwrap().is_empty());
+        let mut foreign = pending(2);
+        foreign.workspace_id = WorkspaceId::new(2).unwrap();
+        assert!(ChainHeadRecord::empty().seal_next(vec![pending(1), foreign]).is_err(), "two workspaces");
     }
 
     #[test]
