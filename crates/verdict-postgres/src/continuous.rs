@@ -367,7 +367,7 @@ impl DeliveryOutbox for PgStore {
         ))
         .bind(webhook.as_uuid())
         .bind(after.map(|c| *c.0.as_uuid()))
-        .bind(i64::from(limit.get()) + 1)
+        .bind(limit.fetch_limit())
         .fetch_all(self.pool())
         .await
         .map_err(store_error)?;

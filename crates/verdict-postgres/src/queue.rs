@@ -68,7 +68,7 @@ impl RunQueue for PgStore {
 
     #[tracing::instrument(skip_all, fields(run_id = %run))]
     async fn write_live_report(&self, run: RunId, owner: &LeaseOwner, report: &Report) -> Result<(), LeaseError> {
-        let counts = serde_json::to_string(&report.summary().counts).map_err(|e| StoreError::Unexpected(e.into()))?;
+        let counts = report.summary_counts_json();
         let (changed, found): (bool, bool) = sqlx::query_as(WRITE_LIVE_REPORT)
             .bind(run.as_uuid())
             .bind(owner.as_str())

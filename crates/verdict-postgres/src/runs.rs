@@ -117,7 +117,7 @@ impl RunStore for PgStore {
         // one wrote.
         sqlx::query(LOCK_IDENTITY).bind(identity_hash.as_str()).execute(&mut *tx).await.map_err(store_error)?;
         if let Some(latest) = latest(&mut tx, &identity_hash).await?
-            && (latest.status.is_active() || start.reuse.reuses(&latest))
+            && start.answered_by(&latest)
         {
             tx.rollback().await.map_err(store_error)?;
             return Ok(StartOutcome::Deduplicated(latest));

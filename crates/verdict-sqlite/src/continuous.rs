@@ -390,7 +390,7 @@ impl DeliveryOutbox for SqliteStore {
         ))
         .bind(webhook.to_string())
         .bind(after.map(|c| c.0.to_string()))
-        .bind(i64::from(limit.get()) + 1)
+        .bind(limit.fetch_limit())
         .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;

@@ -105,7 +105,7 @@ impl RunQueue for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run))]
     async fn write_live_report(&self, run: RunId, owner: &LeaseOwner, report: &Report) -> Result<(), LeaseError> {
-        let counts = serde_json::to_string(&report.summary().counts).map_err(|e| StoreError::Unexpected(e.into()))?;
+        let counts = report.summary_counts_json();
         self.fenced(
             "UPDATE operation_runs SET context = json_set(context, '$.verification_report', json(?3)), \
              summary_counts = ?4 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",

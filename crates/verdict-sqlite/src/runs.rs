@@ -205,7 +205,7 @@ impl RunStore for SqliteStore {
         // one after the other, and each sees the stub the previous one wrote.
         let mut tx = self.begin_write().await?;
         if let Some(latest) = latest(tx.conn(), &start.run.identity_hash()).await?
-            && (latest.status.is_active() || start.reuse.reuses(&latest))
+            && start.answered_by(&latest)
         {
             tx.rollback().await?;
             return Ok(StartOutcome::Deduplicated(latest));

@@ -208,7 +208,7 @@ impl Completion {
     /// The stored JSON text of `summary_counts`.
     #[must_use]
     pub fn summary_counts_json(&self) -> String {
-        json_text(self.summary_counts())
+        self.report.summary_counts_json()
     }
 
     /// The stored JSON text of `failure_summary`.

@@ -309,6 +309,12 @@ impl Report {
     pub fn to_json_text(&self) -> String {
         super::completion::json_text(self)
     }
+
+    /// The stored JSON text of the report's `summary_counts` column (a live report's, too).
+    #[must_use]
+    pub fn summary_counts_json(&self) -> String {
+        super::completion::json_text(&self.summary().counts)
+    }
 }
 
 /// The stored form, re-validated on the way in.

@@ -246,7 +246,7 @@ impl RunListQuery {
     /// follows (see [`RunPage::from_overfetched`]).
     #[must_use]
     pub fn fetch_limit(&self) -> i64 {
-        i64::from(self.limit.get()) + 1
+        self.limit.fetch_limit()
     }
 }
 
@@ -257,6 +257,13 @@ pub struct PageLimit(u32);
 impl PageLimit {
     /// The largest page.
     pub const MAX: u32 = 100;
+
+    /// How many rows a store fetches for a page of this size: one more, which tells whether
+    /// another page follows (the pages' `from_overfetched`).
+    #[must_use]
+    pub fn fetch_limit(self) -> i64 {
+        i64::from(self.0) + 1
+    }
 
     /// Parses a page size.
     ///

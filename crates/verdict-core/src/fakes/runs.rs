@@ -82,7 +82,7 @@ impl RunStore for InMemoryStore {
     async fn start_blocked(&self, start: BlockedStart) -> Result<StartOutcome, StoreError> {
         let mut state = self.lock();
         if let Some(latest) = latest(&state, &start.run.identity_hash())
-            && (latest.status.is_active() || start.reuse.reuses(&latest))
+            && start.answered_by(&latest)
         {
             return Ok(StartOutcome::Deduplicated(latest));
         }

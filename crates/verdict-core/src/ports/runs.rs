@@ -70,6 +70,15 @@ impl BlockedReuse {
     }
 }
 
+impl BlockedStart {
+    /// Whether `latest`, the identity's most recent run, answers this start instead of a new
+    /// stub: an active run always does, a stub when [`BlockedReuse::reuses`] it.
+    #[must_use]
+    pub fn answered_by(&self, latest: &Run) -> bool {
+        latest.status.is_active() || self.reuse.reuses(latest)
+    }
+}
+
 /// A run with what its view and its exports read besides it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunInContext {
