@@ -27,6 +27,7 @@ mod queue;
 mod rows;
 mod runs;
 mod store;
+mod write;
 
 pub use listener::{RUNS_CHANNEL, RunListener, RunSignal};
 pub use store::{PgConfig, PgStore};

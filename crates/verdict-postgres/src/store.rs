@@ -89,6 +89,16 @@ impl PgStore {
         &self.pool
     }
 
+    /// The pool reads run on (the same as writes: PostgreSQL serves both on any connection).
+    pub(crate) fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Begins a write transaction.
+    pub(crate) async fn begin_write(&self) -> Result<crate::write::WriteTx, StoreError> {
+        crate::write::WriteTx::begin(&self.pool).await
+    }
+
     /// Applies the pending migrations of [`crate::MIGRATOR`].
     ///
     /// # Errors

@@ -12,7 +12,7 @@ use crate::audit::append;
 use crate::errors::{invariant, is_foreign_key_violation, store_error};
 use verdict_sql::ack_columns;
 
-use crate::rows::{AckRow, optional_timestamp, timestamp};
+use crate::rows::{AckRow, stored_at, stored_optional_at};
 
 /// Inserts `ack` unless its (run, check) is taken; `None` when it is. A run that does not exist
 /// in the acknowledgement's workspace and tenant violates the table's only foreign key (SQLite
@@ -22,7 +22,7 @@ async fn insert(
     tx: &mut SqliteConnection,
     ack: &NewAcknowledgement,
 ) -> Result<Option<Acknowledgement>, AckInsertError> {
-    let at = timestamp(ack.acknowledged_at);
+    let at = stored_at(ack.acknowledged_at);
     let row: Option<AckRow> = sqlx::query_as(concat!(
         "INSERT INTO verification_check_acknowledgements (",
         ack_columns!(),
@@ -36,7 +36,7 @@ async fn insert(
     .bind(ack.run_id.to_string())
     .bind(ack.check_key.as_str())
     .bind(ack.reason.as_str())
-    .bind(optional_timestamp(ack.expires_at))
+    .bind(stored_optional_at(ack.expires_at))
     .bind(at.as_str())
     .bind(ack.acknowledged_by.as_str())
     .bind(at.as_str())

@@ -11,7 +11,7 @@ use verdict_core::ports::{AuditLog, AuditQuery, ChainHead, StoreError};
 
 use crate::SqliteStore;
 use crate::errors::{invariant, store_error};
-use crate::rows::{AuditRow, audit_columns, timestamp};
+use crate::rows::{AuditRow, audit_columns, stored_at};
 
 /// Appends `event` to its workspace's chain inside the write transaction `tx`; see [`append_all`].
 ///
@@ -64,7 +64,7 @@ async fn insert_events(tx: &mut SqliteConnection, events: &[AuditEvent]) -> Resu
             .push_bind(row.id.hyphenated().to_string())
             .push_bind(row.workspace_id)
             .push_bind(row.seq)
-            .push_bind(timestamp(row.occurred_at))
+            .push_bind(stored_at(row.occurred_at))
             .push_bind(row.tenant_id)
             .push_bind(row.actor_type)
             .push_bind(row.actor_id)

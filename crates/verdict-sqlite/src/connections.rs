@@ -12,7 +12,7 @@ use crate::audit::append;
 use crate::errors::store_error;
 use verdict_sql::connection_columns;
 
-use crate::rows::{ConnectionRow, optional_timestamp, timestamp};
+use crate::rows::{ConnectionRow, stored_at, stored_optional_at};
 
 /// Which connection, within which workspace and tenant.
 #[derive(Clone, Copy)]
@@ -53,11 +53,11 @@ async fn insert(tx: &mut SqliteConnection, c: &ProviderConnection) -> Result<Pro
     .bind(c.entra_tenant_id.to_string())
     .bind(c.client_id.to_string())
     .bind(c.client_secret_ciphertext.as_ref().map(|s| s.as_bytes().to_vec()))
-    .bind(optional_timestamp(c.secret_updated_at))
-    .bind(timestamp(c.created_at))
-    .bind(timestamp(c.updated_at))
-    .bind(optional_timestamp(c.disabled_at))
-    .bind(optional_timestamp(c.client_secret_expires_at))
+    .bind(stored_optional_at(c.secret_updated_at))
+    .bind(stored_at(c.created_at))
+    .bind(stored_at(c.updated_at))
+    .bind(stored_optional_at(c.disabled_at))
+    .bind(stored_optional_at(c.client_secret_expires_at))
     .fetch_one(&mut *tx)
     .await
     .map_err(store_error)?;
@@ -78,11 +78,11 @@ async fn update_secret(
         connection_columns!()
     ))
     .bind(secret.ciphertext.as_bytes().to_vec())
-    .bind(timestamp(at))
+    .bind(stored_at(at))
     .bind(scope.id.to_string())
     .bind(scope.workspace.get())
     .bind(scope.tenant.get())
-    .bind(optional_timestamp(secret.expires_at))
+    .bind(stored_optional_at(secret.expires_at))
     .fetch_optional(&mut *tx)
     .await
     .map_err(store_error)?;
@@ -100,7 +100,7 @@ async fn mark_disabled(
          WHERE id = ?2 AND workspace_id = ?3 AND tenant_id = ?4 AND disabled_at IS NULL RETURNING ",
         connection_columns!()
     ))
-    .bind(timestamp(at))
+    .bind(stored_at(at))
     .bind(scope.id.to_string())
     .bind(scope.workspace.get())
     .bind(scope.tenant.get())

@@ -9,7 +9,7 @@ use verdict_core::ports::{FleetStatusStore, StoreError};
 
 use crate::SqliteStore;
 use crate::errors::store_error;
-use crate::rows::{FleetRowRecord, optional_timestamp};
+use crate::rows::{FleetRowRecord, stored_optional_at};
 
 /// `?1` workspace, `?2` the entitled tenants as a JSON array (NULL: all), `?3` one tenant,
 /// `(?4, ?5)` the position (first page: before every connection), `?6` the overall (`running`:
@@ -59,8 +59,8 @@ impl FleetStatusStore for SqliteStore {
             .bind(after_tenant)
             .bind(after_id)
             .bind(query.overall.map(|o| o.as_str()))
-            .bind(optional_timestamp(query.expiring_before))
-            .bind(optional_timestamp(query.stale_before))
+            .bind(stored_optional_at(query.expiring_before))
+            .bind(stored_optional_at(query.stale_before))
             .bind(i64::from(query.fetch_limit))
             .fetch_all(&self.reader)
             .await

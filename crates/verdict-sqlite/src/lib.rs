@@ -168,7 +168,7 @@ impl SqliteStore {
             "INSERT INTO readiness_probe (id, checked_at, pad) VALUES (1, ?, zeroblob(16384)) \
              ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at, pad = excluded.pad",
         )
-        .bind(rows::timestamp(chrono::Utc::now()))
+        .bind(rows::stored_at(chrono::Utc::now()))
         .execute(tx.conn())
         .await
         .map_err(store_error)?;
@@ -194,6 +194,11 @@ impl SqliteStore {
     }
 
     /// Starts a write transaction holding the database's write lock from the start.
+    /// The pool reads run on.
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
     async fn begin_write(&self) -> Result<write::WriteTx, StoreError> {
         write::WriteTx::begin(&self.writer).await
     }

@@ -10,7 +10,7 @@ use verdict_core::ports::{CompleteError, LeaseError, RunQueue, StoreError};
 use crate::SqliteStore;
 use crate::audit::append;
 use crate::errors::store_error;
-use crate::rows::{RunRow, optional_timestamp, run_columns, timestamp};
+use crate::rows::{RunRow, run_columns, stored_at, stored_optional_at};
 use crate::write::WriteTx;
 
 /// The stored status of `run` (`None` when there is no such run), to explain a refusal.
@@ -69,9 +69,9 @@ impl RunQueue for SqliteStore {
              RETURNING ",
             run_columns!()
         ))
-        .bind(timestamp(now))
+        .bind(stored_at(now))
         .bind(owner.as_str())
-        .bind(timestamp(lease_until))
+        .bind(stored_at(lease_until))
         .fetch_optional(tx.conn())
         .await
         .map_err(store_error)?;
@@ -86,7 +86,7 @@ impl RunQueue for SqliteStore {
             "UPDATE operation_runs SET lease_expires_at = ?3 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
             run,
             owner,
-            &[timestamp(lease_until)],
+            &[stored_at(lease_until)],
         )
         .await
     }
@@ -98,7 +98,7 @@ impl RunQueue for SqliteStore {
              WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
             run,
             owner,
-            &[timestamp(now)],
+            &[stored_at(now)],
         )
         .await
     }
@@ -139,10 +139,10 @@ impl RunQueue for SqliteStore {
         .bind(completion.summary_counts_json())
         .bind(completion.failure_summary_json())
         .bind(completion.report().to_json_text())
-        .bind(timestamp(completion.completed_at()))
+        .bind(stored_at(completion.completed_at()))
         .bind(completion.overall().as_str())
         .bind(completion.change_state().as_str())
-        .bind(optional_timestamp(completion.credential_expires_at()))
+        .bind(stored_optional_at(completion.credential_expires_at()))
         .bind(run.to_string())
         .bind(owner.as_str())
         .fetch_optional(tx.conn())

@@ -1,8 +1,10 @@
 //! SQLite's rows: the shared row types of `verdict-sql` over SQLite's column types (text ids,
-//! text instants, JSON text), the column lists only SQLite writes this way, and the one stored
-//! form of an instant.
+//! text instants, JSON text), the column lists only SQLite writes this way, and the stored forms
+//! of an id and an instant.
 
 use chrono::{DateTime, Utc};
+use sqlx::types::Uuid;
+use sqlx::types::uuid::fmt::Hyphenated;
 use verdict_core::domain::format_timestamp;
 use verdict_sql::Sqlite;
 
@@ -36,14 +38,19 @@ macro_rules! audit_columns {
 }
 pub(crate) use audit_columns;
 
+/// The stored form of an id: hyphenated lower-case text.
+pub(crate) fn stored_id(id: &Uuid) -> Hyphenated {
+    id.hyphenated()
+}
+
 /// The one stored form of an instant (see `verdict_core::domain::format_timestamp`): fixed width,
 /// so text order is time order, which keyset pages and the queue rely on.
-pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
+pub(crate) fn stored_at(at: DateTime<Utc>) -> String {
     format_timestamp(at)
 }
 
 /// The stored form of an optional instant.
-pub(crate) fn optional_timestamp(at: Option<DateTime<Utc>>) -> Option<String> {
+pub(crate) fn stored_optional_at(at: Option<DateTime<Utc>>) -> Option<String> {
     at.map(format_timestamp)
 }
 
@@ -57,10 +64,6 @@ pub(crate) type ConnectionRow = verdict_sql::rows::ConnectionRow<Sqlite>;
 pub(crate) type AuditRow = verdict_sql::rows::AuditRow<Sqlite>;
 /// One row of the fleet-status query.
 pub(crate) type FleetRowRecord = verdict_sql::rows::FleetRowRecord<Sqlite>;
-/// A row of `verification_schedules`.
-pub(crate) type ScheduleRow = verdict_sql::rows::ScheduleRow<Sqlite>;
-/// A row of `webhooks`.
-pub(crate) type WebhookRow = verdict_sql::rows::WebhookRow<Sqlite>;
 /// A row of `webhook_deliveries`.
 pub(crate) type DeliveryRow = verdict_sql::rows::DeliveryRow<Sqlite>;
 
@@ -73,7 +76,7 @@ mod tests {
     #[test]
     fn timestamps_are_stored_at_microsecond_precision_in_fixed_width() {
         let at = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap() + chrono::Duration::nanoseconds(123_456_789);
-        assert_eq!(timestamp(at), "2026-03-04T05:06:07.123456Z");
-        assert_eq!(timestamp(Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap()), "2026-03-04T05:06:07.000000Z");
+        assert_eq!(stored_at(at), "2026-03-04T05:06:07.123456Z");
+        assert_eq!(stored_at(Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap()), "2026-03-04T05:06:07.000000Z");
     }
 }

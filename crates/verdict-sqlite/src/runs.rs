@@ -17,7 +17,7 @@ use crate::SqliteStore;
 use crate::acks;
 use crate::audit::{append, append_all};
 use crate::errors::{invariant, store_error};
-use crate::rows::{RunRow, list_run_columns, optional_timestamp, run_columns, timestamp};
+use crate::rows::{RunRow, list_run_columns, run_columns, stored_at, stored_optional_at};
 
 async fn scope_of<'e>(executor: impl SqliteExecutor<'e>, run: RunId) -> Result<Option<RunScope>, StoreError> {
     let row: Option<(i64, i64)> = sqlx::query_as("SELECT workspace_id, tenant_id FROM operation_runs WHERE id = ?")
@@ -60,7 +60,7 @@ async fn insert_queued(tx: &mut SqliteConnection, run: &NewRun) -> Result<Option
     .bind(run.identity.flow.as_str())
     .bind(run.identity_hash().as_str())
     .bind(run.initiator_user_id.as_ref().map(|u| u.as_str()))
-    .bind(timestamp(run.created_at))
+    .bind(stored_at(run.created_at))
     .fetch_optional(&mut *tx)
     .await
     .map_err(store_error)?;
@@ -101,11 +101,11 @@ async fn insert_completed(tx: &mut SqliteConnection, run: &NewRun, done: &Comple
     .bind(done.summary_counts_json())
     .bind(done.failure_summary_json())
     .bind(context_json(done.report()))
-    .bind(timestamp(run.created_at))
-    .bind(timestamp(done.completed_at()))
+    .bind(stored_at(run.created_at))
+    .bind(stored_at(done.completed_at()))
     .bind(done.overall().as_str())
     .bind(done.change_state().as_str())
-    .bind(optional_timestamp(done.credential_expires_at()))
+    .bind(stored_optional_at(done.credential_expires_at()))
     .fetch_one(&mut *tx)
     .await
     .map_err(store_error)?;
@@ -152,7 +152,7 @@ impl SqliteStore {
             .bind(query.flow.as_ref().map(FlowId::as_str))
             .bind(query.status.map(RunStatus::as_str))
             .bind(query.provider_connection_id.map(|id| id.to_string()))
-            .bind(optional_timestamp(query.after.map(|c| c.created_at)))
+            .bind(stored_optional_at(query.after.map(|c| c.created_at)))
             .bind(query.after.map(|c| c.id.to_string()))
             .bind(query.fetch_limit())
             .fetch_all(&self.reader)
@@ -256,7 +256,7 @@ impl RunStore for SqliteStore {
              ORDER BY created_at DESC, id DESC LIMIT 1",
         )
         .bind(identity.as_str())
-        .bind(timestamp(before.created_at))
+        .bind(stored_at(before.created_at))
         .bind(before.id.to_string())
         .fetch_optional(&self.reader)
         .await

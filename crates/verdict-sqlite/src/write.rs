@@ -7,6 +7,8 @@
 //! to be good. The pool opens the replacement on the next write, so the store heals by itself as
 //! soon as the cause is gone (docs/architecture.md, "Faults").
 
+use std::ops::{Deref, DerefMut};
+
 use sqlx::pool::PoolConnection;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use verdict_core::ports::StoreError;
@@ -60,6 +62,20 @@ impl WriteTx {
             }
             Err(error) => Err(store_error(error)),
         }
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
     }
 }
 

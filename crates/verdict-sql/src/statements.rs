@@ -1,0 +1,53 @@
+//! The statements both databases run with the same text. Parameters are written `$n`, which
+//! PostgreSQL numbers natively and SQLite takes as a named parameter that sqlx binds by its
+//! number, so one text serves both. Statements whose SQL differs (a `jsonb` cast, `FOR UPDATE SKIP
+//! LOCKED`, a `uuid` literal) stay in each adapter under the name the port templates use
+//! ([`crate::ports`]).
+
+use crate::schedule_columns;
+
+/// Creates or replaces a connection's schedule, releasing any claim on it. `$1`…`$9` are the
+/// columns of `schedule_columns!`, in order.
+pub const SET_SCHEDULE: &str = concat!(
+    "INSERT INTO verification_schedules (",
+    schedule_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (provider_connection_id) DO UPDATE SET flow = excluded.flow, \
+     schedule_interval = excluded.schedule_interval, interval_seconds = excluded.interval_seconds, \
+     next_run_at = excluded.next_run_at, updated_at = excluded.updated_at, \
+     claimed_by = NULL, claim_expires_at = NULL RETURNING ",
+    schedule_columns!()
+);
+
+/// A connection's schedule, within its workspace (`$2`) and tenant (`$3`).
+pub const GET_SCHEDULE: &str = concat!(
+    "SELECT ",
+    schedule_columns!(),
+    " FROM verification_schedules WHERE provider_connection_id = $1 AND workspace_id = $2 AND tenant_id = $3"
+);
+
+/// Deletes a connection's schedule, within its workspace (`$2`) and tenant (`$3`).
+pub const REMOVE_SCHEDULE: &str =
+    "DELETE FROM verification_schedules WHERE provider_connection_id = $1 AND workspace_id = $2 AND tenant_id = $3";
+
+/// Moves a claimed schedule's next run to `$1` and releases the claim, if `$3` still holds it.
+pub const REARM_SCHEDULE: &str = "UPDATE verification_schedules \
+     SET next_run_at = $1, claimed_by = NULL, claim_expires_at = NULL \
+     WHERE provider_connection_id = $2 AND claimed_by = $3";
+
+/// Deletes a subscription of a workspace; its deliveries go with it (`ON DELETE CASCADE`).
+pub const DELETE_WEBHOOK: &str = "DELETE FROM webhooks WHERE id = $1 AND workspace_id = $2";
+
+/// Records a delivery attempt, if the claimer (`$8`) still holds the delivery at that attempt
+/// (`$9`) and it is still pending.
+pub const RECORD_ATTEMPT: &str = "UPDATE webhook_deliveries SET state = $1, next_attempt_at = $2, \
+     last_status_code = $3, last_error = $4, last_attempt_at = $5, claimed_by = NULL \
+     WHERE webhook_id = $6 AND event_id = $7 AND state = 'pending' AND claimed_by = $8 AND attempts = $9";
+
+/// How many deliveries are pending. `state = 'pending'` is the due index's predicate, so the count
+/// walks pending rows only.
+pub const COUNT_PENDING_DELIVERIES: &str = "SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'";
+
+/// When the earliest pending delivery is due.
+pub const NEXT_DELIVERY_DUE: &str =
+    "SELECT next_attempt_at FROM webhook_deliveries WHERE state = 'pending' ORDER BY next_attempt_at LIMIT 1";
