@@ -4,8 +4,6 @@
 
 use verdict_core::ports::StoreError;
 
-/// The unique constraint of one acknowledgement per (run, check).
-pub(crate) const ACK_RUN_CHECK_KEY: &str = "verification_check_acknowledgements_run_check_key";
 /// The foreign key from an acknowledgement to its run (in its workspace and tenant).
 pub(crate) const ACK_RUN_FKEY: &str = "verification_check_acknowledgements_run_fkey";
 

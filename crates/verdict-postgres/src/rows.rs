@@ -24,10 +24,6 @@ pub(crate) fn stored_optional_at(at: Option<DateTime<Utc>>) -> Option<DateTime<U
 
 /// `operation_runs`, as selected by `queries::run_columns!`.
 pub(crate) type RunRow = verdict_sql::rows::RunRow<Postgres>;
-/// `verification_check_acknowledgements`.
-pub(crate) type AckRow = verdict_sql::rows::AckRow<Postgres>;
-/// `provider_connections`.
-pub(crate) type ConnectionRow = verdict_sql::rows::ConnectionRow<Postgres>;
 /// `audit_logs`, with `metadata` as text.
 pub(crate) type AuditRow = verdict_sql::rows::AuditRow<Postgres>;
 /// One row of `queries::fleet_status`.

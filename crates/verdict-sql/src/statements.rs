@@ -4,7 +4,7 @@
 //! LOCKED`, a `uuid` literal) stay in each adapter under the name the port templates use
 //! ([`crate::ports`]).
 
-use crate::schedule_columns;
+use crate::{ack_columns, connection_columns, schedule_columns};
 
 /// Creates or replaces a connection's schedule, releasing any claim on it. `$1`…`$9` are the
 /// columns of `schedule_columns!`, in order.
@@ -51,3 +51,67 @@ pub const COUNT_PENDING_DELIVERIES: &str = "SELECT count(*) FROM webhook_deliver
 /// When the earliest pending delivery is due.
 pub const NEXT_DELIVERY_DUE: &str =
     "SELECT next_attempt_at FROM webhook_deliveries WHERE state = 'pending' ORDER BY next_attempt_at LIMIT 1";
+
+/// Creates a connection; `$1`…`$12` are the columns of `connection_columns!`, in order.
+pub const INSERT_CONNECTION: &str = concat!(
+    "INSERT INTO provider_connections (",
+    connection_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ",
+    connection_columns!()
+);
+
+/// A connection (`$1`), within its workspace (`$2`) and tenant (`$3`).
+pub const SCOPED_CONNECTION: &str = concat!(
+    "SELECT ",
+    connection_columns!(),
+    " FROM provider_connections WHERE id = $1 AND workspace_id = $2 AND tenant_id = $3"
+);
+
+/// A tenant's connections, oldest first.
+pub const LIST_CONNECTIONS: &str = concat!(
+    "SELECT ",
+    connection_columns!(),
+    " FROM provider_connections WHERE workspace_id = $1 AND tenant_id = $2 ORDER BY created_at, id"
+);
+
+/// Replaces the secret of a connection (`$1`, in workspace `$2` and tenant `$3`) if it is enabled;
+/// no row when it is disabled or not there. The condition is in the `UPDATE`, so a concurrent
+/// disable either lands first (no row) or waits for this one.
+pub const ROTATE_CONNECTION_SECRET: &str = concat!(
+    "UPDATE provider_connections SET client_secret_ciphertext = $4, secret_updated_at = $5, updated_at = $5, \
+     client_secret_expires_at = $6 \
+     WHERE id = $1 AND workspace_id = $2 AND tenant_id = $3 AND disabled_at IS NULL RETURNING ",
+    connection_columns!()
+);
+
+/// Disables a connection (`$1`, in workspace `$2` and tenant `$3`) if it is enabled; no row when it
+/// already is or is not there.
+pub const DISABLE_CONNECTION: &str = concat!(
+    "UPDATE provider_connections SET disabled_at = $4, updated_at = $4 \
+     WHERE id = $1 AND workspace_id = $2 AND tenant_id = $3 AND disabled_at IS NULL RETURNING ",
+    connection_columns!()
+);
+
+/// Records an acknowledgement unless its (run, check) already has one (no row then). Rows are
+/// immutable, so `created_at` and `updated_at` are the acknowledgement time (`$8`).
+pub const INSERT_ACKNOWLEDGEMENT: &str = concat!(
+    "INSERT INTO verification_check_acknowledgements (",
+    ack_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $8) \
+     ON CONFLICT (operation_run_id, check_key) DO NOTHING RETURNING ",
+    ack_columns!()
+);
+
+/// The acknowledgement of a run's check.
+pub const ACKNOWLEDGEMENT_OF_CHECK: &str = concat!(
+    "SELECT ",
+    ack_columns!(),
+    " FROM verification_check_acknowledgements WHERE operation_run_id = $1 AND check_key = $2"
+);
+
+/// A run's acknowledgements, oldest first.
+pub const ACKNOWLEDGEMENTS_OF_RUN: &str = concat!(
+    "SELECT ",
+    ack_columns!(),
+    " FROM verification_check_acknowledgements WHERE operation_run_id = $1 ORDER BY acknowledged_at, id"
+);

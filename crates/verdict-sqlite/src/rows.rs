@@ -56,10 +56,6 @@ pub(crate) fn stored_optional_at(at: Option<DateTime<Utc>>) -> Option<String> {
 
 /// A row of `operation_runs`, with the report extracted from `context`.
 pub(crate) type RunRow = verdict_sql::rows::RunRow<Sqlite>;
-/// A row of `verification_check_acknowledgements`.
-pub(crate) type AckRow = verdict_sql::rows::AckRow<Sqlite>;
-/// A row of `provider_connections`.
-pub(crate) type ConnectionRow = verdict_sql::rows::ConnectionRow<Sqlite>;
 /// A row of `audit_logs`.
 pub(crate) type AuditRow = verdict_sql::rows::AuditRow<Sqlite>;
 /// One row of the fleet-status query.

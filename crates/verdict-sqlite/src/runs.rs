@@ -176,7 +176,7 @@ impl RunContextReads for OnConnection<'_> {
     }
 
     async fn acknowledgements(&mut self, run: RunId) -> Result<Vec<Acknowledgement>, StoreError> {
-        acks::for_run(&mut *self.0, run).await
+        acks::acknowledgements_of_run(&mut *self.0, run).await
     }
 }
 
