@@ -23,34 +23,6 @@ use crate::error::store_error;
 use crate::queries::{CLAIM_DELIVERIES, CLAIM_SCHEDULES, ENQUEUE_DELIVERIES};
 use crate::rows::{DeliveryRow, stored_at, stored_id, stored_optional_at};
 
-macro_rules! webhook_columns {
-    () => {
-        "id, workspace_id, url, events::text AS events, description, secret_ciphertext, created_at, updated_at, \
-         secret_rotated_at"
-    };
-}
-
-/// Creates a subscription (`$1`…`$9` its columns in order); `events` is stored as `jsonb`.
-const CREATE_WEBHOOK: &str = concat!(
-    "INSERT INTO webhooks (id, workspace_id, url, events, description, secret_ciphertext, created_at, updated_at, \
-     secret_rotated_at) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9) RETURNING ",
-    webhook_columns!()
-);
-
-/// A subscription of a workspace.
-const GET_WEBHOOK: &str = concat!("SELECT ", webhook_columns!(), " FROM webhooks WHERE id = $1 AND workspace_id = $2");
-
-/// A workspace's subscriptions, oldest first.
-const LIST_WEBHOOKS: &str =
-    concat!("SELECT ", webhook_columns!(), " FROM webhooks WHERE workspace_id = $1 ORDER BY created_at, id");
-
-/// Replaces a subscription's secret.
-const ROTATE_WEBHOOK_SECRET: &str = concat!(
-    "UPDATE webhooks SET secret_ciphertext = $1, secret_rotated_at = $2, updated_at = $2 \
-     WHERE id = $3 AND workspace_id = $4 RETURNING ",
-    webhook_columns!()
-);
-
 /// A page of a subscription's deliveries, newest first, before the cursor's event id (`$2`, or
 /// from the newest when null: the literal is the greatest `uuid`, so the index range stays one).
 const LIST_DELIVERIES: &str = concat!(

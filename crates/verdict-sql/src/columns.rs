@@ -37,3 +37,13 @@ macro_rules! delivery_columns {
          created_at, last_attempt_at"
     };
 }
+
+/// The columns of [`crate::rows::WebhookRow`]. `events` is `jsonb` on PostgreSQL and JSON text on
+/// SQLite; the cast reads it as text on both.
+#[macro_export]
+macro_rules! webhook_columns {
+    () => {
+        "id, workspace_id, url, CAST(events AS TEXT) AS events, description, secret_ciphertext, created_at, \
+         updated_at, secret_rotated_at"
+    };
+}

@@ -140,11 +140,8 @@ macro_rules! schedule_store {
     };
 }
 
-/// Implements `verdict_core::ports::WebhookStore` for `$store`, whose rows decode with `$dialect`.
-/// The adapter supplies `CREATE_WEBHOOK` (`$1`…`$9` the columns in order), `GET_WEBHOOK` (`$1` id,
-/// `$2` workspace), `LIST_WEBHOOKS` (`$1` workspace, oldest first) and `ROTATE_WEBHOOK_SECRET`
-/// (`$1` ciphertext, `$2` instant, `$3` id, `$4` workspace), each returning the webhook's columns,
-/// besides the names in the module documentation.
+/// Implements `verdict_core::ports::WebhookStore` for `$store`, whose rows decode with `$dialect`,
+/// with the names in the module documentation.
 #[macro_export]
 macro_rules! webhook_store {
     ($store:ty, $dialect:ty) => {
@@ -153,7 +150,9 @@ macro_rules! webhook_store {
             use ::verdict_core::domain::{PendingAuditEvent, SecretCiphertext, Webhook, WebhookId, WorkspaceId};
             use ::verdict_core::ports::{StoreError, WebhookStore};
             use $crate::rows::WebhookRow;
-            use $crate::statements::DELETE_WEBHOOK;
+            use $crate::statements::{
+                CREATE_WEBHOOK, DELETE_WEBHOOK, GET_WEBHOOK, LIST_WEBHOOKS, ROTATE_WEBHOOK_SECRET,
+            };
 
             #[::async_trait::async_trait]
             impl WebhookStore for $store {
@@ -164,7 +163,7 @@ macro_rules! webhook_store {
                         .bind(stored_id(webhook.id.as_uuid()))
                         .bind(webhook.workspace_id.get())
                         .bind(webhook.url.as_str())
-                        .bind(webhook.events_json())
+                        .bind(::sqlx::types::Json(&webhook.events))
                         .bind(webhook.description.as_str())
                         .bind(webhook.secret_ciphertext.as_bytes().to_vec())
                         .bind(stored_at(webhook.created_at))

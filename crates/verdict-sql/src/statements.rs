@@ -4,7 +4,7 @@
 //! LOCKED`, a `uuid` literal) stay in each adapter under the name the port templates use
 //! ([`crate::ports`]).
 
-use crate::{ack_columns, connection_columns, schedule_columns};
+use crate::{ack_columns, connection_columns, schedule_columns, webhook_columns};
 
 /// Creates or replaces a connection's schedule, releasing any claim on it. `$1`…`$9` are the
 /// columns of `schedule_columns!`, in order.
@@ -114,4 +114,27 @@ pub const ACKNOWLEDGEMENTS_OF_RUN: &str = concat!(
     "SELECT ",
     ack_columns!(),
     " FROM verification_check_acknowledgements WHERE operation_run_id = $1 ORDER BY acknowledged_at, id"
+);
+
+/// Creates a subscription; `$1`…`$9` are its columns in order, `$4` the subscribed event types as
+/// JSON (bound as `sqlx::types::Json`, which PostgreSQL receives as `jsonb` and SQLite as text).
+pub const CREATE_WEBHOOK: &str = concat!(
+    "INSERT INTO webhooks (id, workspace_id, url, events, description, secret_ciphertext, created_at, updated_at, \
+     secret_rotated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
+    webhook_columns!()
+);
+
+/// A subscription of a workspace.
+pub const GET_WEBHOOK: &str =
+    concat!("SELECT ", webhook_columns!(), " FROM webhooks WHERE id = $1 AND workspace_id = $2");
+
+/// A workspace's subscriptions, oldest first.
+pub const LIST_WEBHOOKS: &str =
+    concat!("SELECT ", webhook_columns!(), " FROM webhooks WHERE workspace_id = $1 ORDER BY created_at, id");
+
+/// Replaces a subscription's secret.
+pub const ROTATE_WEBHOOK_SECRET: &str = concat!(
+    "UPDATE webhooks SET secret_ciphertext = $1, secret_rotated_at = $2, updated_at = $2 \
+     WHERE id = $3 AND workspace_id = $4 RETURNING ",
+    webhook_columns!()
 );

@@ -18,12 +18,6 @@ use crate::audit::append;
 use crate::errors::store_error;
 use crate::rows::{DeliveryRow, stored_at, stored_id, stored_optional_at};
 
-macro_rules! webhook_columns {
-    () => {
-        "id, workspace_id, url, events, description, secret_ciphertext, created_at, updated_at, secret_rotated_at"
-    };
-}
-
 /// Claims up to `$4` due schedules for `$1` until `$3` (due: next run at or before `$2`, unclaimed
 /// or with an expired claim).
 const CLAIM_SCHEDULES: &str = concat!(
@@ -33,28 +27,6 @@ const CLAIM_SCHEDULES: &str = concat!(
          ORDER BY next_run_at, provider_connection_id LIMIT $4) \
      RETURNING ",
     schedule_columns!()
-);
-
-/// Creates a subscription (`$1`…`$9` its columns in order).
-const CREATE_WEBHOOK: &str = concat!(
-    "INSERT INTO webhooks (",
-    webhook_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
-    webhook_columns!()
-);
-
-/// A subscription of a workspace.
-const GET_WEBHOOK: &str = concat!("SELECT ", webhook_columns!(), " FROM webhooks WHERE id = $1 AND workspace_id = $2");
-
-/// A workspace's subscriptions, oldest first.
-const LIST_WEBHOOKS: &str =
-    concat!("SELECT ", webhook_columns!(), " FROM webhooks WHERE workspace_id = $1 ORDER BY created_at, id");
-
-/// Replaces a subscription's secret.
-const ROTATE_WEBHOOK_SECRET: &str = concat!(
-    "UPDATE webhooks SET secret_ciphertext = $1, secret_rotated_at = $2, updated_at = $2 \
-     WHERE id = $3 AND workspace_id = $4 RETURNING ",
-    webhook_columns!()
 );
 
 /// A page of a subscription's deliveries, newest first, before the cursor's event id (`$2`, or
