@@ -222,8 +222,6 @@ fn push_connection_filters(sql: &mut QueryBuilder<Postgres>, query: &FleetQuery,
 }
 
 /// The status of run `$1`, to explain why a fenced update changed nothing.
-pub(crate) const RUN_STATUS: &str = "SELECT status FROM operation_runs WHERE id = $1";
-
 /// Fenced updates of a running run `$1` held by `$2`. Each returns whether it changed the run and
 /// whether the run exists, in one round trip.
 pub(crate) const HEARTBEAT: &str = "WITH changed AS (UPDATE operation_runs SET lease_expires_at = $3 \
@@ -231,13 +229,13 @@ pub(crate) const HEARTBEAT: &str = "WITH changed AS (UPDATE operation_runs SET l
      SELECT EXISTS (SELECT 1 FROM changed), EXISTS (SELECT 1 FROM operation_runs WHERE id = $1)";
 
 /// Hands the lease back (`$3` = now) without spending an attempt, and wakes idle workers, who can
-/// claim the run at once.
+/// claim the run at once (selecting from `woken` is what makes the notification happen).
 pub(crate) const RELEASE: &str = "WITH changed AS (UPDATE operation_runs \
      SET lease_expires_at = $3, attempt = greatest(attempt - 1, 0) \
      WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING id), \
      woken AS (SELECT pg_notify('verdict_runs', id::text) FROM changed) \
-     SELECT EXISTS (SELECT 1 FROM changed), EXISTS (SELECT 1 FROM operation_runs WHERE id = $1), \
-     (SELECT count(*) FROM woken)";
+     SELECT EXISTS (SELECT 1 FROM changed), EXISTS (SELECT 1 FROM operation_runs WHERE id = $1) \
+     FROM (SELECT count(*) FROM woken) AS notified";
 
 /// Replaces the live report (`$3`) and its counts (`$4`).
 pub(crate) const WRITE_LIVE_REPORT: &str = "WITH changed AS (UPDATE operation_runs \

@@ -138,3 +138,6 @@ pub const ROTATE_WEBHOOK_SECRET: &str = concat!(
      WHERE id = $3 AND workspace_id = $4 RETURNING ",
     webhook_columns!()
 );
+
+/// The stored status of a run, to explain why a fenced change matched nothing.
+pub const RUN_STATUS: &str = "SELECT status FROM operation_runs WHERE id = $1";
