@@ -1,0 +1,25 @@
+//! Port implementations written once for both storage adapters, as templates each adapter expands
+//! for its store (docs/architecture.md, "Storage and schema").
+//!
+//! A template is the whole body of a port's implementation: the order of its statements, what it
+//! binds, which transaction it runs in and how it maps the rows back. What differs between the
+//! databases is supplied by the adapter, by name, in the module that expands the template:
+//!
+//! | name | what it is |
+//! |---|---|
+//! | `self.begin_write()` | a write transaction: derefs to the driver's connection, with `commit()` and `rollback()` returning `StoreError` |
+//! | `self.reader()` | the pool reads run on |
+//! | `append(&mut conn, event)` | appends an audit event to its workspace's chain inside the transaction |
+//! | `store_error(sqlx::Error)` | the adapter's translation of a driver error |
+//! | `stored_id(&Uuid)`, `stored_at(DateTime<Utc>)`, `stored_optional_at(Option<DateTime<Utc>>)` | the bound forms of an id and an instant |
+//! | a `const` per statement a template names in capitals and [`crate::statements`] does not hold | the adapter's SQL |
+//!
+//! The templates are macros rather than functions generic over `sqlx::Database` because each
+//! expansion is checked against one concrete driver: a generic function would have to restate
+//! sqlx's encode, decode and executor bounds for every type it binds. A name missing at the
+//! expansion site is a compile error there.
+
+mod acks;
+mod connections;
+mod continuous;
+mod queue;
