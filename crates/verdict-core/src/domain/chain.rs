@@ -237,15 +237,26 @@ impl ChainHeadRecord {
         {
             return Err(ParseError::new("audit events", "one append spans several workspaces"));
         }
-        let (mut seq, mut prev_hash) = (self.seq, self.hash);
+        let mut head = self;
         let mut sealed = Vec::with_capacity(events.len());
         for event in events {
-            seq += 1;
-            let event = event.seal(seq, prev_hash);
-            prev_hash = event.hash().clone();
+            let event = head.seal_one(event);
+            head = Self::of(&event);
             sealed.push(event);
         }
         Ok(sealed)
+    }
+
+    /// Seals one event as the `seq` after this head, linked to its hash (see [`Self::seal_next`]).
+    #[must_use]
+    pub fn seal_one(&self, event: PendingAuditEvent) -> AuditEvent {
+        event.seal(self.seq + 1, self.hash.clone())
+    }
+
+    /// The head once `event` is the newest of its chain.
+    #[must_use]
+    pub fn of(event: &AuditEvent) -> Self {
+        Self { seq: event.seq(), hash: event.hash().clone() }
     }
 
     /// Rebuilds a head from stored columns.

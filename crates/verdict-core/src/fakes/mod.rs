@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::{
-    Acknowledgement, AuditEvent, ChainHash, ChainHeadRecord, PendingAuditEvent, ProviderConnection,
-    ProviderConnectionId, Run, RunId, WebhookEvent, WebhookEventId, WebhookId, WorkspaceId,
+    Acknowledgement, AuditEvent, ChainHeadRecord, PendingAuditEvent, ProviderConnection, ProviderConnectionId, Run,
+    RunId, WebhookEvent, WebhookEventId, WebhookId, WorkspaceId,
 };
 
 #[derive(Debug, Default)]
@@ -35,10 +35,8 @@ struct State {
 impl State {
     fn append(&mut self, event: PendingAuditEvent) {
         let workspace = event.workspace_id;
-        let head = self.heads.get(&workspace);
-        let (seq, prev) = head.map_or((1, ChainHash::genesis()), |h| (h.seq + 1, h.hash.clone()));
-        let sealed = event.seal(seq, prev);
-        self.heads.insert(workspace, ChainHeadRecord { seq, hash: sealed.hash().clone() });
+        let sealed = self.heads.get(&workspace).cloned().unwrap_or_else(ChainHeadRecord::empty).seal_one(event);
+        self.heads.insert(workspace, ChainHeadRecord::of(&sealed));
         self.audit.entry(workspace).or_default().push(sealed);
     }
 
