@@ -99,6 +99,11 @@ impl PgStore {
         crate::write::WriteTx::begin(&self.pool).await
     }
 
+    /// Begins a write of one statement, which needs no transaction of its own.
+    pub(crate) async fn begin_one_statement(&self) -> Result<crate::write::OneStatement, StoreError> {
+        crate::write::OneStatement::begin(&self.pool).await
+    }
+
     /// Applies the pending migrations of [`crate::MIGRATOR`].
     ///
     /// # Errors

@@ -1,9 +1,12 @@
-//! A write transaction with the shape the port templates of `verdict-sql` expect: it derefs to the
-//! connection its statements run on, and ends with `commit` or `rollback` translated to
-//! [`StoreError`]. Dropped unfinished, sqlx rolls it back when the connection returns to the pool.
+//! Writes with the shape the port templates of `verdict-sql` expect: each derefs to the connection
+//! its statements run on, and ends with `commit` or `rollback` translated to [`StoreError`].
+//! [`WriteTx`] is a transaction (dropped unfinished, sqlx rolls it back when the connection returns
+//! to the pool); [`OneStatement`] is a write of a single statement, which PostgreSQL runs as its
+//! own transaction, so it sends no `BEGIN` and `COMMIT` around it.
 
 use std::ops::{Deref, DerefMut};
 
+use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use verdict_core::ports::StoreError;
 
@@ -39,6 +42,37 @@ impl Deref for WriteTx {
 }
 
 impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.0
+    }
+}
+
+/// A write of one statement on a pooled connection: the statement is its own transaction.
+#[derive(Debug)]
+pub(crate) struct OneStatement(PoolConnection<Postgres>);
+
+impl OneStatement {
+    /// Takes a connection of `pool`.
+    pub(crate) async fn begin(pool: &PgPool) -> Result<Self, StoreError> {
+        pool.acquire().await.map(Self).map_err(store_error)
+    }
+
+    /// Returns the connection: the statement committed when it ran. `async` like
+    /// [`WriteTx::commit`], which the templates call the same way.
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl Deref for OneStatement {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        &self.0
+    }
+}
+
+impl DerefMut for OneStatement {
     fn deref_mut(&mut self) -> &mut PgConnection {
         &mut self.0
     }

@@ -202,6 +202,12 @@ impl SqliteStore {
     async fn begin_write(&self) -> Result<write::WriteTx, StoreError> {
         write::WriteTx::begin(&self.writer).await
     }
+
+    /// Begins a write of one statement: the single writer's transaction like any other write, so
+    /// a failure discards the connection (see [`write::WriteTx`]).
+    async fn begin_one_statement(&self) -> Result<write::WriteTx, StoreError> {
+        self.begin_write().await
+    }
 }
 
 fn connect_options(config: &SqliteConfig) -> Result<SqliteConnectOptions, SetupError> {

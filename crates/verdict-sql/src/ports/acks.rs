@@ -1,8 +1,8 @@
 //! The template of the acknowledgement store (see [`crate::ports`] for the names it uses).
 
 /// Implements `verdict_core::ports::AcknowledgementStore` for `$store`, whose rows decode with
-/// `$dialect` from the driver `$database`, and defines `acknowledgements_of_run(executor, run)` in the expanding module for
-/// the run view's reads. Besides the names in the module documentation, the adapter supplies
+/// `$dialect` from the driver `$database`, and defines `acknowledgements_of_run(executor, run)` in
+/// the expanding module for the run view's reads. Besides the names in the module documentation, the adapter supplies
 /// `is_missing_run(&sqlx::Error)`: whether an insert failed on the foreign key from the
 /// acknowledgement to its run (in the same workspace and tenant).
 ///
@@ -17,11 +17,12 @@ macro_rules! acknowledgement_store {
             executor: impl ::sqlx::Executor<'e, Database = $database>,
             run: ::verdict_core::domain::RunId,
         ) -> Result<Vec<::verdict_core::domain::Acknowledgement>, ::verdict_core::ports::StoreError> {
-            let rows: Vec<$crate::rows::AckRow<$dialect>> = ::sqlx::query_as($crate::statements::ACKNOWLEDGEMENTS_OF_RUN)
-                .bind(stored_id(run.as_uuid()))
-                .fetch_all(executor)
-                .await
-                .map_err(store_error)?;
+            let rows: Vec<$crate::rows::AckRow<$dialect>> =
+                ::sqlx::query_as($crate::statements::ACKNOWLEDGEMENTS_OF_RUN)
+                    .bind(stored_id(run.as_uuid()))
+                    .fetch_all(executor)
+                    .await
+                    .map_err(store_error)?;
             rows.into_iter().map(::verdict_core::domain::Acknowledgement::try_from).collect()
         }
 
@@ -33,7 +34,11 @@ macro_rules! acknowledgement_store {
 
             #[::async_trait::async_trait]
             impl AcknowledgementStore for $store {
-                #[::tracing::instrument(level = "debug", skip_all, fields(run_id = %ack.run_id, check_key = %ack.check_key))]
+                #[::tracing::instrument(
+                            level = "debug",
+                            skip_all,
+                            fields(run_id = %ack.run_id, check_key = %ack.check_key)
+                        )]
                 async fn acknowledge(
                     &self,
                     ack: NewAcknowledgement,

@@ -9,14 +9,20 @@ macro_rules! schedule_store {
     ($store:ty, $dialect:ty) => {
         const _: () = {
             use ::chrono::{DateTime, Utc};
-            use ::verdict_core::domain::{LeaseOwner, PendingAuditEvent, ProviderConnectionId, Schedule, TenantId, WorkspaceId};
+            use ::verdict_core::domain::{
+                LeaseOwner, PendingAuditEvent, ProviderConnectionId, Schedule, TenantId, WorkspaceId,
+            };
             use ::verdict_core::ports::{ScheduleStore, StoreError};
             use $crate::rows::ScheduleRow;
             use $crate::statements::{GET_SCHEDULE, REARM_SCHEDULE, REMOVE_SCHEDULE, SET_SCHEDULE};
 
             #[::async_trait::async_trait]
             impl ScheduleStore for $store {
-                #[::tracing::instrument(level = "debug", skip_all, fields(connection_id = %schedule.provider_connection_id))]
+                #[::tracing::instrument(
+                            level = "debug",
+                            skip_all,
+                            fields(connection_id = %schedule.provider_connection_id)
+                        )]
                 async fn set(&self, schedule: Schedule, event: PendingAuditEvent) -> Result<Schedule, StoreError> {
                     let mut tx = self.begin_write().await?;
                     let row: ScheduleRow<$dialect> = ::sqlx::query_as(SET_SCHEDULE)
@@ -85,7 +91,7 @@ macro_rules! schedule_store {
                     claim_until: DateTime<Utc>,
                     limit: u32,
                 ) -> Result<Vec<Schedule>, StoreError> {
-                    let mut tx = self.begin_write().await?;
+                    let mut tx = self.begin_one_statement().await?;
                     let rows: Vec<ScheduleRow<$dialect>> = ::sqlx::query_as(CLAIM_SCHEDULES)
                         .bind(owner.as_str())
                         .bind(stored_at(now))
@@ -106,7 +112,7 @@ macro_rules! schedule_store {
                     owner: &LeaseOwner,
                     next_run_at: DateTime<Utc>,
                 ) -> Result<bool, StoreError> {
-                    let mut tx = self.begin_write().await?;
+                    let mut tx = self.begin_one_statement().await?;
                     let updated = ::sqlx::query(REARM_SCHEDULE)
                         .bind(stored_at(next_run_at))
                         .bind(stored_id(connection.as_uuid()))
@@ -233,9 +239,10 @@ macro_rules! webhook_store {
 /// Implements `verdict_core::ports::DeliveryOutbox` for `$store`, whose rows decode with
 /// `$dialect`. The adapter supplies `LIST_DELIVERIES` (`$1` webhook, `$2` the cursor's event id or
 /// null, `$3` the fetch size, newest first, returning `delivery_columns!`) and
-/// `claim_deliveries(&mut conn, owner, now, claim_until, limit)`, which claims due deliveries
-/// inside the write transaction and reads their subscription's URL and secret, besides the names in
-/// the module documentation.
+/// `claim_deliveries(&mut conn, owner, now, claim_until, limit)`, which claims due deliveries with
+/// their subscription's URL and secret inside `begin_one_statement`'s write (one statement on
+/// PostgreSQL; on SQLite, where that write is the single writer's transaction, the claim and its
+/// reads), besides the names in the module documentation.
 #[macro_export]
 macro_rules! delivery_outbox {
     ($store:ty, $dialect:ty) => {
@@ -260,7 +267,7 @@ macro_rules! delivery_outbox {
                     claim_until: DateTime<Utc>,
                     limit: u32,
                 ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-                    let mut tx = self.begin_write().await?;
+                    let mut tx = self.begin_one_statement().await?;
                     let mut claimed = claim_deliveries(&mut tx, owner, now, claim_until, limit).await?;
                     tx.commit().await?;
                     claimed.sort_by_key(|c| (c.delivery.next_attempt_at, c.delivery.event_id));
@@ -276,7 +283,7 @@ macro_rules! delivery_outbox {
                     record: AttemptRecord,
                 ) -> Result<bool, StoreError> {
                     let attempt = <$dialect as Dialect>::Int4::try_from(attempt).map_err($crate::unexpected)?;
-                    let mut tx = self.begin_write().await?;
+                    let mut tx = self.begin_one_statement().await?;
                     let updated = ::sqlx::query(RECORD_ATTEMPT)
                         .bind(record.state().as_str())
                         .bind(stored_optional_at(record.next_attempt_at()))

@@ -8,6 +8,7 @@
 //! | name | what it is |
 //! |---|---|
 //! | `self.begin_write()` | a write transaction: derefs to the driver's connection, with `commit()` and `rollback()` returning `StoreError` |
+//! | `self.begin_one_statement()` | the same shape, for a write of one statement: PostgreSQL runs it without `BEGIN` and `COMMIT` (it is its own transaction), SQLite in the single writer's transaction |
 //! | `self.reader()` | the pool reads run on |
 //! | `append(&mut conn, event)` | appends an audit event to its workspace's chain inside the transaction |
 //! | `store_error(sqlx::Error)` | the adapter's translation of a driver error |

@@ -34,7 +34,7 @@ macro_rules! run_queue {
                     now: DateTime<Utc>,
                     lease_until: DateTime<Utc>,
                 ) -> Result<Option<Run>, StoreError> {
-                    let mut tx = self.begin_write().await?;
+                    let mut tx = self.begin_one_statement().await?;
                     let row: Option<RunRow<$dialect>> = ::sqlx::query_as(CLAIM_NEXT)
                         .bind(owner.as_str())
                         .bind(stored_at(now))
