@@ -20,10 +20,10 @@ mod wire;
 use std::net::ToSocketAddrs as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 
 use crate::load::{Measured, Target};
 use crate::report::Row;
@@ -205,9 +205,16 @@ async fn measure(
     // One counter across the phases, so no request (a connection's first start, an
     // acknowledgement of a run) is sent twice.
     let counter = Arc::new(AtomicU64::new(0));
+    // A phase that runs out of prepared requests ends early; its figures would cover less than
+    // the phase, so the scenario fails instead (seed more).
+    let ran_out = Arc::new(AtomicBool::new(false));
     let requests: load::Requests = {
-        let (requests, counter) = (scenario.requests.clone(), counter.clone());
-        Arc::new(move |_| requests(counter.fetch_add(1, Ordering::Relaxed)))
+        let (requests, counter, ran_out) = (scenario.requests.clone(), counter.clone(), ran_out.clone());
+        Arc::new(move |_| {
+            let request = requests(counter.fetch_add(1, Ordering::Relaxed));
+            ran_out.fetch_or(request.is_none(), Ordering::Relaxed);
+            request
+        })
     };
     load::run(&target, &requests, 1, Duration::from_millis(200), None).await.context("warm-up")?;
     let script = match capture {
@@ -220,6 +227,12 @@ async fn measure(
     let half = load::run(&target, &requests, CLIENTS, Duration::from_secs(HALF_SECONDS), Some(saturated.rate / 2.0))
         .await
         .context("half load")?;
+    if ran_out.load(Ordering::Relaxed) {
+        bail!(
+            "{backend}: {}: the scenario ran out of prepared requests; seed more for a server this fast",
+            scenario.name
+        );
+    }
     let pgbench = match (capture, &script) {
         (Some((_, _, pg)), Some(script)) => {
             let file = paths.out.join("pgbench").join(format!("{}.sql", slug(&scenario.name)));

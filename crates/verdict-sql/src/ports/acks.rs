@@ -27,6 +27,7 @@ macro_rules! acknowledgement_store {
         }
 
         const _: () = {
+            use ::tracing::instrument;
             use ::verdict_core::domain::{Acknowledgement, NewAcknowledgement, PendingAuditEvent, RunId};
             use ::verdict_core::ports::{AckInsertError, AcknowledgementStore, StoreError};
             use $crate::rows::AckRow;
@@ -34,11 +35,7 @@ macro_rules! acknowledgement_store {
 
             #[::async_trait::async_trait]
             impl AcknowledgementStore for $store {
-                #[::tracing::instrument(
-                            level = "debug",
-                            skip_all,
-                            fields(run_id = %ack.run_id, check_key = %ack.check_key)
-                        )]
+                #[instrument(level = "debug", skip_all, fields(run_id = %ack.run_id, check_key = %ack.check_key))]
                 async fn acknowledge(
                     &self,
                     ack: NewAcknowledgement,

@@ -11,6 +11,7 @@ macro_rules! connection_store {
     ($store:ty, $dialect:ty, $database:ty) => {
         const _: () = {
             use ::chrono::{DateTime, Utc};
+            use ::tracing::instrument;
             use ::verdict_core::domain::{
                 PendingAuditEvent, ProviderConnection, ProviderConnectionId, TenantId, WorkspaceId,
             };
@@ -39,7 +40,7 @@ macro_rules! connection_store {
 
             #[::async_trait::async_trait]
             impl ProviderConnectionStore for $store {
-                #[::tracing::instrument(level = "debug", skip_all, fields(connection_id = %connection.id))]
+                #[instrument(level = "debug", skip_all, fields(connection_id = %connection.id))]
                 async fn create(
                     &self,
                     connection: ProviderConnection,
@@ -92,7 +93,7 @@ macro_rules! connection_store {
                     rows.into_iter().map(ProviderConnection::try_from).collect()
                 }
 
-                #[::tracing::instrument(level = "debug", skip_all, fields(connection_id = %connection))]
+                #[instrument(level = "debug", skip_all, fields(connection_id = %connection))]
                 async fn rotate_secret(
                     &self,
                     workspace: WorkspaceId,
@@ -128,7 +129,7 @@ macro_rules! connection_store {
                     Ok(rotated)
                 }
 
-                #[::tracing::instrument(level = "debug", skip_all, fields(connection_id = %connection))]
+                #[instrument(level = "debug", skip_all, fields(connection_id = %connection))]
                 async fn disable(
                     &self,
                     workspace: WorkspaceId,

@@ -9,6 +9,7 @@ macro_rules! schedule_store {
     ($store:ty, $dialect:ty) => {
         const _: () = {
             use ::chrono::{DateTime, Utc};
+            use ::tracing::instrument;
             use ::verdict_core::domain::{
                 LeaseOwner, PendingAuditEvent, ProviderConnectionId, Schedule, TenantId, WorkspaceId,
             };
@@ -18,11 +19,7 @@ macro_rules! schedule_store {
 
             #[::async_trait::async_trait]
             impl ScheduleStore for $store {
-                #[::tracing::instrument(
-                            level = "debug",
-                            skip_all,
-                            fields(connection_id = %schedule.provider_connection_id)
-                        )]
+                #[instrument(level = "debug", skip_all, fields(connection_id = %schedule.provider_connection_id))]
                 async fn set(&self, schedule: Schedule, event: PendingAuditEvent) -> Result<Schedule, StoreError> {
                     let mut tx = self.begin_write().await?;
                     let row: ScheduleRow<$dialect> = ::sqlx::query_as(SET_SCHEDULE)
@@ -83,7 +80,7 @@ macro_rules! schedule_store {
                     Ok(true)
                 }
 
-                #[::tracing::instrument(level = "debug", skip_all, fields(owner = %owner))]
+                #[instrument(level = "debug", skip_all, fields(owner = %owner))]
                 async fn claim_due(
                     &self,
                     owner: &LeaseOwner,
@@ -135,6 +132,7 @@ macro_rules! webhook_store {
     ($store:ty, $dialect:ty) => {
         const _: () = {
             use ::chrono::{DateTime, Utc};
+            use ::tracing::instrument;
             use ::verdict_core::domain::{PendingAuditEvent, SecretCiphertext, Webhook, WebhookId, WorkspaceId};
             use ::verdict_core::ports::{StoreError, WebhookStore};
             use $crate::rows::WebhookRow;
@@ -144,7 +142,7 @@ macro_rules! webhook_store {
 
             #[::async_trait::async_trait]
             impl WebhookStore for $store {
-                #[::tracing::instrument(level = "debug", skip_all, fields(webhook_id = %webhook.id))]
+                #[instrument(level = "debug", skip_all, fields(webhook_id = %webhook.id))]
                 async fn create(&self, webhook: Webhook, event: PendingAuditEvent) -> Result<Webhook, StoreError> {
                     let mut tx = self.begin_write().await?;
                     let row: WebhookRow<$dialect> = ::sqlx::query_as(CREATE_WEBHOOK)
@@ -248,6 +246,7 @@ macro_rules! delivery_outbox {
     ($store:ty, $dialect:ty) => {
         const _: () = {
             use ::chrono::{DateTime, Utc};
+            use ::tracing::instrument;
             use ::verdict_core::domain::{
                 AttemptRecord, ClaimedDelivery, Delivery, DeliveryCursor, DeliveryPage, LeaseOwner, PageLimit,
                 WebhookEventId, WebhookId,
@@ -259,7 +258,7 @@ macro_rules! delivery_outbox {
 
             #[::async_trait::async_trait]
             impl DeliveryOutbox for $store {
-                #[::tracing::instrument(level = "debug", skip_all, fields(owner = %owner))]
+                #[instrument(level = "debug", skip_all, fields(owner = %owner))]
                 async fn claim_due(
                     &self,
                     owner: &LeaseOwner,

@@ -5,15 +5,19 @@
 //! binds, which transaction it runs in and how it maps the rows back. What differs between the
 //! databases is supplied by the adapter, by name, in the module that expands the template:
 //!
-//! | name | what it is |
-//! |---|---|
-//! | `self.begin_write()` | a write transaction: derefs to the driver's connection, with `commit()` and `rollback()` returning `StoreError` |
-//! | `self.begin_one_statement()` | the same shape, for a write of one statement: PostgreSQL runs it without `BEGIN` and `COMMIT` (it is its own transaction), SQLite in the single writer's transaction |
-//! | `self.reader()` | the pool reads run on |
-//! | `append(&mut conn, event)` | appends an audit event to its workspace's chain inside the transaction |
-//! | `store_error(sqlx::Error)` | the adapter's translation of a driver error |
-//! | `stored_id(&Uuid)`, `stored_at(DateTime<Utc>)`, `stored_optional_at(Option<DateTime<Utc>>)` | the bound forms of an id and an instant |
-//! | a `const` per statement a template names in capitals and [`crate::statements`] does not hold | the adapter's SQL |
+//! - `self.begin_write()`: a write transaction; it derefs to the driver's connection, and its
+//!   `commit()` and `rollback()` return `StoreError`;
+//! - `self.begin_one_statement()`: the same shape for a write of one statement, which PostgreSQL
+//!   runs without `BEGIN` and `COMMIT` (it is its own transaction) and SQLite in the single
+//!   writer's transaction;
+//! - `self.reader()`: the pool reads run on;
+//! - `append(&mut conn, event)`: appends an audit event to its workspace's chain inside the
+//!   transaction;
+//! - `store_error(sqlx::Error)`: the adapter's translation of a driver error;
+//! - `stored_id(&Uuid)`, `stored_at(DateTime<Utc>)`, `stored_optional_at(Option<DateTime<Utc>>)`:
+//!   the bound forms of an id and an instant;
+//! - a `const` for each statement a template names in capitals that [`crate::statements`] does not
+//!   hold: the adapter's SQL.
 //!
 //! The templates are macros rather than functions generic over `sqlx::Database` because each
 //! expansion is checked against one concrete driver: a generic function would have to restate

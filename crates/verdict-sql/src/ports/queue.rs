@@ -20,6 +20,7 @@ macro_rules! run_queue {
     ($store:ty, $dialect:ty) => {
         const _: () = {
             use ::chrono::{DateTime, Utc};
+            use ::tracing::instrument;
             use ::verdict_core::domain::{Completion, LeaseOwner, PendingAuditEvent, Report, Run, RunId, WebhookEvent};
             use ::verdict_core::ports::{CompleteError, LeaseError, RunQueue, StoreError};
             use $crate::rows::RunRow;
@@ -27,7 +28,7 @@ macro_rules! run_queue {
 
             #[::async_trait::async_trait]
             impl RunQueue for $store {
-                #[::tracing::instrument(level = "debug", skip_all, fields(owner = %owner))]
+                #[instrument(level = "debug", skip_all, fields(owner = %owner))]
                 async fn claim_next(
                     &self,
                     owner: &LeaseOwner,
@@ -47,7 +48,7 @@ macro_rules! run_queue {
                     Ok(claimed)
                 }
 
-                #[::tracing::instrument(level = "debug", skip_all, fields(run_id = %run))]
+                #[instrument(level = "debug", skip_all, fields(run_id = %run))]
                 async fn heartbeat(
                     &self,
                     run: RunId,
@@ -57,12 +58,12 @@ macro_rules! run_queue {
                     self.fenced(HEARTBEAT, run, owner, &[stored_at(lease_until)]).await
                 }
 
-                #[::tracing::instrument(level = "debug", skip_all, fields(run_id = %run))]
+                #[instrument(level = "debug", skip_all, fields(run_id = %run))]
                 async fn release(&self, run: RunId, owner: &LeaseOwner, now: DateTime<Utc>) -> Result<(), LeaseError> {
                     self.fenced(RELEASE, run, owner, &[stored_at(now)]).await
                 }
 
-                #[::tracing::instrument(level = "debug", skip_all, fields(run_id = %run))]
+                #[instrument(level = "debug", skip_all, fields(run_id = %run))]
                 async fn write_live_report(
                     &self,
                     run: RunId,
@@ -73,7 +74,7 @@ macro_rules! run_queue {
                         .await
                 }
 
-                #[::tracing::instrument(level = "debug", skip_all, fields(run_id = %run))]
+                #[instrument(level = "debug", skip_all, fields(run_id = %run))]
                 async fn complete(
                     &self,
                     run: RunId,
