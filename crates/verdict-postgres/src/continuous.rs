@@ -72,7 +72,7 @@ pub(crate) async fn enqueue(conn: &mut PgConnection, events: &[WebhookEvent]) ->
 }
 
 /// Claims up to `limit` due deliveries for `owner` until `claim_until`, with their subscription's
-/// URL and current secret, in one statement inside the write transaction `conn`.
+/// URL and current secret, in one statement on `conn` (its own transaction).
 async fn claim_deliveries(
     conn: &mut PgConnection,
     owner: &LeaseOwner,
