@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use verdict_core::domain::{
-    AuditAction, AuditEvent, ChainHash, ChainHeadRecord, PendingAuditEvent, TenantId, TenantScope, WorkspaceId,
+    AuditAction, AuditEvent, ChainHeadRecord, PendingAuditEvent, TenantId, TenantScope, WorkspaceId,
 };
 use verdict_core::ports::{AuditLog, AuditQuery, ChainHead, StoreError};
 
@@ -39,9 +39,7 @@ pub(crate) async fn append_all(
     let head = chain_head_in(tx, workspace).await?.unwrap_or_else(ChainHeadRecord::empty);
     let head_seq = head.seq;
     let sealed_events = head.seal_next(events)?;
-    let Some(last) = sealed_events.last() else { return Ok(sealed_events) };
-    insert_events(tx, &sealed_events).await?;
-    advance_head(tx, workspace, head_seq, last.hash(), last.seq()).await?;
+    insert_and_advance(tx, workspace, head_seq, &sealed_events).await?;
     Ok(sealed_events)
 }
 
@@ -57,9 +55,21 @@ async fn chain_head_in(
     Ok(head.map(|(seq, hash)| ChainHeadRecord::from_stored(seq, hash)).transpose()?)
 }
 
-async fn insert_events(tx: &mut SqliteConnection, events: &[AuditEvent]) -> Result<(), StoreError> {
-    let mut insert = QueryBuilder::<Sqlite>::new(concat!("INSERT INTO audit_logs (", audit_columns!(), ") "));
-    insert.push_values(events.iter().map(AuditEvent::to_stored), |mut values, row| {
+/// Inserts the sealed events and moves the chain head from `from_seq` to the last of them, as
+/// one execution of two statements: one crossing to the connection's thread instead of two. The
+/// head moves only from the sequence number the events were sealed on (the single writer makes
+/// that certain; the condition proves it), so the statements change exactly one row more than
+/// the events they insert.
+async fn insert_and_advance(
+    tx: &mut SqliteConnection,
+    workspace: WorkspaceId,
+    from_seq: u64,
+    events: &[AuditEvent],
+) -> Result<(), StoreError> {
+    let Some(last) = events.last() else { return Ok(()) };
+    let number = |n: u64| i64::try_from(n).map_err(|e| StoreError::Unexpected(e.into()));
+    let mut sql = QueryBuilder::<Sqlite>::new(concat!("INSERT INTO audit_logs (", audit_columns!(), ") "));
+    sql.push_values(events.iter().map(AuditEvent::to_stored), |mut values, row| {
         values
             .push_bind(row.id.hyphenated().to_string())
             .push_bind(row.workspace_id)
@@ -75,38 +85,25 @@ async fn insert_events(tx: &mut SqliteConnection, events: &[AuditEvent]) -> Resu
             .push_bind(row.prev_hash)
             .push_bind(row.hash);
     });
-    insert.build().execute(&mut *tx).await.map_err(store_error)?;
-    Ok(())
+    sql.push("; INSERT INTO audit_chain_heads (workspace_id, seq, hash) VALUES (")
+        .push_bind(workspace.get())
+        .push(", ")
+        .push_bind(number(last.seq())?)
+        .push(", ")
+        .push_bind(last.hash().as_str().to_owned())
+        .push(
+            ") ON CONFLICT (workspace_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash \
+             WHERE audit_chain_heads.seq = ",
+        )
+        .push_bind(number(from_seq)?);
+    let changed = sql.build().execute(&mut *tx).await.map_err(store_error)?.rows_affected();
+    if changed == events.len() as u64 + 1 {
+        Ok(())
+    } else {
+        Err(invariant("the audit chain head moved during an append"))
+    }
 }
 
-/// Moves the head of `workspace` to `(seq, hash)`, but only from `from_seq`, where the append
-/// found it: a head that moved otherwise means the chain was written outside this adapter, and
-/// the transaction must not commit.
-async fn advance_head(
-    tx: &mut SqliteConnection,
-    workspace: WorkspaceId,
-    from_seq: u64,
-    hash: &ChainHash,
-    seq: u64,
-) -> Result<(), StoreError> {
-    let [from_seq, seq] = [from_seq, seq].map(i64::try_from);
-    let moved = sqlx::query(
-        "INSERT INTO audit_chain_heads (workspace_id, seq, hash) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (workspace_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash \
-         WHERE audit_chain_heads.seq = ?4",
-    )
-    .bind(workspace.get())
-    .bind(seq.map_err(|e| StoreError::Unexpected(e.into()))?)
-    .bind(hash.as_str())
-    .bind(from_seq.map_err(|e| StoreError::Unexpected(e.into()))?)
-    .execute(&mut *tx)
-    .await
-    .map_err(store_error)?;
-    if moved.rows_affected() == 1 { Ok(()) } else { Err(invariant("the audit chain head moved during an append")) }
-}
-
-/// One statement per filter combination, so each can use its own index. `?6` is the JSON array
-/// of the tenants a reader may see (workspace-level events are always visible).
 fn events_query(query: &AuditQuery) -> &'static str {
     macro_rules! select {
         ($($filter:literal),+) => {

@@ -2,13 +2,15 @@
 //! via sqlx. The zero-setup default: `sqlite://verdict-data/verdict.db` is created on first start.
 //!
 //! Concurrency design: the database runs in WAL mode, so readers never block the writer nor the
-//! writer readers. Reads use a pool of several connections; every write runs on a dedicated
-//! single-connection pool inside `BEGIN IMMEDIATE`, so it holds SQLite's write lock from its first
-//! statement. Writers of this process therefore queue fairly in the pool instead of spinning in
-//! SQLite's busy handler, and writers of other processes sharing the file wait for the lock
-//! within the busy timeout. No write transaction ever has to upgrade a read lock, so no write
-//! fails with `SQLITE_BUSY` (unless another process holds the lock past the busy timeout, which
-//! surfaces as `StoreError::Unavailable`), and every audit chain stays linear.
+//! writer readers. Reads use a pool of several connections; every write runs on one dedicated
+//! connection inside `BEGIN IMMEDIATE`, so it holds SQLite's write lock from its first
+//! statement. Writes of this process queue fairly for that connection instead of spinning in
+//! SQLite's busy handler, and commit in groups, one flush of the log for all the writes that
+//! queued meanwhile, each in a savepoint of its own (`write.rs`). Writers of other processes
+//! sharing the file wait for the lock within the busy timeout. No write transaction ever has to
+//! upgrade a read lock, so no write fails with `SQLITE_BUSY` (unless another process holds the
+//! lock past the busy timeout, which surfaces as `StoreError::Unavailable`), and every audit
+//! chain stays linear.
 
 mod acks;
 mod audit;
@@ -98,8 +100,11 @@ impl SqliteConfig {
 /// Every storage port of Verdict on one SQLite database file. Clones share the same pools.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    /// One connection: every write transaction runs here, one at a time.
-    writer: SqlitePool,
+    /// The pool of the one write connection: migrations run on it, and the group writer lends
+    /// it to each write transaction in turn.
+    write_pool: SqlitePool,
+    /// Where write transactions queue (`write.rs`).
+    writer: write::Writer,
     /// Several connections for reads, which WAL lets run beside the writer.
     reader: SqlitePool,
     /// The folder holding the database and its write-ahead log, whose free space the readiness
@@ -129,7 +134,7 @@ impl SqliteStore {
         // The writer opens its connection eagerly: that creates the file and switches it to WAL
         // before any reader looks at it.
         // It stays open for the store's lifetime, so the WAL files stay in place as well.
-        let writer = pool_options(1, config.acquire_timeout)
+        let write_pool = pool_options(1, config.acquire_timeout)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
@@ -139,7 +144,8 @@ impl SqliteStore {
         // Readers open the file read-only: a read path can never write, by construction.
         let reader = pool_options(config.max_readers.max(1), config.acquire_timeout)
             .connect_lazy_with(options.read_only(true).create_if_missing(false));
-        Ok(Self { writer, reader, folder: std::sync::Arc::new(folder) })
+        let writer = write::Writer::spawn(write_pool.clone(), config.acquire_timeout);
+        Ok(Self { write_pool, writer, reader, folder: std::sync::Arc::new(folder) })
     }
 
     /// Applies the migrations the database does not have yet. Idempotent: on a database at the
@@ -149,7 +155,7 @@ impl SqliteStore {
     /// [`SetupError::Migrate`] when a migration fails or the database was migrated by a newer
     /// Verdict (an applied migration this build does not know).
     pub async fn migrate(&self) -> Result<(), SetupError> {
-        MIGRATOR.run(&self.writer).await.map_err(SetupError::Migrate)
+        MIGRATOR.run(&self.write_pool).await.map_err(SetupError::Migrate)
     }
 
     /// Answers when a write of a typical size can commit (readiness probes), from two signals.
@@ -190,7 +196,7 @@ impl SqliteStore {
     /// [`StoreError::Unavailable`].
     pub async fn close(&self) {
         self.reader.close().await;
-        self.writer.close().await;
+        self.write_pool.close().await;
     }
 
     /// Starts a write transaction holding the database's write lock from the start.

@@ -1,89 +1,271 @@
-//! Write transactions on the single writer connection, in `BEGIN IMMEDIATE` so each holds
-//! SQLite's write lock from its first statement.
+//! Write transactions on the single writer connection, committed in groups: one `COMMIT` (one
+//! flush of the write-ahead log) for every write that queued while the previous ones ran.
 //!
-//! A transaction that does not end in a successful `COMMIT` or `ROLLBACK` closes its connection
-//! instead of returning it to the pool: a write that failed half-way (a full disk, an I/O error)
-//! can leave the connection inside a transaction, and a fresh connection is the only state known
-//! to be good. The pool opens the replacement on the next write, so the store heals by itself as
-//! soon as the cause is gone (docs/architecture.md, "Faults").
+//! A write commit on SQLite in `synchronous = FULL` costs a flush of the log to disk — about a
+//! millisecond on the machine in docs/benchmarks.md — and SQLite has one writer, so one flush per
+//! write capped a workspace's starts near the disk's flush rate. The group writer (an actor task,
+//! [`Writer`]) instead opens `BEGIN IMMEDIATE`, and lends the connection to each queued write in
+//! turn inside a `SAVEPOINT` of its own:
+//!
+//! - a write that commits `RELEASE`s its savepoint and waits for the group's `COMMIT`;
+//! - a write that rolls back on purpose (a business outcome) rolls back to its savepoint, which
+//!   undoes exactly its own statements, and waits for the group's `COMMIT` too: what it read may
+//!   be an earlier member's uncommitted write, so it answers only once that write is durable;
+//! - a write that fails or is dropped half-way (its request cancelled) is rolled back to its
+//!   savepoint and leaves the group; the other members are unaffected.
+//!
+//! When no write is waiting (or [`MAX_GROUP`] joined), the writer commits and answers every
+//! member with the outcome: `commit` returns `Ok` only once its write is on disk, and when the
+//! `COMMIT` fails nothing of the group was written and every member gets the error. A savepoint
+//! that cannot be released or rolled back (SQLite rolled the whole transaction back after an I/O
+//! error or a full disk) breaks the group the same way. After any failure the connection is closed
+//! instead of returned to the pool: a fresh connection is the only state known to be good, and the
+//! pool opens the replacement for the next write, so the store heals by itself as soon as the
+//! cause is gone (docs/architecture.md, "Faults").
+//!
+//! The members of a group run one after the other on one connection, so the single-writer
+//! guarantees are unchanged: each write sees every earlier write, audit chains stay linear.
 
 use std::ops::{Deref, DerefMut};
+use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
 use verdict_core::ports::StoreError;
 
 use crate::errors::store_error;
 
-/// An open write transaction.
-pub(crate) struct WriteTx {
-    conn: PoolConnection<Sqlite>,
-    open: bool,
+/// The most writes one `COMMIT` makes durable. A group's first member waits for all the others
+/// to run, so the bound keeps its latency near that of 32 small transactions.
+pub(crate) const MAX_GROUP: usize = 32;
+
+/// What a member's outcome channel carries: `Ok` once the group committed.
+type Outcome = oneshot::Sender<Result<(), StoreError>>;
+
+/// A queued write: where its lease goes, or why there is none.
+type Request = oneshot::Sender<Result<Lease, StoreError>>;
+
+/// The handle writes queue on; clones share one writer task.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    requests: mpsc::UnboundedSender<Request>,
+    acquire_timeout: Duration,
 }
+
+impl Writer {
+    /// Starts the writer task over the single-connection `pool`. The task ends when the last
+    /// handle is dropped.
+    pub(crate) fn spawn(pool: SqlitePool, acquire_timeout: Duration) -> Self {
+        let (requests, queue) = mpsc::unbounded_channel();
+        tokio::spawn(run(pool, queue));
+        Self { requests, acquire_timeout }
+    }
+}
+
+/// The connection lent to one write, and where it goes back. Dropped anywhere before its
+/// write ends — in a queue whose request was cancelled, in a request that timed out as the
+/// connection arrived, in a write that failed or was cancelled half-way — it goes back as
+/// abandoned, so the writer rolls its savepoint back and the group goes on.
+struct Lease {
+    conn: Option<PoolConnection<Sqlite>>,
+    back: Option<oneshot::Sender<Returned>>,
+}
+
+impl Lease {
+    /// Sends the connection back; `false` when it was already sent or the writer is gone.
+    fn end(&mut self, end: End) -> bool {
+        match (self.conn.take(), self.back.take()) {
+            (Some(conn), Some(back)) => back.send(Returned { conn, end }).is_ok(),
+            _ => false,
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // When the writer is gone, the connection is dropped with the lease: nothing left to do.
+        self.end(End::Abandon);
+    }
+}
+
+/// A lent connection coming back, and how its write ended.
+struct Returned {
+    conn: PoolConnection<Sqlite>,
+    end: End,
+}
+
+enum End {
+    Commit(Outcome),
+    Rollback(Outcome),
+    /// Dropped without commit or rollback: a failed statement, or a cancelled request.
+    Abandon,
+}
+
+/// An open write: the writer's connection inside this write's savepoint.
+pub(crate) struct WriteTx(Lease);
 
 impl std::fmt::Debug for WriteTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteTx").field("open", &self.open).finish()
+        f.debug_struct("WriteTx").field("open", &self.0.conn.is_some()).finish()
     }
 }
 
 impl WriteTx {
-    /// Begins a write transaction on the writer pool's connection.
-    pub(crate) async fn begin(writer: &SqlitePool) -> Result<Self, StoreError> {
-        let mut conn = writer.acquire().await.map_err(store_error)?;
-        if let Err(error) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
-            conn.close_on_drop();
-            return Err(store_error(error));
+    /// Queues for the writer and waits, at most the store's acquire timeout, for its turn.
+    pub(crate) async fn begin(writer: &Writer) -> Result<Self, StoreError> {
+        let (lease, lent) = oneshot::channel();
+        writer.requests.send(lease).map_err(|_| closed())?;
+        match tokio::time::timeout(writer.acquire_timeout, lent).await {
+            Ok(Ok(lease)) => lease.map(Self),
+            // The writer answers every request it takes: it stopped (its runtime ended).
+            Ok(Err(_)) => Err(closed()),
+            Err(_) => Err(StoreError::Unavailable(anyhow::anyhow!(
+                "no write turn within {:?}: the writer is busy",
+                writer.acquire_timeout
+            ))),
         }
-        Ok(Self { conn, open: true })
     }
 
     /// The connection, for the transaction's statements.
     pub(crate) fn conn(&mut self) -> &mut SqliteConnection {
-        &mut self.conn
+        self
     }
 
-    /// Commits; on failure the connection is discarded (the transaction may still be open).
-    pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
-        self.finish("COMMIT").await
+    /// Keeps this write and waits until its group is committed.
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        self.finish(End::Commit).await
     }
 
-    /// Rolls back a transaction that refused its change on purpose (a business outcome).
-    pub(crate) async fn rollback(mut self) -> Result<(), StoreError> {
-        self.finish("ROLLBACK").await
+    /// Undoes this write (a business outcome) and waits until its group is committed, since what
+    /// it read may be an earlier member's write.
+    pub(crate) async fn rollback(self) -> Result<(), StoreError> {
+        self.finish(End::Rollback).await
     }
 
-    async fn finish(&mut self, statement: &'static str) -> Result<(), StoreError> {
-        let result = sqlx::query(statement).execute(&mut *self.conn).await;
-        match result {
-            Ok(_) => {
-                self.open = false;
-                Ok(())
-            }
-            Err(error) => Err(store_error(error)),
+    async fn finish(mut self, end: fn(Outcome) -> End) -> Result<(), StoreError> {
+        let (outcome, answer) = oneshot::channel();
+        if !self.0.end(end(outcome)) {
+            return Err(closed());
         }
+        answer.await.map_err(|_| closed())?
     }
 }
 
 impl Deref for WriteTx {
     type Target = SqliteConnection;
 
+    #[expect(clippy::expect_used, reason = "the connection is lent from begin until commit or rollback consume self")]
     fn deref(&self) -> &SqliteConnection {
-        &self.conn
+        self.0.conn.as_ref().expect("an open write holds its connection")
     }
 }
 
 impl DerefMut for WriteTx {
+    #[expect(clippy::expect_used, reason = "the connection is lent from begin until commit or rollback consume self")]
     fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.conn
+        self.0.conn.as_mut().expect("an open write holds its connection")
     }
 }
 
-impl Drop for WriteTx {
-    fn drop(&mut self) {
-        if self.open {
-            // Closing a SQLite connection rolls back whatever it still has open.
-            self.conn.close_on_drop();
+fn closed() -> StoreError {
+    StoreError::Unavailable(anyhow::anyhow!("the store is closed"))
+}
+
+/// The same failure for every member of a failed group.
+fn for_each_member(error: &StoreError) -> StoreError {
+    let message = anyhow::anyhow!("the group commit of this write failed: {error:#}");
+    match error {
+        StoreError::Unavailable(_) => StoreError::Unavailable(message),
+        StoreError::Unexpected(_) => StoreError::Unexpected(message),
+    }
+}
+
+async fn execute(conn: &mut SqliteConnection, statements: &'static str) -> Result<(), StoreError> {
+    sqlx::raw_sql(statements).execute(conn).await.map(drop).map_err(store_error)
+}
+
+/// The writer task: one group per iteration, for as long as a handle exists.
+async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Request>) {
+    // A write taken from the queue for a group that then failed opens the next group.
+    let mut carried = None;
+    'groups: loop {
+        let first = match carried.take() {
+            Some(first) => first,
+            None => match queue.recv().await {
+                Some(first) => first,
+                None => return,
+            },
+        };
+        if first.is_closed() {
+            continue;
+        }
+        let mut conn = match pool.acquire().await {
+            Ok(conn) => conn,
+            Err(error) => {
+                let _ = first.send(Err(store_error(error)));
+                continue;
+            }
+        };
+        if let Err(error) = execute(&mut conn, "BEGIN IMMEDIATE; SAVEPOINT member").await {
+            conn.close_on_drop();
+            let _ = first.send(Err(error));
+            continue;
+        }
+        let (mut request, mut lent, mut members) = (first, 0, Vec::new());
+        loop {
+            let Some(Returned { conn: back, end }) = lend(conn, request).await else {
+                // Only an aborting process drops a lease without sending it back; the pool
+                // discards the connection, whose transaction is still open, at its next `BEGIN`.
+                let lost = StoreError::Unexpected(anyhow::anyhow!("a write lost the writer's connection"));
+                answer(members, &Err(lost));
+                continue 'groups;
+            };
+            conn = back;
+            lent += 1;
+            let (undo, outcome) = match end {
+                End::Commit(outcome) => (false, Some(outcome)),
+                End::Rollback(outcome) => (true, Some(outcome)),
+                End::Abandon => (true, None),
+            };
+            members.extend(outcome);
+            let next = if lent < MAX_GROUP { queue.try_recv().ok() } else { None };
+            // Settling this write's savepoint and opening the next one's, or committing, is one
+            // execution: one crossing to the connection's thread per write.
+            let statements = match (undo, next.is_some()) {
+                (false, true) => "RELEASE member; SAVEPOINT member",
+                (false, false) => "COMMIT",
+                (true, true) => "ROLLBACK TO member; RELEASE member; SAVEPOINT member",
+                (true, false) => "ROLLBACK TO member; RELEASE member; COMMIT",
+            };
+            let settled = execute(&mut conn, statements).await;
+            match (settled, next) {
+                (Ok(()), Some(next)) => request = next,
+                (settled, next) => {
+                    if let Err(error) = &settled {
+                        tracing::warn!(error = %error, "a write group failed and was rolled back");
+                        conn.close_on_drop();
+                    }
+                    answer(members, &settled);
+                    carried = next;
+                    continue 'groups;
+                }
+            }
         }
     }
+}
+
+fn answer(members: Vec<Outcome>, result: &Result<(), StoreError>) {
+    for member in members {
+        let _ = member.send(result.as_ref().copied().map_err(for_each_member));
+    }
+}
+
+/// Lends the connection, inside its savepoint, to one queued write, and takes it back with how
+/// the write ended; `None` when the connection was lost.
+async fn lend(conn: PoolConnection<Sqlite>, request: Request) -> Option<Returned> {
+    let (back, returned) = oneshot::channel();
+    // A request cancelled while it queued drops the lease, which comes back abandoned.
+    let _ = request.send(Ok(Lease { conn: Some(conn), back: Some(back) }));
+    returned.await.ok()
 }

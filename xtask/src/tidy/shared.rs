@@ -19,8 +19,10 @@ use super::source::rust_files;
 /// count, 265 before the schedules, webhooks, outbox and fleet features; 353 once the rows moved
 /// to `verdict-sql`, 346 once the run view's read order and sealing an action's events moved to
 /// core; 117 once the run queue, connections, acknowledgements, schedules, webhooks and the
-/// delivery outbox became templates in `verdict-sql/src/ports/`; lowered as lines leave).
-pub const CEILING: usize = 117;
+/// delivery outbox became templates in `verdict-sql/src/ports/`; 118 when SQLite's writes
+/// became group commits: its `WriteTx` defines `commit` and `rollback` itself again, with the
+/// signatures the templates call on both adapters' transactions; lowered as lines leave).
+pub const CEILING: usize = 118;
 
 /// The adapters compared.
 const ADAPTERS: [&str; 2] = ["crates/verdict-sqlite/src", "crates/verdict-postgres/src"];

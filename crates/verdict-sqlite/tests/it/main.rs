@@ -9,6 +9,7 @@ mod conformance;
 mod constraints;
 mod durability;
 mod faults;
+mod groups;
 mod migrations;
 mod outbox;
 mod plans;
