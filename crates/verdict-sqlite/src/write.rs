@@ -3,14 +3,14 @@
 //!
 //! A write commit on SQLite in `synchronous = FULL` costs a flush of the log to disk — about a
 //! millisecond on the machine in docs/benchmarks.md — and SQLite has one writer, so one flush per
-//! write capped a workspace's starts near the disk's flush rate. The group writer (an actor task,
+//! write capped concurrent writes near the disk's flush rate. The group writer (an actor task,
 //! [`Writer`]) instead opens `BEGIN IMMEDIATE`, and lends the connection to each queued write in
 //! turn inside a `SAVEPOINT` of its own:
 //!
-//! - a write that commits `RELEASE`s its savepoint and waits for the group's `COMMIT`;
-//! - a write that rolls back on purpose (a business outcome) rolls back to its savepoint, which
-//!   undoes exactly its own statements, and waits for the group's `COMMIT` too: what it read may
-//!   be an earlier member's uncommitted write, so it answers only once that write is durable;
+//! - a write that commits has its savepoint released and waits for the group's `COMMIT`;
+//! - a write that rolls back on purpose (a business outcome) is rolled back to its savepoint,
+//!   which undoes exactly its own statements, and waits for the group's `COMMIT` too: what it read
+//!   may be an earlier member's uncommitted write, so it answers only once that write is durable;
 //! - a write that fails or is dropped half-way (its request cancelled) is rolled back to its
 //!   savepoint and leaves the group; the other members are unaffected.
 //!
@@ -18,13 +18,16 @@
 //! member with the outcome: `commit` returns `Ok` only once its write is on disk, and when the
 //! `COMMIT` fails nothing of the group was written and every member gets the error. A savepoint
 //! that cannot be released or rolled back (SQLite rolled the whole transaction back after an I/O
-//! error or a full disk) breaks the group the same way. After any failure the connection is closed
+//! error or a full disk) fails the group the same way. A failed group's connection is closed
 //! instead of returned to the pool: a fresh connection is the only state known to be good, and the
 //! pool opens the replacement for the next write, so the store heals by itself as soon as the
 //! cause is gone (docs/architecture.md, "Faults").
 //!
-//! The members of a group run one after the other on one connection, so the single-writer
-//! guarantees are unchanged: each write sees every earlier write, audit chains stay linear.
+//! Settling one write's savepoint and opening the next one's (or committing) is one execution of
+//! several statements, so a write costs one crossing to sqlx's connection thread besides its own
+//! statements. The members of a group run one after the other on one connection, so the
+//! single-writer guarantees are unchanged: each write sees every earlier write, audit chains stay
+//! linear.
 
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
