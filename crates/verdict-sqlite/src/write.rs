@@ -9,8 +9,10 @@
 //!
 //! - a write that commits has its savepoint released and waits for the group's `COMMIT`;
 //! - a write that rolls back on purpose (a business outcome) is rolled back to its savepoint,
-//!   which undoes exactly its own statements, and waits for the group's `COMMIT` too: what it read
-//!   may be an earlier member's uncommitted write, so it answers only once that write is durable;
+//!   which undoes exactly its own statements. When an earlier member of its group kept a write,
+//!   what it read may be that uncommitted write, so it waits for the group's `COMMIT` too and
+//!   answers only once that write is durable; otherwise it read only committed rows and answers
+//!   at once (a deduplicated start among deduplicated starts does not wait for the others);
 //! - a write that fails or is dropped half-way (its request cancelled) is rolled back to its
 //!   savepoint and leaves the group; the other members are unaffected.
 //!
@@ -140,8 +142,8 @@ impl WriteTx {
         self.finish(End::Commit).await
     }
 
-    /// Undoes this write (a business outcome) and waits until its group is committed, since what
-    /// it read may be an earlier member's write.
+    /// Undoes this write (a business outcome). When an earlier member of its group kept a write,
+    /// waits until the group is committed, since what this one read may be that write.
     pub(crate) async fn rollback(self) -> Result<(), StoreError> {
         self.finish(End::Rollback).await
     }
@@ -216,6 +218,8 @@ async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Request>) {
             continue;
         }
         let (mut request, mut lent, mut members) = (first, 0, Vec::new());
+        // Whether a member of this group kept a write that is not committed yet.
+        let mut uncommitted = false;
         loop {
             let Some(Returned { conn: back, end }) = lend(conn, request).await else {
                 // Only an aborting process drops a lease without sending it back; the pool
@@ -226,12 +230,25 @@ async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Request>) {
             };
             conn = back;
             lent += 1;
-            let (undo, outcome) = match end {
-                End::Commit(outcome) => (false, Some(outcome)),
-                End::Rollback(outcome) => (true, Some(outcome)),
-                End::Abandon => (true, None),
+            let undo = match end {
+                End::Commit(outcome) => {
+                    uncommitted = true;
+                    members.push(outcome);
+                    false
+                }
+                // It read uncommitted writes of earlier members: it answers with the group.
+                End::Rollback(outcome) if uncommitted => {
+                    members.push(outcome);
+                    true
+                }
+                // Every earlier member was rolled back, so it read only committed rows and
+                // wrote nothing that stays: it answers now instead of waiting for the group.
+                End::Rollback(outcome) => {
+                    let _ = outcome.send(Ok(()));
+                    true
+                }
+                End::Abandon => true,
             };
-            members.extend(outcome);
             let next = if lent < MAX_GROUP { queue.try_recv().ok() } else { None };
             // Settling this write's savepoint and opening the next one's, or committing, is one
             // execution: one crossing to the connection's thread per write.
