@@ -104,6 +104,8 @@ async fn insert_and_advance(
     }
 }
 
+/// One statement per filter combination, so each can use its own index. `?6` is the JSON array
+/// of the tenants a reader may see (workspace-level events are always visible).
 fn events_query(query: &AuditQuery) -> &'static str {
     macro_rules! select {
         ($($filter:literal),+) => {

@@ -199,12 +199,13 @@ impl SqliteStore {
         self.write_pool.close().await;
     }
 
-    /// Starts a write transaction holding the database's write lock from the start.
     /// The pool reads run on.
     fn reader(&self) -> &SqlitePool {
         &self.reader
     }
 
+    /// Starts a write transaction holding the database's write lock from the start: a turn of
+    /// the group writer (`write.rs`).
     async fn begin_write(&self) -> Result<write::WriteTx, StoreError> {
         write::WriteTx::begin(&self.writer).await
     }

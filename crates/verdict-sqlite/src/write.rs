@@ -43,7 +43,7 @@ use crate::errors::store_error;
 
 /// The most writes one `COMMIT` makes durable. A group's first member waits for all the others
 /// to run, so the bound keeps its latency near that of 32 small transactions.
-pub(crate) const MAX_GROUP: usize = 32;
+const MAX_GROUP: usize = 32;
 
 /// What a member's outcome channel carries: `Ok` once the group committed.
 type Outcome = oneshot::Sender<Result<(), StoreError>>;
