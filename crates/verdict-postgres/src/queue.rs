@@ -30,7 +30,10 @@ impl PgStore {
         for value in values {
             query = query.bind(value);
         }
-        match query.fetch_one(self.pool()).await.map_err(store_error)? {
+        let mut conn = self.begin_one_statement().await?;
+        let fenced = query.fetch_one(&mut *conn).await.map_err(store_error)?;
+        conn.commit().await?;
+        match fenced {
             (true, _) => Ok(()),
             (false, true) => Err(LeaseError::LeaseLost),
             (false, false) => Err(LeaseError::NotFound),

@@ -45,7 +45,7 @@ impl PgStore {
     /// identity, else read that run. `None` when it completed before it could be read.
     async fn try_start(&self, run: &NewRun, started: &PendingAuditEvent) -> Result<Option<StartOutcome>, StoreError> {
         let identity_hash = run.identity_hash();
-        let mut tx = self.pool().begin().await.map_err(store_error)?;
+        let mut tx = self.begin_write().await?;
         let inserted: Option<RunRow> = sqlx::query_as(INSERT_QUEUED)
             .bind(run.id.as_uuid())
             .bind(run.identity.workspace_id.get())
@@ -61,7 +61,7 @@ impl PgStore {
         if let Some(row) = inserted {
             let created = Run::try_from(row)?;
             append(&mut tx, started.clone()).await?;
-            tx.commit().await.map_err(store_error)?;
+            tx.commit().await?;
             return Ok(Some(StartOutcome::Created(created)));
         }
         // The insert found a committed active run of the identity (waiting for a concurrent
@@ -72,7 +72,7 @@ impl PgStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(store_error)?;
-        tx.rollback().await.map_err(store_error)?;
+        tx.rollback().await?;
         active.map(|row| Run::try_from(row).map(StartOutcome::Deduplicated)).transpose()
     }
 }
@@ -112,14 +112,14 @@ impl RunStore for PgStore {
     #[tracing::instrument(skip_all, fields(run_id = %start.run.id))]
     async fn start_blocked(&self, start: BlockedStart) -> Result<StartOutcome, StoreError> {
         let identity_hash = start.run.identity_hash();
-        let mut tx = self.pool().begin().await.map_err(store_error)?;
+        let mut tx = self.begin_write().await?;
         // Serializes blocked starts of the identity until commit: each sees the stub the previous
         // one wrote.
         sqlx::query(LOCK_IDENTITY).bind(identity_hash.as_str()).execute(&mut *tx).await.map_err(store_error)?;
         if let Some(latest) = latest(&mut tx, &identity_hash).await?
             && start.answered_by(&latest)
         {
-            tx.rollback().await.map_err(store_error)?;
+            tx.rollback().await?;
             return Ok(StartOutcome::Deduplicated(latest));
         }
         let (run, completion) = (&start.run, &start.completion);
@@ -147,16 +147,22 @@ impl RunStore for PgStore {
         // The workspace's chain head last: its lock is held until the commit.
         crate::continuous::enqueue(&mut tx, &start.events).await?;
         append_all(&mut tx, vec![start.started, start.completed]).await?;
-        tx.commit().await.map_err(store_error)?;
+        tx.commit().await?;
         Ok(StartOutcome::Created(stored))
     }
 
     async fn scope(&self, run: RunId) -> Result<Option<RunScope>, StoreError> {
-        scope_of(self.pool(), run).await
+        let mut conn = self.read().await?;
+        let scope = scope_of(&mut *conn, run).await?;
+        conn.release();
+        Ok(scope)
     }
 
     async fn get(&self, run: RunId) -> Result<Option<Run>, StoreError> {
-        run_by_id(self.pool(), run).await
+        let mut conn = self.read().await?;
+        let found = run_by_id(&mut *conn, run).await?;
+        conn.release();
+        Ok(found)
     }
 
     async fn get_in_context<'a>(
@@ -164,23 +170,28 @@ impl RunStore for PgStore {
         run: RunId,
         visible: ScopeVisible<'a>,
     ) -> Result<Option<RunInContext>, StoreError> {
-        // One connection for every statement: each checkout costs a round trip when it goes
-        // back to the pool (sqlx pings it), more than the small statements themselves.
-        let mut conn = self.pool().acquire().await.map_err(store_error)?;
-        read_in_context(&mut OnConnection(&mut conn), run, visible).await
+        // One connection for every statement instead of a checkout per statement.
+        let mut conn = self.read().await?;
+        let found = read_in_context(&mut OnConnection(&mut conn), run, visible).await?;
+        conn.release();
+        Ok(found)
     }
 
     #[tracing::instrument(skip_all, fields(workspace_id = %query.workspace_id, tenant_id = %query.tenant_id))]
     async fn list(&self, query: RunListQuery) -> Result<RunPage, StoreError> {
+        let mut conn = self.read().await?;
         let rows: Vec<RunRow> =
-            queries::list_runs("", &query).build_query_as().fetch_all(self.pool()).await.map_err(store_error)?;
+            queries::list_runs("", &query).build_query_as().fetch_all(&mut *conn).await.map_err(store_error)?;
+        conn.release();
         let runs = rows.into_iter().map(Run::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(RunPage::from_overfetched(runs, query.limit))
     }
 
     async fn latest_for_identity(&self, identity: &RunIdentityHash) -> Result<Option<Run>, StoreError> {
-        let mut conn = self.pool().acquire().await.map_err(store_error)?;
-        latest(&mut conn, identity).await
+        let mut conn = self.read().await?;
+        let found = latest(&mut conn, identity).await?;
+        conn.release();
+        Ok(found)
     }
 
     async fn previous_completed_report(
@@ -188,17 +199,21 @@ impl RunStore for PgStore {
         identity: &RunIdentityHash,
         before: RunCursor,
     ) -> Result<Option<Report>, StoreError> {
+        let mut conn = self.read().await?;
         let report: Option<Option<String>> = sqlx::query_scalar(PREVIOUS_REPORT)
             .bind(identity.as_str())
             .bind(before.created_at)
             .bind(before.id.as_uuid())
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *conn)
             .await
             .map_err(store_error)?;
+        conn.release();
         Ok(report.flatten().as_deref().map(Report::from_stored_json).transpose()?)
     }
     async fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(QUEUE_DEPTH).fetch_all(self.pool()).await.map_err(store_error)?;
+        let mut conn = self.read().await?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(QUEUE_DEPTH).fetch_all(&mut *conn).await.map_err(store_error)?;
+        conn.release();
         Ok(QueueDepth::from_stored(&rows)?)
     }
 }

@@ -5,8 +5,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::Connection as _;
+use sqlx::Postgres;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use verdict_core::ports::StoreError;
+use verdict_sql::kept::{Kept, Lent};
 
 use crate::error::{store_error, unexpected};
 
@@ -27,8 +29,10 @@ pub struct PgConfig {
     pub idle_timeout: Option<Duration>,
     /// A pooled connection idle at least this long is pinged before reuse, so one that died
     /// meanwhile (a database restart) is replaced transparently. Busier connections are trusted:
-    /// the pool already checks each connection when it is released, and pinging again on every
-    /// acquire would add a round trip to every call. `Duration::ZERO` pings on every acquire.
+    /// a connection whose call finished cleanly is kept for the next call this long
+    /// (`verdict_sql::kept`), and any other goes back to the pool, which checks it on return;
+    /// pinging again on every acquire would add a round trip to every call. `Duration::ZERO`
+    /// pings on every acquire.
     pub check_idle_after: Duration,
     /// Shown in `pg_stat_activity`.
     pub application_name: String,
@@ -51,8 +55,12 @@ impl Default for PgConfig {
 /// Every storage port of `verdict-core` on one PostgreSQL connection pool. Clones share the pool.
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    /// The pool's connections, each kept for the next call when its call finished cleanly.
+    kept: Kept<Postgres>,
 }
+
+/// How long [`PgStore::from_pool`] keeps a released connection: [`PgConfig`]'s default.
+const DEFAULT_KEEP_FOR: Duration = Duration::from_secs(1);
 
 impl PgStore {
     /// Connects to `url` and checks that the database answers.
@@ -64,7 +72,7 @@ impl PgStore {
     pub async fn connect(url: &str, config: PgConfig) -> Result<Self, StoreError> {
         let (options, connect) = pool_parts(url, &config)?;
         let pool = options.connect_with(connect).await.map_err(store_error)?;
-        Ok(Self { pool })
+        Ok(Self { kept: Kept::new(pool, config.check_idle_after) })
     }
 
     /// Builds the pool without connecting; the first call that needs a connection connects.
@@ -74,34 +82,35 @@ impl PgStore {
     /// [`StoreError::Unexpected`] for a malformed URL.
     pub fn connect_lazy(url: &str, config: PgConfig) -> Result<Self, StoreError> {
         let (options, connect) = pool_parts(url, &config)?;
-        Ok(Self { pool: options.connect_lazy_with(connect) })
+        Ok(Self { kept: Kept::new(options.connect_lazy_with(connect), config.check_idle_after) })
     }
 
     /// Wraps an existing pool (its limits are the caller's).
     #[must_use]
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self { kept: Kept::new(pool, DEFAULT_KEEP_FOR) }
     }
 
     /// The pool, for health checks and tools that need plain SQL.
     #[must_use]
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.kept.pool()
     }
 
-    /// The pool reads run on (the same as writes: PostgreSQL serves both on any connection).
-    pub(crate) fn reader(&self) -> &PgPool {
-        &self.pool
+    /// A connection for reads (any connection: PostgreSQL serves reads and writes on each).
+    /// Release it when its statements have finished.
+    pub(crate) async fn read(&self) -> Result<Lent<Postgres>, StoreError> {
+        self.kept.acquire().await.map_err(store_error)
     }
 
     /// Begins a write transaction.
     pub(crate) async fn begin_write(&self) -> Result<crate::write::WriteTx, StoreError> {
-        crate::write::WriteTx::begin(&self.pool).await
+        crate::write::WriteTx::begin(&self.kept).await
     }
 
     /// Begins a write of one statement, which needs no transaction of its own.
     pub(crate) async fn begin_one_statement(&self) -> Result<crate::write::OneStatement, StoreError> {
-        crate::write::OneStatement::begin(&self.pool).await
+        crate::write::OneStatement::begin(&self.kept).await
     }
 
     /// Applies the pending migrations of [`crate::MIGRATOR`].
@@ -110,7 +119,7 @@ impl PgStore {
     /// [`StoreError::Unavailable`] when the database cannot be reached,
     /// [`StoreError::Unexpected`] when a migration fails or an applied one was edited.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        crate::MIGRATOR.run(&self.pool).await.map_err(|err| match err {
+        crate::MIGRATOR.run(self.pool()).await.map_err(|err| match err {
             sqlx::migrate::MigrateError::Execute(inner) => store_error(inner),
             other => unexpected(other),
         })
@@ -121,12 +130,19 @@ impl PgStore {
     /// # Errors
     /// [`StoreError::Unavailable`] when it does not within the acquire timeout.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(store_error)
+        // On a lent connection: waiting in the pool itself, the probe would queue behind calls
+        // that reuse kept connections and never see one freed.
+        let mut conn = self.read().await?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await.map_err(store_error)?;
+        conn.release();
+        Ok(())
     }
 
     /// Closes every connection; calls made afterwards fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
-        self.pool.close().await;
+        // The pool's close waits for every checked-out connection, the kept ones included.
+        self.kept.close();
+        self.pool().close().await;
     }
 }
 

@@ -1,35 +1,87 @@
 //! Writes with the shape the port templates of `verdict-sql` expect: each derefs to the connection
 //! its statements run on, and ends with `commit` or `rollback` translated to [`StoreError`].
-//! [`WriteTx`] is a transaction (dropped unfinished, sqlx rolls it back when the connection returns
-//! to the pool); [`OneStatement`] is a write of a single statement, which PostgreSQL runs as its
-//! own transaction, so it sends no `BEGIN` and `COMMIT` around it.
+//! [`WriteTx`] is a transaction; [`OneStatement`] is a write of a single statement, which
+//! PostgreSQL runs as its own transaction, so it sends no `BEGIN` and `COMMIT` around it.
+//!
+//! Both run on a connection lent by the store's [`Kept`] and release it when they end cleanly, so
+//! the next call reuses it without sqlx's check on return to the pool (`verdict_sql::kept`).
 
 use std::ops::{Deref, DerefMut};
 
-use sqlx::pool::PoolConnection;
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, Postgres};
 use verdict_core::ports::StoreError;
+use verdict_sql::kept::{Kept, Lent};
 
 use crate::error::store_error;
 
-/// An open write transaction.
+/// An open write transaction. Dropped unfinished (a statement failed, or the call was
+/// cancelled), it is rolled back from a task before its connection is kept again; without a
+/// runtime to run that task on, the connection is closed instead.
 #[derive(Debug)]
-pub(crate) struct WriteTx(Transaction<'static, Postgres>);
+pub(crate) struct WriteTx(Option<Lent<Postgres>>);
 
 impl WriteTx {
-    /// Begins a transaction on a connection of `pool`.
-    pub(crate) async fn begin(pool: &PgPool) -> Result<Self, StoreError> {
-        pool.begin().await.map(Self).map_err(store_error)
+    /// Begins a transaction on a connection of `kept`.
+    pub(crate) async fn begin(kept: &Kept<Postgres>) -> Result<Self, StoreError> {
+        let mut conn = kept.acquire().await.map_err(store_error)?;
+        // A failed `BEGIN` opened nothing: the connection goes back to sqlx's pool, which checks it.
+        sqlx::raw_sql("BEGIN").execute(&mut *conn).await.map_err(store_error)?;
+        Ok(Self(Some(conn)))
     }
 
     /// Commits.
-    pub(crate) async fn commit(self) -> Result<(), StoreError> {
-        self.0.commit().await.map_err(store_error)
+    pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
+        self.end("COMMIT").await
     }
 
     /// Rolls back a transaction that refused its change on purpose (a business outcome).
-    pub(crate) async fn rollback(self) -> Result<(), StoreError> {
-        self.0.rollback().await.map_err(store_error)
+    pub(crate) async fn rollback(mut self) -> Result<(), StoreError> {
+        self.end("ROLLBACK").await
+    }
+
+    /// Ends the transaction with `statement`. Whether or not it succeeds, the transaction is
+    /// over (a failed `COMMIT` or `ROLLBACK` means the server ended it or the connection broke),
+    /// so the drop handler must not roll back again.
+    async fn end(&mut self, statement: &'static str) -> Result<(), StoreError> {
+        let Some(mut conn) = self.0.take() else { return Ok(()) };
+        sqlx::raw_sql(statement).execute(&mut *conn).await.map_err(store_error)?;
+        conn.release();
+        Ok(())
+    }
+
+    #[expect(
+        clippy::expect_used,
+        reason = "only `end` and `drop` take the connection, and both consume the transaction"
+    )]
+    fn conn(&self) -> &Lent<Postgres> {
+        self.0.as_ref().expect("an open transaction holds its connection")
+    }
+
+    #[expect(
+        clippy::expect_used,
+        reason = "only `end` and `drop` take the connection, and both consume the transaction"
+    )]
+    fn conn_mut(&mut self) -> &mut Lent<Postgres> {
+        self.0.as_mut().expect("an open transaction holds its connection")
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.0.take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                // `ROLLBACK` first waits for whatever a cancelled statement left unread.
+                runtime.spawn(async move {
+                    if sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_ok() {
+                        conn.release();
+                    } else {
+                        conn.close_on_drop();
+                    }
+                });
+            }
+            Err(_) => conn.close_on_drop(),
+        }
     }
 }
 
@@ -37,29 +89,30 @@ impl Deref for WriteTx {
     type Target = PgConnection;
 
     fn deref(&self) -> &PgConnection {
-        &self.0
+        self.conn()
     }
 }
 
 impl DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut PgConnection {
-        &mut self.0
+        self.conn_mut()
     }
 }
 
-/// A write of one statement on a pooled connection: the statement is its own transaction.
+/// A write of one statement on a lent connection: the statement is its own transaction.
 #[derive(Debug)]
-pub(crate) struct OneStatement(PoolConnection<Postgres>);
+pub(crate) struct OneStatement(Lent<Postgres>);
 
 impl OneStatement {
-    /// Takes a connection of `pool`.
-    pub(crate) async fn begin(pool: &PgPool) -> Result<Self, StoreError> {
-        pool.acquire().await.map(Self).map_err(store_error)
+    /// Takes a connection of `kept`.
+    pub(crate) async fn begin(kept: &Kept<Postgres>) -> Result<Self, StoreError> {
+        kept.acquire().await.map(Self).map_err(store_error)
     }
 
-    /// Returns the connection: the statement committed when it ran. `async` like
+    /// Releases the connection: the statement committed when it ran. `async` like
     /// [`WriteTx::commit`], which the templates call the same way.
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        self.0.release();
         Ok(())
     }
 }

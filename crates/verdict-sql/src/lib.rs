@@ -12,6 +12,7 @@
 //! [`ports`] that each adapter expands with its own names; everything else stays in the adapter.
 
 pub mod columns;
+pub mod kept;
 pub mod ports;
 pub mod rows;
 pub mod statements;

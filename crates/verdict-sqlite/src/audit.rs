@@ -147,6 +147,7 @@ impl AuditLog for SqliteStore {
                 Some(serde_json::to_string(tenants).map_err(|e| StoreError::Unexpected(e.into()))?)
             }
         };
+        let mut conn = self.read().await?;
         let rows: Vec<AuditRow> = sqlx::query_as(events_query(&query))
             .bind(query.workspace.get())
             .bind(after)
@@ -154,23 +155,28 @@ impl AuditLog for SqliteStore {
             .bind(query.action.map(AuditAction::as_str))
             .bind(i64::from(query.limit))
             .bind(visible)
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *conn)
             .await
             .map_err(store_error)?;
+        conn.release();
         rows.into_iter().map(AuditEvent::try_from).collect()
     }
 
     async fn chain_head(&self, workspace: WorkspaceId) -> Result<Option<ChainHeadRecord>, StoreError> {
-        let mut conn = self.reader.acquire().await.map_err(store_error)?;
-        chain_head_in(&mut conn, workspace).await
+        let mut conn = self.read().await?;
+        let head = chain_head_in(&mut conn, workspace).await?;
+        conn.release();
+        Ok(head)
     }
 
     async fn chain_heads(&self) -> Result<Vec<ChainHead>, StoreError> {
+        let mut conn = self.read().await?;
         let rows: Vec<(i64, i64)> =
             sqlx::query_as("SELECT workspace_id, seq FROM audit_chain_heads WHERE seq >= 1 ORDER BY workspace_id")
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *conn)
                 .await
                 .map_err(store_error)?;
+        conn.release();
         Ok(rows.into_iter().map(|(workspace, seq)| ChainHead::from_stored(workspace, seq)).collect::<Result<_, _>>()?)
     }
 }

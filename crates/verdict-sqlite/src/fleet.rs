@@ -52,6 +52,7 @@ impl FleetStatusStore for SqliteStore {
             || (0, sqlx::types::uuid::Uuid::nil().to_string()),
             |c| (c.tenant_id.get(), c.provider_connection_id.to_string()),
         );
+        let mut conn = self.read().await?;
         let rows: Vec<FleetRowRecord> = sqlx::query_as(FLEET_STATUS)
             .bind(query.workspace_id.get())
             .bind(visible)
@@ -62,9 +63,10 @@ impl FleetStatusStore for SqliteStore {
             .bind(stored_optional_at(query.expiring_before))
             .bind(stored_optional_at(query.stale_before))
             .bind(i64::from(query.fetch_limit))
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *conn)
             .await
             .map_err(store_error)?;
+        conn.release();
         rows.into_iter().map(FleetRow::try_from).collect()
     }
 }

@@ -26,8 +26,10 @@ mod write;
 use std::path::Path;
 use std::time::Duration;
 
+use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use verdict_core::ports::StoreError;
+use verdict_sql::kept::{Kept, Lent};
 
 pub use errors::SetupError;
 /// The fleet status statement, public so that tests can read its query plan.
@@ -61,6 +63,11 @@ pub enum Durability {
     /// the process, but a power loss may undo the last ones. The database never corrupts.
     Normal,
 }
+
+/// How long a reader connection a finished read released is kept out of the pool for the next
+/// read. Past it the connection goes back to the pool, whose idle timeout closes it when reads
+/// stop.
+const KEEP_READERS_FOR: Duration = Duration::from_secs(1);
 
 /// Settings of the SQLite store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,8 +112,9 @@ pub struct SqliteStore {
     write_pool: SqlitePool,
     /// Where write transactions queue (`write.rs`).
     writer: write::Writer,
-    /// Several connections for reads, which WAL lets run beside the writer.
-    reader: SqlitePool,
+    /// Several connections for reads, which WAL lets run beside the writer; a read that finished
+    /// keeps its connection at hand for the next (`verdict_sql::kept`).
+    reader: Kept<Sqlite>,
     /// The folder holding the database and its write-ahead log, whose free space the readiness
     /// probe checks.
     folder: std::sync::Arc<std::path::PathBuf>,
@@ -144,6 +152,7 @@ impl SqliteStore {
         // Readers open the file read-only: a read path can never write, by construction.
         let reader = pool_options(config.max_readers.max(1), config.acquire_timeout)
             .connect_lazy_with(options.read_only(true).create_if_missing(false));
+        let reader = Kept::new(reader, KEEP_READERS_FOR);
         let writer = write::Writer::spawn(write_pool.clone(), config.acquire_timeout);
         Ok(Self { write_pool, writer, reader, folder: std::sync::Arc::new(folder) })
     }
@@ -195,13 +204,14 @@ impl SqliteStore {
     /// Closes every connection, waiting for running calls to finish. Later calls fail as
     /// [`StoreError::Unavailable`].
     pub async fn close(&self) {
-        self.reader.close().await;
+        self.reader.close();
+        self.reader.pool().close().await;
         self.write_pool.close().await;
     }
 
-    /// The pool reads run on.
-    fn reader(&self) -> &SqlitePool {
-        &self.reader
+    /// A connection for reads. Release it when its statements have finished.
+    async fn read(&self) -> Result<Lent<Sqlite>, StoreError> {
+        self.reader.acquire().await.map_err(store_error)
     }
 
     /// Starts a write transaction holding the database's write lock from the start: a turn of

@@ -146,6 +146,7 @@ impl SqliteStore {
         } else {
             select!(" AND ?6 IS NULL AND ?7 IS NULL")
         };
+        let mut conn = self.read().await?;
         let rows: Vec<RunRow> = sqlx::query_as(sql)
             .bind(query.workspace_id.get())
             .bind(query.tenant_id.get())
@@ -155,9 +156,10 @@ impl SqliteStore {
             .bind(stored_optional_at(query.after.map(|c| c.created_at)))
             .bind(query.after.map(|c| c.id.to_string()))
             .bind(query.fetch_limit())
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *conn)
             .await
             .map_err(store_error)?;
+        conn.release();
         rows.into_iter().map(Run::try_from).collect()
     }
 }
@@ -218,11 +220,17 @@ impl RunStore for SqliteStore {
     }
 
     async fn scope(&self, run: RunId) -> Result<Option<RunScope>, StoreError> {
-        scope_of(&self.reader, run).await
+        let mut conn = self.read().await?;
+        let scope = scope_of(&mut *conn, run).await?;
+        conn.release();
+        Ok(scope)
     }
 
     async fn get(&self, run: RunId) -> Result<Option<Run>, StoreError> {
-        run_by_id(&self.reader, run).await
+        let mut conn = self.read().await?;
+        let found = run_by_id(&mut *conn, run).await?;
+        conn.release();
+        Ok(found)
     }
 
     async fn get_in_context<'a>(
@@ -231,8 +239,10 @@ impl RunStore for SqliteStore {
         visible: ScopeVisible<'a>,
     ) -> Result<Option<RunInContext>, StoreError> {
         // One reader connection for every statement instead of a checkout per statement.
-        let mut conn = self.reader.acquire().await.map_err(store_error)?;
-        read_in_context(&mut OnConnection(&mut conn), run, visible).await
+        let mut conn = self.read().await?;
+        let found = read_in_context(&mut OnConnection(&mut conn), run, visible).await?;
+        conn.release();
+        Ok(found)
     }
 
     async fn list(&self, query: RunListQuery) -> Result<RunPage, StoreError> {
@@ -240,8 +250,10 @@ impl RunStore for SqliteStore {
     }
 
     async fn latest_for_identity(&self, identity: &RunIdentityHash) -> Result<Option<Run>, StoreError> {
-        let mut conn = self.reader.acquire().await.map_err(store_error)?;
-        latest(&mut conn, identity).await
+        let mut conn = self.read().await?;
+        let found = latest(&mut conn, identity).await?;
+        conn.release();
+        Ok(found)
     }
 
     async fn previous_completed_report(
@@ -249,6 +261,7 @@ impl RunStore for SqliteStore {
         identity: &RunIdentityHash,
         before: RunCursor,
     ) -> Result<Option<Report>, StoreError> {
+        let mut conn = self.read().await?;
         let report: Option<Option<String>> = sqlx::query_scalar(
             "SELECT context -> '$.verification_report' FROM operation_runs \
              WHERE run_identity_hash = ? AND (created_at, id) < (?, ?) \
@@ -258,20 +271,23 @@ impl RunStore for SqliteStore {
         .bind(identity.as_str())
         .bind(stored_at(before.created_at))
         .bind(before.id.to_string())
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *conn)
         .await
         .map_err(store_error)?;
+        conn.release();
         Ok(report.flatten().as_deref().map(Report::from_stored_json).transpose()?)
     }
 
     async fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
         // `status IN (...)` is the queue index's predicate: the count walks active runs only.
+        let mut conn = self.read().await?;
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT status, count(*) FROM operation_runs WHERE status IN ('queued', 'running') GROUP BY status",
         )
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *conn)
         .await
         .map_err(store_error)?;
+        conn.release();
         Ok(QueueDepth::from_stored(&rows)?)
     }
 }

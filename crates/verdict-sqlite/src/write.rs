@@ -45,6 +45,11 @@ use crate::errors::store_error;
 /// to run, so the bound keeps its latency near that of 32 small transactions.
 const MAX_GROUP: usize = 32;
 
+/// How long the writer keeps its connection out of the pool without a write. Between groups it
+/// keeps it instead of returning it: sqlx checks every connection returned to a pool, a crossing
+/// to the connection's thread per group.
+const KEEP_FOR: Duration = Duration::from_secs(1);
+
 /// What a member's outcome channel carries: `Ok` once the group committed.
 type Outcome = oneshot::Sender<Result<(), StoreError>>;
 
@@ -194,10 +199,12 @@ async fn execute(conn: &mut SqliteConnection, statements: &'static str) -> Resul
 async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Request>) {
     // A write taken from the queue for a group that then failed opens the next group.
     let mut carried = None;
+    // The connection of the last group that committed, kept for the next group.
+    let mut kept: Option<PoolConnection<Sqlite>> = None;
     'groups: loop {
         let first = match carried.take() {
             Some(first) => first,
-            None => match queue.recv().await {
+            None => match next_group(&pool, &mut queue, &mut kept).await {
                 Some(first) => first,
                 None => return,
             },
@@ -205,7 +212,11 @@ async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Request>) {
         if first.is_closed() {
             continue;
         }
-        let mut conn = match pool.acquire().await {
+        let taken = match kept.take() {
+            Some(conn) => Ok(conn),
+            None => pool.acquire().await,
+        };
+        let mut conn = match taken {
             Ok(conn) => conn,
             Err(error) => {
                 let _ = first.send(Err(store_error(error)));
@@ -265,6 +276,8 @@ async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Request>) {
                     if let Err(error) = &settled {
                         tracing::warn!(error = %error, "a write group failed and was rolled back");
                         conn.close_on_drop();
+                    } else {
+                        kept = Some(conn);
                     }
                     answer(members, &settled);
                     carried = next;
@@ -273,6 +286,28 @@ async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Request>) {
             }
         }
     }
+}
+
+/// Waits for the first write of the next group; `None` once every handle is gone. A kept
+/// connection goes back to the pool when the pool closes (its close waits for it) or after
+/// [`KEEP_FOR`] without a write (so that migrations, which take it from the pool, get it).
+async fn next_group(
+    pool: &SqlitePool,
+    queue: &mut mpsc::UnboundedReceiver<Request>,
+    kept: &mut Option<PoolConnection<Sqlite>>,
+) -> Option<Request> {
+    if let Some(conn) = kept.take() {
+        tokio::select! {
+            next = tokio::time::timeout(KEEP_FOR, queue.recv()) => {
+                if let Ok(next) = next {
+                    *kept = Some(conn);
+                    return next;
+                }
+            }
+            () = pool.close_event() => {}
+        }
+    }
+    queue.recv().await
 }
 
 fn answer(members: Vec<Outcome>, result: &Result<(), StoreError>) {

@@ -79,7 +79,10 @@ macro_rules! acknowledgement_store {
                 }
 
                 async fn list_for_run(&self, run: RunId) -> Result<Vec<Acknowledgement>, StoreError> {
-                    acknowledgements_of_run(self.reader(), run).await
+                    let mut conn = self.read().await?;
+                    let acknowledgements = acknowledgements_of_run(&mut *conn, run).await?;
+                    conn.release();
+                    Ok(acknowledgements)
                 }
             }
         };

@@ -75,8 +75,10 @@ macro_rules! connection_store {
                     tenant: TenantId,
                     connection: ProviderConnectionId,
                 ) -> Result<Option<ProviderConnection>, StoreError> {
-                    let mut conn = self.reader().acquire().await.map_err(store_error)?;
-                    scoped(&mut conn, workspace, tenant, connection).await
+                    let mut conn = self.read().await?;
+                    let found = scoped(&mut conn, workspace, tenant, connection).await?;
+                    conn.release();
+                    Ok(found)
                 }
 
                 async fn list(
@@ -84,12 +86,14 @@ macro_rules! connection_store {
                     workspace: WorkspaceId,
                     tenant: TenantId,
                 ) -> Result<Vec<ProviderConnection>, StoreError> {
+                    let mut conn = self.read().await?;
                     let rows: Vec<ConnectionRow<$dialect>> = ::sqlx::query_as(LIST_CONNECTIONS)
                         .bind(workspace.get())
                         .bind(tenant.get())
-                        .fetch_all(self.reader())
+                        .fetch_all(&mut *conn)
                         .await
                         .map_err(store_error)?;
+                    conn.release();
                     rows.into_iter().map(ProviderConnection::try_from).collect()
                 }
 

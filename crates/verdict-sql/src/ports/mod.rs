@@ -10,7 +10,8 @@
 //! - `self.begin_one_statement()`: the same shape for a write of one statement, which PostgreSQL
 //!   runs without `BEGIN` and `COMMIT` (it is its own transaction) and SQLite in the single
 //!   writer's transaction;
-//! - `self.reader()`: the pool reads run on;
+//! - `self.read()`: a connection for reads, a [`crate::kept::Lent`]; a template releases it once
+//!   its statements have finished, and a connection dropped on an error goes back to sqlx's pool;
 //! - `append(&mut conn, event)`: appends an audit event to its workspace's chain inside the
 //!   transaction;
 //! - `store_error(sqlx::Error)`: the adapter's translation of a driver error;
