@@ -74,29 +74,32 @@ pub(crate) async fn append_all(
 impl AuditLog for PgStore {
     #[tracing::instrument(skip_all, fields(workspace_id = %query.workspace))]
     async fn events(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
-        let mut conn = self.read().await?;
-        let rows: Vec<AuditRow> =
-            queries::audit_events(&query).build_query_as().fetch_all(&mut *conn).await.map_err(store_error)?;
-        conn.release();
+        let rows: Vec<AuditRow> = self
+            .reading(async |conn| {
+                queries::audit_events(&query).build_query_as().fetch_all(conn).await.map_err(store_error)
+            })
+            .await?;
         rows.into_iter().map(AuditEvent::try_from).collect()
     }
 
     async fn chain_head(&self, workspace: WorkspaceId) -> Result<Option<ChainHeadRecord>, StoreError> {
-        let mut conn = self.read().await?;
-        let head: Option<(i64, String)> =
-            sqlx::query_as(CHAIN_HEAD).bind(workspace.get()).fetch_optional(&mut *conn).await.map_err(store_error)?;
-        conn.release();
+        let head: Option<(i64, String)> = self
+            .reading(async |conn| {
+                sqlx::query_as(CHAIN_HEAD).bind(workspace.get()).fetch_optional(conn).await.map_err(store_error)
+            })
+            .await?;
         Ok(head.map(|(seq, hash)| ChainHeadRecord::from_stored(seq, hash)).transpose()?)
     }
 
     async fn chain_heads(&self) -> Result<Vec<ChainHead>, StoreError> {
-        let mut conn = self.read().await?;
-        let rows: Vec<(i64, i64)> =
-            sqlx::query_as("SELECT workspace_id, seq FROM audit_chain_heads WHERE seq >= 1 ORDER BY workspace_id")
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(store_error)?;
-        conn.release();
+        let rows: Vec<(i64, i64)> = self
+            .reading(async |conn| {
+                sqlx::query_as("SELECT workspace_id, seq FROM audit_chain_heads WHERE seq >= 1 ORDER BY workspace_id")
+                    .fetch_all(conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
         Ok(rows.into_iter().map(|(workspace, seq)| ChainHead::from_stored(workspace, seq)).collect::<Result<_, _>>()?)
     }
 }

@@ -15,10 +15,11 @@ use crate::rows::FleetRowRecord;
 impl FleetStatusStore for PgStore {
     #[tracing::instrument(level = "debug", skip_all, fields(workspace_id = query.workspace_id.get()))]
     async fn fleet_status(&self, query: &FleetQuery) -> Result<Vec<FleetRow>, StoreError> {
-        let mut conn = self.read().await?;
-        let rows: Vec<FleetRowRecord> =
-            queries::fleet_status("", query).build_query_as().fetch_all(&mut *conn).await.map_err(store_error)?;
-        conn.release();
+        let rows: Vec<FleetRowRecord> = self
+            .reading(async |conn| {
+                queries::fleet_status("", query).build_query_as().fetch_all(conn).await.map_err(store_error)
+            })
+            .await?;
         rows.into_iter().map(FleetRow::try_from).collect()
     }
 }

@@ -152,17 +152,11 @@ impl RunStore for PgStore {
     }
 
     async fn scope(&self, run: RunId) -> Result<Option<RunScope>, StoreError> {
-        let mut conn = self.read().await?;
-        let scope = scope_of(&mut *conn, run).await?;
-        conn.release();
-        Ok(scope)
+        self.reading(async |conn| scope_of(conn, run).await).await
     }
 
     async fn get(&self, run: RunId) -> Result<Option<Run>, StoreError> {
-        let mut conn = self.read().await?;
-        let found = run_by_id(&mut *conn, run).await?;
-        conn.release();
-        Ok(found)
+        self.reading(async |conn| run_by_id(conn, run).await).await
     }
 
     async fn get_in_context<'a>(
@@ -171,27 +165,22 @@ impl RunStore for PgStore {
         visible: ScopeVisible<'a>,
     ) -> Result<Option<RunInContext>, StoreError> {
         // One connection for every statement instead of a checkout per statement.
-        let mut conn = self.read().await?;
-        let found = read_in_context(&mut OnConnection(&mut conn), run, visible).await?;
-        conn.release();
-        Ok(found)
+        self.reading(async |conn| read_in_context(&mut OnConnection(conn), run, visible).await).await
     }
 
     #[tracing::instrument(skip_all, fields(workspace_id = %query.workspace_id, tenant_id = %query.tenant_id))]
     async fn list(&self, query: RunListQuery) -> Result<RunPage, StoreError> {
-        let mut conn = self.read().await?;
-        let rows: Vec<RunRow> =
-            queries::list_runs("", &query).build_query_as().fetch_all(&mut *conn).await.map_err(store_error)?;
-        conn.release();
+        let rows: Vec<RunRow> = self
+            .reading(async |conn| {
+                queries::list_runs("", &query).build_query_as().fetch_all(conn).await.map_err(store_error)
+            })
+            .await?;
         let runs = rows.into_iter().map(Run::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(RunPage::from_overfetched(runs, query.limit))
     }
 
     async fn latest_for_identity(&self, identity: &RunIdentityHash) -> Result<Option<Run>, StoreError> {
-        let mut conn = self.read().await?;
-        let found = latest(&mut conn, identity).await?;
-        conn.release();
-        Ok(found)
+        self.reading(async |conn| latest(conn, identity).await).await
     }
 
     async fn previous_completed_report(
@@ -199,21 +188,22 @@ impl RunStore for PgStore {
         identity: &RunIdentityHash,
         before: RunCursor,
     ) -> Result<Option<Report>, StoreError> {
-        let mut conn = self.read().await?;
-        let report: Option<Option<String>> = sqlx::query_scalar(PREVIOUS_REPORT)
-            .bind(identity.as_str())
-            .bind(before.created_at)
-            .bind(before.id.as_uuid())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        conn.release();
+        let report: Option<Option<String>> = self
+            .reading(async |conn| {
+                sqlx::query_scalar(PREVIOUS_REPORT)
+                    .bind(identity.as_str())
+                    .bind(before.created_at)
+                    .bind(before.id.as_uuid())
+                    .fetch_optional(conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
         Ok(report.flatten().as_deref().map(Report::from_stored_json).transpose()?)
     }
     async fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
-        let mut conn = self.read().await?;
-        let rows: Vec<(String, i64)> = sqlx::query_as(QUEUE_DEPTH).fetch_all(&mut *conn).await.map_err(store_error)?;
-        conn.release();
+        let rows: Vec<(String, i64)> =
+            self.reading(async |conn| sqlx::query_as(QUEUE_DEPTH).fetch_all(conn).await.map_err(store_error)).await?;
         Ok(QueueDepth::from_stored(&rows)?)
     }
 }

@@ -8,7 +8,7 @@ use sqlx::Connection as _;
 use sqlx::Postgres;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use verdict_core::ports::StoreError;
-use verdict_sql::kept::{Kept, Lent};
+use verdict_sql::kept::Kept;
 
 use crate::error::{store_error, unexpected};
 
@@ -97,10 +97,13 @@ impl PgStore {
         self.kept.pool()
     }
 
-    /// A connection for reads (any connection: PostgreSQL serves reads and writes on each).
-    /// Release it when its statements have finished.
-    pub(crate) async fn read(&self) -> Result<Lent<Postgres>, StoreError> {
-        self.kept.acquire().await.map_err(store_error)
+    /// Runs `reads` on a lent connection (any: PostgreSQL serves reads and writes on each), kept
+    /// for the next call when they succeed.
+    pub(crate) async fn reading<T>(
+        &self,
+        reads: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.kept.reading(store_error, reads).await
     }
 
     /// Begins a write transaction.
@@ -132,10 +135,7 @@ impl PgStore {
     pub async fn ping(&self) -> Result<(), StoreError> {
         // On a lent connection: waiting in the pool itself, the probe would queue behind calls
         // that reuse kept connections and never see one freed.
-        let mut conn = self.read().await?;
-        sqlx::query("SELECT 1").execute(&mut *conn).await.map_err(store_error)?;
-        conn.release();
-        Ok(())
+        self.reading(async |conn| sqlx::query("SELECT 1").execute(conn).await.map(drop).map_err(store_error)).await
     }
 
     /// Closes every connection; calls made afterwards fail with [`StoreError::Unavailable`].

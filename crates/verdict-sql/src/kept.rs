@@ -129,6 +129,25 @@ impl<DB: Database> Kept<DB> {
         self.pool.acquire().await.map(|conn| self.lent(conn, permit))
     }
 
+    /// Runs `reads` on a lent connection and releases it when they succeed; on an error the
+    /// connection goes back to the pool, which checks it. `acquire_error` translates the pool's
+    /// error when no connection can be lent.
+    ///
+    /// # Errors
+    /// `reads`' error, or the translated error of [`Kept::acquire`].
+    pub async fn reading<T, E>(
+        &self,
+        acquire_error: impl FnOnce(sqlx::Error) -> E,
+        reads: impl AsyncFnOnce(&mut DB::Connection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = self.acquire().await.map_err(acquire_error)?;
+        let read = reads(&mut conn).await;
+        if read.is_ok() {
+            conn.release();
+        }
+        read
+    }
+
     fn lent(&self, conn: PoolConnection<DB>, permit: OwnedSemaphorePermit) -> Lent<DB> {
         Lent { conn: Some(conn), home: self.clone(), _permit: permit }
     }

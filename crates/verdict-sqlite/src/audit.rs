@@ -147,36 +147,36 @@ impl AuditLog for SqliteStore {
                 Some(serde_json::to_string(tenants).map_err(|e| StoreError::Unexpected(e.into()))?)
             }
         };
-        let mut conn = self.read().await?;
-        let rows: Vec<AuditRow> = sqlx::query_as(events_query(&query))
-            .bind(query.workspace.get())
-            .bind(after)
-            .bind(query.tenant.map(TenantId::get))
-            .bind(query.action.map(AuditAction::as_str))
-            .bind(i64::from(query.limit))
-            .bind(visible)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        conn.release();
+        let rows: Vec<AuditRow> = self
+            .reading(async |conn| {
+                sqlx::query_as(events_query(&query))
+                    .bind(query.workspace.get())
+                    .bind(after)
+                    .bind(query.tenant.map(TenantId::get))
+                    .bind(query.action.map(AuditAction::as_str))
+                    .bind(i64::from(query.limit))
+                    .bind(visible)
+                    .fetch_all(conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
         rows.into_iter().map(AuditEvent::try_from).collect()
     }
 
     async fn chain_head(&self, workspace: WorkspaceId) -> Result<Option<ChainHeadRecord>, StoreError> {
-        let mut conn = self.read().await?;
-        let head = chain_head_in(&mut conn, workspace).await?;
-        conn.release();
-        Ok(head)
+        self.reading(async |conn| chain_head_in(conn, workspace).await).await
     }
 
     async fn chain_heads(&self) -> Result<Vec<ChainHead>, StoreError> {
-        let mut conn = self.read().await?;
-        let rows: Vec<(i64, i64)> =
-            sqlx::query_as("SELECT workspace_id, seq FROM audit_chain_heads WHERE seq >= 1 ORDER BY workspace_id")
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(store_error)?;
-        conn.release();
+        let rows: Vec<(i64, i64)> = self
+            .reading(async |conn| {
+                sqlx::query_as("SELECT workspace_id, seq FROM audit_chain_heads WHERE seq >= 1 ORDER BY workspace_id")
+                    .fetch_all(conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
         Ok(rows.into_iter().map(|(workspace, seq)| ChainHead::from_stored(workspace, seq)).collect::<Result<_, _>>()?)
     }
 }

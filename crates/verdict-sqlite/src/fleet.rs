@@ -52,21 +52,23 @@ impl FleetStatusStore for SqliteStore {
             || (0, sqlx::types::uuid::Uuid::nil().to_string()),
             |c| (c.tenant_id.get(), c.provider_connection_id.to_string()),
         );
-        let mut conn = self.read().await?;
-        let rows: Vec<FleetRowRecord> = sqlx::query_as(FLEET_STATUS)
-            .bind(query.workspace_id.get())
-            .bind(visible)
-            .bind(query.tenant_id.map(|t| t.get()))
-            .bind(after_tenant)
-            .bind(after_id)
-            .bind(query.overall.map(|o| o.as_str()))
-            .bind(stored_optional_at(query.expiring_before))
-            .bind(stored_optional_at(query.stale_before))
-            .bind(i64::from(query.fetch_limit))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        conn.release();
+        let rows: Vec<FleetRowRecord> = self
+            .reading(async |conn| {
+                sqlx::query_as(FLEET_STATUS)
+                    .bind(query.workspace_id.get())
+                    .bind(visible)
+                    .bind(query.tenant_id.map(|t| t.get()))
+                    .bind(after_tenant)
+                    .bind(after_id)
+                    .bind(query.overall.map(|o| o.as_str()))
+                    .bind(stored_optional_at(query.expiring_before))
+                    .bind(stored_optional_at(query.stale_before))
+                    .bind(i64::from(query.fetch_limit))
+                    .fetch_all(conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
         rows.into_iter().map(FleetRow::try_from).collect()
     }
 }

@@ -29,7 +29,7 @@ use std::time::Duration;
 use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use verdict_core::ports::StoreError;
-use verdict_sql::kept::{Kept, Lent};
+use verdict_sql::kept::Kept;
 
 pub use errors::SetupError;
 /// The fleet status statement, public so that tests can read its query plan.
@@ -209,9 +209,12 @@ impl SqliteStore {
         self.write_pool.close().await;
     }
 
-    /// A connection for reads. Release it when its statements have finished.
-    async fn read(&self) -> Result<Lent<Sqlite>, StoreError> {
-        self.reader.acquire().await.map_err(store_error)
+    /// Runs `reads` on a reader connection, kept for the next read when they succeed.
+    async fn reading<T>(
+        &self,
+        reads: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.reader.reading(store_error, reads).await
     }
 
     /// Starts a write transaction holding the database's write lock from the start: a turn of

@@ -146,20 +146,22 @@ impl SqliteStore {
         } else {
             select!(" AND ?6 IS NULL AND ?7 IS NULL")
         };
-        let mut conn = self.read().await?;
-        let rows: Vec<RunRow> = sqlx::query_as(sql)
-            .bind(query.workspace_id.get())
-            .bind(query.tenant_id.get())
-            .bind(query.flow.as_ref().map(FlowId::as_str))
-            .bind(query.status.map(RunStatus::as_str))
-            .bind(query.provider_connection_id.map(|id| id.to_string()))
-            .bind(stored_optional_at(query.after.map(|c| c.created_at)))
-            .bind(query.after.map(|c| c.id.to_string()))
-            .bind(query.fetch_limit())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        conn.release();
+        let rows: Vec<RunRow> = self
+            .reading(async |conn| {
+                sqlx::query_as(sql)
+                    .bind(query.workspace_id.get())
+                    .bind(query.tenant_id.get())
+                    .bind(query.flow.as_ref().map(FlowId::as_str))
+                    .bind(query.status.map(RunStatus::as_str))
+                    .bind(query.provider_connection_id.map(|id| id.to_string()))
+                    .bind(stored_optional_at(query.after.map(|c| c.created_at)))
+                    .bind(query.after.map(|c| c.id.to_string()))
+                    .bind(query.fetch_limit())
+                    .fetch_all(conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
         rows.into_iter().map(Run::try_from).collect()
     }
 }
@@ -220,17 +222,11 @@ impl RunStore for SqliteStore {
     }
 
     async fn scope(&self, run: RunId) -> Result<Option<RunScope>, StoreError> {
-        let mut conn = self.read().await?;
-        let scope = scope_of(&mut *conn, run).await?;
-        conn.release();
-        Ok(scope)
+        self.reading(async |conn| scope_of(conn, run).await).await
     }
 
     async fn get(&self, run: RunId) -> Result<Option<Run>, StoreError> {
-        let mut conn = self.read().await?;
-        let found = run_by_id(&mut *conn, run).await?;
-        conn.release();
-        Ok(found)
+        self.reading(async |conn| run_by_id(conn, run).await).await
     }
 
     async fn get_in_context<'a>(
@@ -239,10 +235,7 @@ impl RunStore for SqliteStore {
         visible: ScopeVisible<'a>,
     ) -> Result<Option<RunInContext>, StoreError> {
         // One reader connection for every statement instead of a checkout per statement.
-        let mut conn = self.read().await?;
-        let found = read_in_context(&mut OnConnection(&mut conn), run, visible).await?;
-        conn.release();
-        Ok(found)
+        self.reading(async |conn| read_in_context(&mut OnConnection(conn), run, visible).await).await
     }
 
     async fn list(&self, query: RunListQuery) -> Result<RunPage, StoreError> {
@@ -250,10 +243,7 @@ impl RunStore for SqliteStore {
     }
 
     async fn latest_for_identity(&self, identity: &RunIdentityHash) -> Result<Option<Run>, StoreError> {
-        let mut conn = self.read().await?;
-        let found = latest(&mut conn, identity).await?;
-        conn.release();
-        Ok(found)
+        self.reading(async |conn| latest(conn, identity).await).await
     }
 
     async fn previous_completed_report(
@@ -261,33 +251,37 @@ impl RunStore for SqliteStore {
         identity: &RunIdentityHash,
         before: RunCursor,
     ) -> Result<Option<Report>, StoreError> {
-        let mut conn = self.read().await?;
-        let report: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT context -> '$.verification_report' FROM operation_runs \
+        let report: Option<Option<String>> = self
+            .reading(async |conn| {
+                sqlx::query_scalar(
+                    "SELECT context -> '$.verification_report' FROM operation_runs \
              WHERE run_identity_hash = ? AND (created_at, id) < (?, ?) \
              AND status = 'completed' AND context -> '$.verification_report' IS NOT NULL \
              ORDER BY created_at DESC, id DESC LIMIT 1",
-        )
-        .bind(identity.as_str())
-        .bind(stored_at(before.created_at))
-        .bind(before.id.to_string())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(store_error)?;
-        conn.release();
+                )
+                .bind(identity.as_str())
+                .bind(stored_at(before.created_at))
+                .bind(before.id.to_string())
+                .fetch_optional(conn)
+                .await
+                .map_err(store_error)
+            })
+            .await?;
         Ok(report.flatten().as_deref().map(Report::from_stored_json).transpose()?)
     }
 
     async fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
         // `status IN (...)` is the queue index's predicate: the count walks active runs only.
-        let mut conn = self.read().await?;
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT status, count(*) FROM operation_runs WHERE status IN ('queued', 'running') GROUP BY status",
-        )
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(store_error)?;
-        conn.release();
+        let rows: Vec<(String, i64)> = self
+            .reading(async |conn| {
+                sqlx::query_as(
+                    "SELECT status, count(*) FROM operation_runs WHERE status IN ('queued', 'running') GROUP BY status",
+                )
+                .fetch_all(conn)
+                .await
+                .map_err(store_error)
+            })
+            .await?;
         Ok(QueueDepth::from_stored(&rows)?)
     }
 }

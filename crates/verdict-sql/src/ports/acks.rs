@@ -79,10 +79,7 @@ macro_rules! acknowledgement_store {
                 }
 
                 async fn list_for_run(&self, run: RunId) -> Result<Vec<Acknowledgement>, StoreError> {
-                    let mut conn = self.read().await?;
-                    let acknowledgements = acknowledgements_of_run(&mut *conn, run).await?;
-                    conn.release();
-                    Ok(acknowledgements)
+                    self.reading(async |conn| acknowledgements_of_run(conn, run).await).await
                 }
             }
         };

@@ -75,10 +75,7 @@ macro_rules! connection_store {
                     tenant: TenantId,
                     connection: ProviderConnectionId,
                 ) -> Result<Option<ProviderConnection>, StoreError> {
-                    let mut conn = self.read().await?;
-                    let found = scoped(&mut conn, workspace, tenant, connection).await?;
-                    conn.release();
-                    Ok(found)
+                    self.reading(async |conn| scoped(conn, workspace, tenant, connection).await).await
                 }
 
                 async fn list(
@@ -86,14 +83,16 @@ macro_rules! connection_store {
                     workspace: WorkspaceId,
                     tenant: TenantId,
                 ) -> Result<Vec<ProviderConnection>, StoreError> {
-                    let mut conn = self.read().await?;
-                    let rows: Vec<ConnectionRow<$dialect>> = ::sqlx::query_as(LIST_CONNECTIONS)
-                        .bind(workspace.get())
-                        .bind(tenant.get())
-                        .fetch_all(&mut *conn)
-                        .await
-                        .map_err(store_error)?;
-                    conn.release();
+                    let rows: Vec<ConnectionRow<$dialect>> = self
+                        .reading(async |conn| {
+                            ::sqlx::query_as(LIST_CONNECTIONS)
+                                .bind(workspace.get())
+                                .bind(tenant.get())
+                                .fetch_all(conn)
+                                .await
+                                .map_err(store_error)
+                        })
+                        .await?;
                     rows.into_iter().map(ProviderConnection::try_from).collect()
                 }
 

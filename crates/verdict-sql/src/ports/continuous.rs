@@ -46,15 +46,17 @@ macro_rules! schedule_store {
                     tenant: TenantId,
                     connection: ProviderConnectionId,
                 ) -> Result<Option<Schedule>, StoreError> {
-                    let mut conn = self.read().await?;
-                    let row: Option<ScheduleRow<$dialect>> = ::sqlx::query_as(GET_SCHEDULE)
-                        .bind(stored_id(connection.as_uuid()))
-                        .bind(workspace.get())
-                        .bind(tenant.get())
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(store_error)?;
-                    conn.release();
+                    let row: Option<ScheduleRow<$dialect>> = self
+                        .reading(async |conn| {
+                            ::sqlx::query_as(GET_SCHEDULE)
+                                .bind(stored_id(connection.as_uuid()))
+                                .bind(workspace.get())
+                                .bind(tenant.get())
+                                .fetch_optional(conn)
+                                .await
+                                .map_err(store_error)
+                        })
+                        .await?;
                     row.map(Schedule::try_from).transpose()
                 }
 
@@ -166,25 +168,29 @@ macro_rules! webhook_store {
                 }
 
                 async fn get(&self, workspace: WorkspaceId, webhook: WebhookId) -> Result<Option<Webhook>, StoreError> {
-                    let mut conn = self.read().await?;
-                    let row: Option<WebhookRow<$dialect>> = ::sqlx::query_as(GET_WEBHOOK)
-                        .bind(stored_id(webhook.as_uuid()))
-                        .bind(workspace.get())
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(store_error)?;
-                    conn.release();
+                    let row: Option<WebhookRow<$dialect>> = self
+                        .reading(async |conn| {
+                            ::sqlx::query_as(GET_WEBHOOK)
+                                .bind(stored_id(webhook.as_uuid()))
+                                .bind(workspace.get())
+                                .fetch_optional(conn)
+                                .await
+                                .map_err(store_error)
+                        })
+                        .await?;
                     row.map(Webhook::try_from).transpose()
                 }
 
                 async fn list(&self, workspace: WorkspaceId) -> Result<Vec<Webhook>, StoreError> {
-                    let mut conn = self.read().await?;
-                    let rows: Vec<WebhookRow<$dialect>> = ::sqlx::query_as(LIST_WEBHOOKS)
-                        .bind(workspace.get())
-                        .fetch_all(&mut *conn)
-                        .await
-                        .map_err(store_error)?;
-                    conn.release();
+                    let rows: Vec<WebhookRow<$dialect>> = self
+                        .reading(async |conn| {
+                            ::sqlx::query_as(LIST_WEBHOOKS)
+                                .bind(workspace.get())
+                                .fetch_all(conn)
+                                .await
+                                .map_err(store_error)
+                        })
+                        .await?;
                     rows.into_iter().map(Webhook::try_from).collect()
                 }
 
@@ -312,36 +318,36 @@ macro_rules! delivery_outbox {
                     after: Option<DeliveryCursor>,
                     limit: PageLimit,
                 ) -> Result<DeliveryPage, StoreError> {
-                    let mut conn = self.read().await?;
-                    let rows: Vec<DeliveryRow<$dialect>> = ::sqlx::query_as(LIST_DELIVERIES)
-                        .bind(stored_id(webhook.as_uuid()))
-                        .bind(after.map(|cursor| stored_id(cursor.0.as_uuid())))
-                        .bind(limit.fetch_limit())
-                        .fetch_all(&mut *conn)
-                        .await
-                        .map_err(store_error)?;
-                    conn.release();
+                    let rows: Vec<DeliveryRow<$dialect>> = self
+                        .reading(async |conn| {
+                            ::sqlx::query_as(LIST_DELIVERIES)
+                                .bind(stored_id(webhook.as_uuid()))
+                                .bind(after.map(|cursor| stored_id(cursor.0.as_uuid())))
+                                .bind(limit.fetch_limit())
+                                .fetch_all(conn)
+                                .await
+                                .map_err(store_error)
+                        })
+                        .await?;
                     let deliveries = rows.into_iter().map(Delivery::try_from).collect::<Result<Vec<_>, _>>()?;
                     Ok(DeliveryPage::from_overfetched(deliveries, limit))
                 }
 
                 async fn pending_count(&self) -> Result<u64, StoreError> {
-                    let mut conn = self.read().await?;
-                    let count: i64 = ::sqlx::query_scalar(COUNT_PENDING_DELIVERIES)
-                        .fetch_one(&mut *conn)
-                        .await
-                        .map_err(store_error)?;
-                    conn.release();
+                    let count: i64 = self
+                        .reading(async |conn| {
+                            ::sqlx::query_scalar(COUNT_PENDING_DELIVERIES).fetch_one(conn).await.map_err(store_error)
+                        })
+                        .await?;
                     u64::try_from(count).map_err($crate::unexpected)
                 }
 
                 async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-                    let mut conn = self.read().await?;
-                    let next: Option<Option<DateTime<Utc>>> = ::sqlx::query_scalar(NEXT_DELIVERY_DUE)
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(store_error)?;
-                    conn.release();
+                    let next: Option<Option<DateTime<Utc>>> = self
+                        .reading(async |conn| {
+                            ::sqlx::query_scalar(NEXT_DELIVERY_DUE).fetch_optional(conn).await.map_err(store_error)
+                        })
+                        .await?;
                     Ok(next.flatten())
                 }
             }

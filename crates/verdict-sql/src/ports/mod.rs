@@ -10,8 +10,8 @@
 //! - `self.begin_one_statement()`: the same shape for a write of one statement, which PostgreSQL
 //!   runs without `BEGIN` and `COMMIT` (it is its own transaction) and SQLite in the single
 //!   writer's transaction;
-//! - `self.read()`: a connection for reads, a [`crate::kept::Lent`]; a template releases it once
-//!   its statements have finished, and a connection dropped on an error goes back to sqlx's pool;
+//! - `self.reading(async |conn| ...)`: runs reads on a connection of the store's
+//!   [`crate::kept::Kept`], kept for the next call when they succeed;
 //! - `append(&mut conn, event)`: appends an audit event to its workspace's chain inside the
 //!   transaction;
 //! - `store_error(sqlx::Error)`: the adapter's translation of a driver error;
