@@ -8,16 +8,19 @@
 //! half-done. A connection dropped without `release` — its call failed, returned early or was
 //! cancelled — goes back to sqlx's pool, which checks it as before.
 //!
-//! The kept connections stay checked out of the pool, so its limits still bound them. Calls
-//! queue for a connection on a fair semaphore with one permit per connection the pool may open,
-//! not in the pool itself: a call waiting in the pool would never see a connection released to
-//! the cache. The cache never holds every connection of the pool: the last one released while all
-//! the others are kept goes back to the pool, so callers of the pool itself (migrations, tools,
-//! tests) still get connections. A kept
-//! connection idle for `fresh_for` goes back to the pool too, where idle connections are pinged
-//! before use and closed when idle long: a connection that died while idle (a database restart)
-//! is replaced exactly as without this cache. Before the pool closes, its owner calls
-//! [`Kept::close`], because sqlx's close waits for every checked-out connection.
+//! The kept connections stay checked out of the pool, so its limits still bound them:
+//!
+//! - Calls queue for a connection on a fair semaphore with one permit per connection the pool may
+//!   open, not in the pool itself: a call waiting in the pool would never see a connection
+//!   released to the cache.
+//! - The cache never holds every connection of the pool: the last one released while all the
+//!   others are kept goes back to the pool, so callers of the pool itself (migrations, tools,
+//!   tests) still get connections.
+//! - A kept connection idle for `fresh_for` goes back to the pool too, where idle connections are
+//!   pinged before use and closed when idle long: a connection that died while idle (a database
+//!   restart) is replaced exactly as without this cache.
+//! - Before the pool closes, its owner calls [`Kept::close`]: sqlx's close waits for every
+//!   checked-out connection.
 
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
