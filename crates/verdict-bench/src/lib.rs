@@ -26,7 +26,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 
 use crate::load::{Measured, Target};
-use crate::report::Row;
+use crate::report::{CpuPerRequest, Row};
 use crate::scenarios::{Fixture, Scenario};
 use crate::script::{Capture, PgbenchResult, Script};
 use crate::server::Server;
@@ -221,9 +221,9 @@ async fn measure(
         Some((capture_server, proxy, _)) => Some(capture_script(capture_server, proxy, scenario, &counter).await?),
         None => None,
     };
-    let cpu_before = server.cpu_seconds();
+    let before = Cpu::now(server);
     let saturated = load::run(&target, &requests, CLIENTS, Duration::from_secs(SECONDS), None).await?;
-    let cpu = server.cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
+    let cpu = Cpu::now(server).since(&before, saturated.requests);
     let half = load::run(&target, &requests, CLIENTS, Duration::from_secs(HALF_SECONDS), Some(saturated.rate / 2.0))
         .await
         .context("half load")?;
@@ -246,6 +246,36 @@ async fn measure(
     Ok(())
 }
 
+/// Where the machine's CPU went at one instant: the server's, the load generator's (this
+/// process) and the machine's idle ticks.
+struct Cpu {
+    server: Option<f64>,
+    load: Option<f64>,
+    machine: Option<(u64, u64)>,
+}
+
+impl Cpu {
+    fn now(server: &Server) -> Self {
+        Self { server: server.cpu_seconds(), load: load::cpu_seconds("self"), machine: load::machine_ticks() }
+    }
+
+    /// Per request of the `requests` answered since `before`.
+    fn since(&self, before: &Self, requests: u64) -> CpuPerRequest {
+        #[allow(clippy::cast_precision_loss)]
+        let per_request = |after: Option<f64>, before: Option<f64>| {
+            after.zip(before).map(|(after, before)| (after - before) * 1000.0 / requests.max(1) as f64)
+        };
+        CpuPerRequest {
+            server_ms: per_request(self.server, before.server),
+            load_ms: per_request(self.load, before.load),
+            idle_percent: self
+                .machine
+                .zip(before.machine)
+                .and_then(|(after, before)| load::idle_percent(before, after)),
+        }
+    }
+}
+
 fn row(
     backend: &'static str,
     scenario: &Scenario,
@@ -253,10 +283,8 @@ fn row(
     half: Measured,
     pgbench: Option<PgbenchResult>,
     script: Option<&Script>,
-    cpu: Option<f64>,
+    cpu: CpuPerRequest,
 ) -> Row {
-    #[allow(clippy::cast_precision_loss)]
-    let cpu_ms = cpu.map(|seconds| seconds * 1000.0 / saturated.requests.max(1) as f64);
     Row {
         backend,
         scenario: scenario.name.clone(),
@@ -266,7 +294,7 @@ fn row(
         pgbench,
         statements: script.map(|s| s.statements),
         notes: script.map(|s| s.notes.clone()).unwrap_or_default(),
-        cpu_ms,
+        cpu,
     }
 }
 

@@ -143,3 +143,36 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// CPU seconds (user + system) process `pid` (a number, or `self`) has used so far, from `/proc`.
+#[must_use]
+pub fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// The machine's CPU time so far, from the first line of `/proc/stat`: (idle, total), in ticks
+/// summed over the cores. Idle counts time waiting for I/O too.
+#[must_use]
+pub fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> =
+        stat.lines().next()?.strip_prefix("cpu ")?.split_whitespace().map(str::parse).collect::<Result<_, _>>().ok()?;
+    // user nice system idle iowait irq softirq steal guest guest_nice; guest time is counted in
+    // user already.
+    let idle = fields.get(3)? + fields.get(4)?;
+    let total = fields.iter().take(8).sum();
+    Some((idle, total))
+}
+
+/// The share of the machine's CPU left idle between two [`machine_ticks`] readings, per cent.
+#[must_use]
+pub fn idle_percent(before: (u64, u64), after: (u64, u64)) -> Option<f64> {
+    let total = after.1.checked_sub(before.1).filter(|t| *t > 0)?;
+    let idle = after.0.checked_sub(before.0)?;
+    #[allow(clippy::cast_precision_loss)]
+    Some(idle as f64 * 100.0 / total as f64)
+}

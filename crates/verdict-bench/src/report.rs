@@ -25,8 +25,20 @@ pub struct Row {
     pub statements: Option<usize>,
     /// Parameters pgbench replays as constants although they varied.
     pub notes: Vec<String>,
-    /// Server CPU per request at saturation, milliseconds.
-    pub cpu_ms: Option<f64>,
+    /// Where the CPU went at saturation.
+    pub cpu: CpuPerRequest,
+}
+
+/// CPU at saturation: the server's and the load generator's per request, and what the machine
+/// left idle (what neither they nor the database used).
+#[derive(Debug, Clone, Copy)]
+pub struct CpuPerRequest {
+    /// The server's CPU per request, milliseconds.
+    pub server_ms: Option<f64>,
+    /// The load generator's CPU per request, milliseconds.
+    pub load_ms: Option<f64>,
+    /// The machine's idle share, per cent.
+    pub idle_percent: Option<f64>,
 }
 
 fn machine() -> String {
@@ -65,13 +77,15 @@ pub fn render(rows: &[Row], server: &str, scale: Option<&Scale>) -> String {
         out,
         "8 keep-alive connections for 5 s per scenario (`verdict serve --no-workers`); pgbench `-M prepared -c 8 -T 5` \
          runs the statements the server sent for the same request (scripts in `target/bench/pgbench/`). \
-         p99 at half load: the same scenario paced at half the saturating rate, latency from when each request was due.\n"
+         p99 at half load: the same scenario paced at half the saturating rate, latency from when each request was due. \
+         CPU at saturation: the server's and the load generator's per request, and the share of the machine's CPU \
+         that nothing used (the rest went to the database and the kernel).\n"
     );
     let _ = writeln!(
         out,
-        "| backend | scenario | HTTP req/s | pgbench tps, same SQL | ratio | goal | p50 ms | p99 ms | p99 ms at half load | server RSS MiB | server CPU ms/req | statements/req |"
+        "| backend | scenario | HTTP req/s | pgbench tps, same SQL | ratio | goal | p50 ms | p99 ms | p99 ms at half load | server RSS MiB | server CPU ms/req | load generator CPU ms/req | machine idle % | statements/req |"
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let _ = writeln!(out, "{}", line(row));
     }
@@ -96,7 +110,7 @@ pub fn line(row: &Row) -> String {
         _ => "—".to_owned(),
     };
     format!(
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} |",
         row.backend,
         row.scenario,
         number(row.saturated.rate),
@@ -107,7 +121,9 @@ pub fn line(row: &Row) -> String {
         number(row.saturated.p99_ms),
         number(row.half.p99_ms),
         row.saturated.rss_mib.max(row.half.rss_mib),
-        row.cpu_ms.map_or_else(|| "—".to_owned(), |c| format!("{c:.3}")),
+        row.cpu.server_ms.map_or_else(|| "—".to_owned(), |c| format!("{c:.3}")),
+        row.cpu.load_ms.map_or_else(|| "—".to_owned(), |c| format!("{c:.3}")),
+        row.cpu.idle_percent.map_or_else(|| "—".to_owned(), |p| format!("{p:.0}")),
         row.statements.map_or_else(|| "—".to_owned(), |s| s.to_string()),
     )
 }

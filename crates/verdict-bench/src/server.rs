@@ -128,11 +128,7 @@ impl Server {
     /// CPU seconds (user + system) the process has used so far, from `/proc`.
     #[must_use]
     pub fn cpu_seconds(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).ok()?;
-        // Fields after the command name (which may hold spaces) start after the last ')'.
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-        Some(ticks / 100.0)
+        crate::load::cpu_seconds(&self.pid().to_string())
     }
 
     /// Ends the process with SIGKILL, as a crash or the OOM killer would: no shutdown path runs.
