@@ -6,7 +6,8 @@
 //! `target/bench/http.md`; the pgbench scripts to `target/bench/pgbench/`.
 //!
 //! `VERDICT_BENCH_FILTER=<text>` runs only the scenarios whose name contains it (and skips the
-//! scale measurement unless it matches `scale`).
+//! scale measurement unless it matches `scale`), and writes `target/bench/http-filtered.md`
+//! instead, leaving the last full table in place.
 
 mod load;
 mod report;
@@ -82,8 +83,11 @@ async fn run(paths: &Paths) -> Result<()> {
     let scale = if selected("scale") { Some(scale::measure(paths).await.context("scale")?) } else { None };
     let text = report::render(&rows, &server, scale.as_ref());
     println!("{text}");
-    std::fs::write(paths.out.join("http.md"), &text)?;
-    eprintln!("written to {}", paths.out.join("http.md").display());
+    // A filtered run leaves the full table alone: that is the one to quote.
+    let file =
+        paths.out.join(if std::env::var_os("VERDICT_BENCH_FILTER").is_some() { "http-filtered.md" } else { "http.md" });
+    std::fs::write(&file, &text)?;
+    eprintln!("written to {}", file.display());
     Ok(())
 }
 
