@@ -40,11 +40,11 @@ const SECONDS: u64 = 5;
 /// Seconds of each phase at half the saturating rate.
 const HALF_SECONDS: u64 = 3;
 /// Provider connections seeded for the starts with a new identity: enough for the warm-up, the
-/// capture, 5 s at saturation and 3 s at half of it, at up to 2 000 starts/s.
-const CONNECTIONS: usize = 15_000;
+/// capture, 5 s at saturation and 3 s at half of it, at up to 3 000 starts/s.
+const CONNECTIONS: usize = 25_000;
 /// Blocked runs seeded in tenant 10, to list and acknowledge: as many, for as many
 /// acknowledgements.
-const BLOCKED_RUNS: usize = 15_000;
+const BLOCKED_RUNS: usize = 25_000;
 
 /// Where a run's files go.
 #[derive(Debug, Clone)]
