@@ -67,8 +67,13 @@ pub fn main(binary: &Path, target_tmp: &Path) -> Result<()> {
     runtime.block_on(run(&paths))
 }
 
+/// `VERDICT_BENCH_FILTER`, when set.
+fn filter() -> Option<String> {
+    std::env::var("VERDICT_BENCH_FILTER").ok()
+}
+
 fn selected(name: &str) -> bool {
-    std::env::var("VERDICT_BENCH_FILTER").map_or(true, |filter| name.contains(&filter))
+    filter().is_none_or(|filter| name.contains(&filter))
 }
 
 async fn run(paths: &Paths) -> Result<()> {
@@ -84,8 +89,7 @@ async fn run(paths: &Paths) -> Result<()> {
     let text = report::render(&rows, &server, scale.as_ref());
     println!("{text}");
     // A filtered run leaves the full table alone: that is the one to quote.
-    let file =
-        paths.out.join(if std::env::var_os("VERDICT_BENCH_FILTER").is_some() { "http-filtered.md" } else { "http.md" });
+    let file = paths.out.join(if filter().is_some() { "http-filtered.md" } else { "http.md" });
     std::fs::write(&file, &text)?;
     eprintln!("written to {}", file.display());
     Ok(())

@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt as _, Full};
 use hyper::Method;
+use hyper::body::Bytes;
 use hyper::header;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
