@@ -1,8 +1,12 @@
 //! Throughput of the adapter against the database's own limit on the same server: start with a
-//! new identity, deduplicated start, and claim, each by 8 concurrent clients for a few seconds,
-//! first through `PgStore`, then the same statements through `pgbench`; each line reports the
-//! adapter/pgbench ratio. Run with `cargo bench -p verdict-postgres --bench throughput`; uses
-//! `DATABASE_URL` when set, else the harness's own server (see `verdict-pg-harness`).
+//! new identity, deduplicated start, claim, the run view's reads and a page of 50 runs, each by 8
+//! concurrent clients for a few seconds, first through `PgStore`, then the same statements
+//! through `pgbench`; each line reports the adapter/pgbench ratio. The two reads also run through
+//! sqlx alone (the same statements on a connection of each client's own, rows counted, not
+//! decoded): the driver's own limit, which bounds what any code above it can reach
+//! (docs/benchmarks.md, "Where a read's time goes"). Run with
+//! `cargo bench -p verdict-postgres --bench throughput`; uses `DATABASE_URL` when set, else the
+//! harness's own server (see `verdict-pg-harness`).
 //!
 //! pgbench can only make integers, so its scripts compute the values the adapter binds —
 //! UUIDs (`gen_random_uuid()`), identity hashes (`lpad(n, 64, '0')`), timestamps (`now()`) — in
@@ -16,8 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use verdict_core::conformance::{identity, new_run, now, started};
-use verdict_core::domain::LeaseOwner;
+use sqlx::Connection as _;
+use verdict_core::conformance::{Stores, identity, mixed_checks, new_run, now, run_to_completion, started};
+use verdict_core::domain::{LeaseOwner, PageLimit, RunId, RunListQuery};
 use verdict_core::ports::{RunQueue, RunStore, StartOutcome};
 use verdict_postgres::{MIGRATOR, PgConfig, PgStore, queries};
 
@@ -86,6 +91,16 @@ fn start_script(new_identity: bool) -> String {
     script
 }
 
+/// The run view's three reads of `run` (scope, run, acknowledgements), as the adapter sends them.
+fn run_view_script(run: RunId) -> String {
+    let id = [("$1", format!("CAST('{}' AS uuid)", run.as_uuid()))];
+    let id: Vec<(&str, &str)> = id.iter().map(|(p, e)| (*p, e.as_str())).collect();
+    [queries::RUN_SCOPE, queries::RUN_BY_ID, verdict_sql::statements::ACKNOWLEDGEMENTS_OF_RUN]
+        .iter()
+        .map(|sql| format!("{};\n", substitute(sql, &id)))
+        .collect()
+}
+
 fn claim_script() -> String {
     let claim = substitute(
         queries::CLAIM_NEXT,
@@ -144,9 +159,12 @@ fn pgbench(pgbench: &Path, url: &str, dir: &Path, name: &str, script: &str) -> a
 }
 
 async fn reset(store: &PgStore) -> anyhow::Result<()> {
-    sqlx::raw_sql("TRUNCATE operation_runs, verification_check_acknowledgements, audit_logs, audit_chain_heads")
-        .execute(store.pool())
-        .await?;
+    sqlx::raw_sql(concat!(
+        "TRUNCATE operation_runs, verification_check_acknowledgements, webhook_deliveries, ",
+        "audit_logs, audit_chain_heads"
+    ))
+    .execute(store.pool())
+    .await?;
     analyze(store).await
 }
 
@@ -264,6 +282,150 @@ async fn main() -> anyhow::Result<()> {
         bail!("pgbench drained the seeded queue: raise QUEUED");
     }
     report("claim", adapter, limit);
+
+    run_view(&store, database.url(), &bench).await?;
+    run_list(&store, database.url(), &bench).await?;
     store.close().await;
     Ok(())
+}
+
+/// The run view's reads: through the adapter (`get_in_context`, rows decoded into the domain),
+/// through sqlx alone on a connection per client, and through pgbench.
+async fn run_view(
+    store: &PgStore,
+    url: &str,
+    bench: &impl Fn(&str, String) -> anyhow::Result<Option<f64>>,
+) -> anyhow::Result<()> {
+    reset(store).await?;
+    let stores = Stores::from_single(store.clone(), None);
+    let run = run_to_completion(&stores, &identity(1, 1, None), mixed_checks()).await;
+    for key in ["b", "c"] {
+        let ack = verdict_core::conformance::acknowledgement(&run, key);
+        let event = verdict_core::conformance::acknowledged(&ack);
+        stores.acknowledgements.acknowledge(ack, event).await?;
+    }
+    analyze(store).await?;
+    let id = run.id;
+
+    let s = store.clone();
+    let adapter = drive(move |_| {
+        let store = s.clone();
+        async move {
+            let visible = |_| true;
+            match store.get_in_context(id, &visible).await? {
+                Some(found) if found.acknowledgements.len() == 2 => Ok(()),
+                _ => bail!("the run view's run or acknowledgements are missing"),
+            }
+        }
+    })
+    .await?;
+    let limit = bench("run_view", run_view_script(id))?;
+    report("run view", adapter, limit);
+
+    let uuid = *id.as_uuid();
+    let statements = vec![
+        (queries::RUN_SCOPE.to_owned(), vec![Bind::Uuid(uuid)], 1),
+        (queries::RUN_BY_ID.to_owned(), vec![Bind::Uuid(uuid)], 1),
+        (verdict_sql::statements::ACKNOWLEDGEMENTS_OF_RUN.to_owned(), vec![Bind::Uuid(uuid)], 2),
+    ];
+    let driver = sqlx_alone(url, statements).await?;
+    report("run view, sqlx alone", driver, limit);
+    Ok(())
+}
+
+/// Completed runs of one tenant, copies of one run with their own ids and times.
+const LISTED_RUNS: i64 = 200;
+
+/// A page of 50 runs of a tenant, newest first: through the adapter (rows decoded into the
+/// domain) and through pgbench.
+async fn run_list(
+    store: &PgStore,
+    url: &str,
+    bench: &impl Fn(&str, String) -> anyhow::Result<Option<f64>>,
+) -> anyhow::Result<()> {
+    reset(store).await?;
+    let stores = Stores::from_single(store.clone(), None);
+    let run = run_to_completion(&stores, &identity(1, 1, None), mixed_checks()).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO operation_runs SELECT (jsonb_populate_record(r, jsonb_build_object(\
+         'id', overlay(gen_random_uuid()::text PLACING '7' FROM 15 FOR 1), \
+         'created_at', r.created_at - g * interval '1 second'))).* \
+         FROM operation_runs AS r, generate_series(1, {LISTED_RUNS}) AS g WHERE r.id = $1"
+    )))
+    .bind(run.id.as_uuid())
+    .execute(store.pool())
+    .await?;
+    analyze(store).await?;
+    let query = RunListQuery {
+        workspace_id: run.identity.workspace_id,
+        tenant_id: run.identity.tenant_id,
+        flow: None,
+        status: None,
+        provider_connection_id: None,
+        limit: PageLimit::new(50)?,
+        after: None,
+    };
+    let sql = queries::list_runs("", &query).sql().as_str().to_owned();
+    let (workspace, tenant, limit) =
+        (query.workspace_id.get().to_string(), query.tenant_id.get().to_string(), query.fetch_limit().to_string());
+    let script = substitute(&sql, &[("$1", &workspace), ("$2", &tenant), ("$3", &limit)]);
+    let s = store.clone();
+    let q = query.clone();
+    let adapter = drive(move |_| {
+        let (store, query) = (s.clone(), q.clone());
+        async move {
+            let page = store.list(query).await?;
+            if page.runs.len() != 50 {
+                bail!("a page of {} runs instead of 50", page.runs.len());
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    let limit = bench("run_list", format!("{script};\n"))?;
+    report("run list, page of 50", adapter, limit);
+    let binds =
+        vec![Bind::Int(query.workspace_id.get()), Bind::Int(query.tenant_id.get()), Bind::Int(query.fetch_limit())];
+    let driver = sqlx_alone(url, vec![(sql, binds, 51)]).await?;
+    report("run list, sqlx alone", driver, limit);
+    Ok(())
+}
+
+/// A value bound to a statement run by sqlx alone.
+#[derive(Debug, Clone, Copy)]
+enum Bind {
+    Uuid(uuid::Uuid),
+    Int(i64),
+}
+
+/// Runs `statements` (SQL, binds, rows expected) one after another on a connection of each
+/// client's own, through sqlx with nothing above it: rows arrive as `PgRow`s and are counted,
+/// not decoded. Operations per second.
+async fn sqlx_alone(url: &str, statements: Vec<(String, Vec<Bind>, usize)>) -> anyhow::Result<f64> {
+    let mut connections = Vec::with_capacity(CLIENTS);
+    for _ in 0..CLIENTS {
+        connections.push(Arc::new(tokio::sync::Mutex::new(sqlx::PgConnection::connect(url).await?)));
+    }
+    let (connections, statements) = (Arc::new(connections), Arc::new(statements));
+    drive(move |n| {
+        let (connection, statements) = (connections[n / 1_000_000_000].clone(), statements.clone());
+        async move {
+            let mut connection = connection.lock().await;
+            for (sql, binds, expected) in statements.iter() {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                for bind in binds {
+                    query = match *bind {
+                        Bind::Uuid(uuid) => query.bind(uuid),
+                        Bind::Int(int) => query.bind(int),
+                    };
+                }
+                let rows = query.fetch_all(&mut *connection).await?;
+                if rows.len() != *expected {
+                    bail!("{} rows instead of {expected}: {sql}", rows.len());
+                }
+            }
+            Ok(())
+        }
+    })
+    .await
 }

@@ -104,7 +104,7 @@ pub const QUEUE_DEPTH: &str = "SELECT status, count(*) FROM operation_runs \
      WHERE status IN ('queued', 'running') GROUP BY status";
 
 /// One run by id.
-pub(crate) const RUN_BY_ID: &str = concat!("SELECT ", run_columns!(), " FROM operation_runs WHERE id = $1");
+pub const RUN_BY_ID: &str = concat!("SELECT ", run_columns!(), " FROM operation_runs WHERE id = $1");
 
 /// A keyset page of a tenant's runs, newest first, after `prefix` (empty, or `EXPLAIN …` for the
 /// plan tests). The SQL holds only the filters `query` has: a prepared `$n IS NULL OR …` filter
