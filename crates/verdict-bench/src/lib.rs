@@ -139,15 +139,17 @@ async fn postgres(paths: &Paths, url: &str, rows: &mut Vec<Row>) -> Result<()> {
     let capture_server = Server::start(&paths.binary, through_proxy.as_str())?;
     let fixture = scenarios::seed(&server, CONNECTIONS).await?;
     let pg = Postgres { url: url.to_owned(), pgbench };
+    // No statement to capture: the floor has no pgbench line of its own.
+    measure(paths, &server, POSTGRES, None, &scenarios::http_floor(&fixture), rows).await?;
     for scenario in [
         scenarios::blocked_start(&fixture, 1),
         scenarios::blocked_start(&fixture, 10),
         scenarios::blocked_start(&fixture, 50),
     ] {
-        measure(paths, &server, Some((&capture_server, &proxy, &pg)), &scenario, rows).await?;
+        measure(paths, &server, POSTGRES, Some((&capture_server, &proxy, &pg)), &scenario, rows).await?;
     }
     for scenario in after_blocked(&server, &fixture).await? {
-        measure(paths, &server, Some((&capture_server, &proxy, &pg)), &scenario, rows).await?;
+        measure(paths, &server, POSTGRES, Some((&capture_server, &proxy, &pg)), &scenario, rows).await?;
     }
     report_problems(&server)?;
     Ok(())
@@ -156,11 +158,12 @@ async fn postgres(paths: &Paths, url: &str, rows: &mut Vec<Row>) -> Result<()> {
 async fn sqlite(paths: &Paths, url: &str, rows: &mut Vec<Row>) -> Result<()> {
     let server = Server::start(&paths.binary, url)?;
     let fixture = scenarios::seed(&server, CONNECTIONS).await?;
+    measure(paths, &server, SQLITE, None, &scenarios::http_floor(&fixture), rows).await?;
     for scenario in [scenarios::blocked_start(&fixture, 1), scenarios::blocked_start(&fixture, 50)] {
-        measure(paths, &server, None, &scenario, rows).await?;
+        measure(paths, &server, SQLITE, None, &scenario, rows).await?;
     }
     for scenario in after_blocked(&server, &fixture).await? {
-        measure(paths, &server, None, &scenario, rows).await?;
+        measure(paths, &server, SQLITE, None, &scenario, rows).await?;
     }
     report_problems(&server)
 }
@@ -194,18 +197,22 @@ fn report_problems(server: &Server) -> Result<()> {
     Ok(())
 }
 
+const POSTGRES: &str = "PostgreSQL";
+const SQLITE: &str = "SQLite";
+
 type Capturing<'a> = Option<(&'a Server, &'a Proxy, &'a Postgres)>;
 
 /// Warms up, captures (PostgreSQL), loads at saturation, then at half the rate; pgbench last.
 async fn measure(
     paths: &Paths,
     server: &Server,
+    backend: &'static str,
     capture: Capturing<'_>,
     scenario: &Scenario,
     rows: &mut Vec<Row>,
 ) -> Result<()> {
-    let backend = if capture.is_some() { "PostgreSQL" } else { "SQLite" };
-    if !selected(&scenario.name) {
+    // Every run measures the floor: each line's ceiling is derived from it.
+    if !selected(&scenario.name) && scenario.name != scenarios::HTTP_FLOOR {
         return Ok(());
     }
     eprintln!("{backend}: {}", scenario.name);
@@ -249,7 +256,7 @@ async fn measure(
         _ => None,
     };
     let row = row(backend, scenario, saturated, half, pgbench, script.as_ref(), cpu);
-    eprintln!("  {}", report::line(&row));
+    eprintln!("  {}", report::line(&row, report::floor_rate(rows, backend)));
     rows.push(row);
     Ok(())
 }

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use crate::load::Measured;
 use crate::scale::Scale;
+use crate::scenarios::HTTP_FLOOR;
 use crate::script::PgbenchResult;
 
 /// One measured scenario.
@@ -79,15 +80,19 @@ pub fn render(rows: &[Row], server: &str, scale: Option<&Scale>) -> String {
          runs the statements the server sent for the same request (scripts in `target/bench/pgbench/`). \
          p99 at half load: the same scenario paced at half the saturating rate, latency from when each request was due. \
          CPU at saturation: the server's and the load generator's per request, and the share of the machine's CPU \
-         that nothing used (the rest went to the database and the kernel).\n"
+         that nothing used (the rest went to the database and the kernel). \
+         Ceiling: the ratio a server would reach if a request cost the machine only the HTTP floor \
+         (`GET /healthz` through the same load generator) plus what pgbench spends on the same SQL, \
+         floor / (floor + pgbench) in requests per second; where the machine is saturated \
+         (idle near 0 %), a goal above it cannot be met on this machine by any code between the two.\n"
     );
     let _ = writeln!(
         out,
-        "| backend | scenario | HTTP req/s | pgbench tps, same SQL | ratio | goal | p50 ms | p99 ms | p99 ms at half load | server RSS MiB | server CPU ms/req | load generator CPU ms/req | machine idle % | statements/req |"
+        "| backend | scenario | HTTP req/s | pgbench tps, same SQL | ratio | goal | ceiling | p50 ms | p99 ms | p99 ms at half load | server RSS MiB | server CPU ms/req | load generator CPU ms/req | machine idle % | statements/req |"
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
-        let _ = writeln!(out, "{}", line(row));
+        let _ = writeln!(out, "{}", line(row, floor_rate(rows, row.backend)));
     }
     let notes: Vec<String> =
         rows.iter().flat_map(|r| r.notes.iter().map(move |n| format!("- {}: {n}", r.scenario))).collect();
@@ -100,23 +105,31 @@ pub fn render(rows: &[Row], server: &str, scale: Option<&Scale>) -> String {
     out
 }
 
-/// One row of the table.
+/// The rate of `backend`'s HTTP floor, once measured.
 #[must_use]
-pub fn line(row: &Row) -> String {
+pub fn floor_rate(rows: &[Row], backend: &str) -> Option<f64> {
+    rows.iter().find(|r| r.backend == backend && r.scenario == HTTP_FLOOR).map(|r| r.saturated.rate)
+}
+
+/// One row of the table; `floor` is the backend's HTTP floor, for the ceiling.
+#[must_use]
+pub fn line(row: &Row, floor: Option<f64>) -> String {
     let ratio = row.pgbench.map(|p| row.saturated.rate / p.tps);
+    let ceiling = row.pgbench.zip(floor).map(|(p, floor)| floor / (floor + p.tps));
     let met = match (ratio, row.goal) {
         (Some(ratio), Some(goal)) if ratio >= goal => format!("≥ {goal} ✓"),
         (Some(_), Some(goal)) => format!("≥ {goal} ✗"),
         _ => "—".to_owned(),
     };
     format!(
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} |",
         row.backend,
         row.scenario,
         number(row.saturated.rate),
         row.pgbench.map_or_else(|| "—".to_owned(), |p| number(p.tps)),
         ratio.map_or_else(|| "—".to_owned(), |r| format!("{r:.2}")),
         met,
+        ceiling.map_or_else(|| "—".to_owned(), |c| format!("{c:.2}")),
         number(row.saturated.p50_ms),
         number(row.saturated.p99_ms),
         number(row.half.p99_ms),

@@ -157,6 +157,24 @@ pub fn run_view(fixture: &Fixture, run: &str) -> Scenario {
     }
 }
 
+/// The name of [`http_floor`] in the table.
+pub const HTTP_FLOOR: &str = "HTTP floor: GET /healthz, no database";
+
+/// The liveness probe: HTTP, routing and the middleware, no token and no database. What any
+/// request costs the machine before Verdict does its work; the table derives each line's
+/// ceiling from it (docs/benchmarks.md, "Where a read's time goes").
+#[must_use]
+pub fn http_floor(fixture: &Fixture) -> Scenario {
+    let token = fixture.tokens[0].clone();
+    Scenario {
+        name: HTTP_FLOOR.to_owned(),
+        requests: Arc::new(move |_| Some(get("/healthz".to_owned(), &token))),
+        inputs: no_inputs(),
+        expect: &[200],
+        goal: None,
+    }
+}
+
 /// The first page (50) of the tenant's runs.
 #[must_use]
 pub fn run_list(fixture: &Fixture) -> Scenario {
