@@ -256,7 +256,7 @@ async fn measure(
         _ => None,
     };
     let row = row(backend, scenario, saturated, half, pgbench, script.as_ref(), cpu);
-    eprintln!("  {}", report::line(&row, report::floor_rate(rows, backend)));
+    eprintln!("  {}", report::line(&row, report::floor(rows, backend)));
     rows.push(row);
     Ok(())
 }

@@ -81,10 +81,11 @@ pub fn render(rows: &[Row], server: &str, scale: Option<&Scale>) -> String {
          p99 at half load: the same scenario paced at half the saturating rate, latency from when each request was due. \
          CPU at saturation: the server's and the load generator's per request, and the share of the machine's CPU \
          that nothing used (the rest went to the database and the kernel). \
-         Ceiling: the ratio a server would reach if a request cost the machine only the HTTP floor \
-         (`GET /healthz` through the same load generator) plus what pgbench spends on the same SQL, \
-         floor / (floor + pgbench) in requests per second; where the machine is saturated \
-         (idle near 0 %), a goal above it cannot be met on this machine by any code between the two.\n"
+         Ceiling: the ratio a server would reach if a request cost the machine only what the HTTP floor \
+         used (`GET /healthz` through the same load generator: the busy share of the machine over its rate) \
+         plus all of the machine over pgbench's rate, floor / (floor + busy × pgbench) in requests per second. \
+         It counts no driver and no work of Verdict's: where the machine is saturated (idle near 0 %), \
+         a goal above it cannot be met on this machine by any server.\n"
     );
     let _ = writeln!(
         out,
@@ -92,7 +93,7 @@ pub fn render(rows: &[Row], server: &str, scale: Option<&Scale>) -> String {
     );
     let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
-        let _ = writeln!(out, "{}", line(row, floor_rate(rows, row.backend)));
+        let _ = writeln!(out, "{}", line(row, floor(rows, row.backend)));
     }
     let notes: Vec<String> =
         rows.iter().flat_map(|r| r.notes.iter().map(move |n| format!("- {}: {n}", r.scenario))).collect();
@@ -105,17 +106,30 @@ pub fn render(rows: &[Row], server: &str, scale: Option<&Scale>) -> String {
     out
 }
 
-/// The rate of `backend`'s HTTP floor, once measured.
-#[must_use]
-pub fn floor_rate(rows: &[Row], backend: &str) -> Option<f64> {
-    rows.iter().find(|r| r.backend == backend && r.scenario == HTTP_FLOOR).map(|r| r.saturated.rate)
+/// `backend`'s HTTP floor, once measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Floor {
+    /// Requests per second.
+    rate: f64,
+    /// The share of the machine it kept busy, 0 to 1 (1 when the idle time is unknown).
+    busy: f64,
 }
 
-/// One row of the table; `floor` is the backend's HTTP floor, for the ceiling.
+/// `backend`'s HTTP floor, once measured.
 #[must_use]
-pub fn line(row: &Row, floor: Option<f64>) -> String {
+pub fn floor(rows: &[Row], backend: &str) -> Option<Floor> {
+    rows.iter().find(|r| r.backend == backend && r.scenario == HTTP_FLOOR).map(|r| Floor {
+        rate: r.saturated.rate,
+        busy: r.cpu.idle_percent.map_or(1.0, |idle| (1.0 - idle / 100.0).clamp(0.0, 1.0)),
+    })
+}
+
+/// One row of the table; `floor` is the backend's HTTP floor, for the ceiling: per request the
+/// floor costs `busy / floor` of the machine and pgbench's SQL `1 / pgbench`.
+#[must_use]
+pub fn line(row: &Row, floor: Option<Floor>) -> String {
     let ratio = row.pgbench.map(|p| row.saturated.rate / p.tps);
-    let ceiling = row.pgbench.zip(floor).map(|(p, floor)| floor / (floor + p.tps));
+    let ceiling = row.pgbench.zip(floor).map(|(p, floor)| floor.rate / (floor.rate + floor.busy * p.tps));
     let met = match (ratio, row.goal) {
         (Some(ratio), Some(goal)) if ratio >= goal => format!("≥ {goal} ✓"),
         (Some(_), Some(goal)) => format!("≥ {goal} ✗"),
