@@ -18,12 +18,12 @@ macro_rules! run_columns {
 }
 pub(crate) use run_columns;
 
-/// The columns of a listed run: those of [`run_columns`] with a null report, because a page of
-/// runs carries no report (see `RunStore::list`).
+/// The columns of a listed run: those of [`run_columns`] with a null report and null summaries,
+/// because a page of runs carries neither (see `RunStore::list`).
 macro_rules! list_run_columns {
     () => {
         "id, workspace_id, tenant_id, provider_connection_id, type AS flow, run_identity_hash, status, outcome, \
-         initiator_user_id, summary_counts, failure_summary, NULL AS report, \
+         initiator_user_id, NULL AS summary_counts, NULL AS failure_summary, NULL AS report, \
          attempt, lease_owner, lease_expires_at, created_at, started_at, completed_at"
     };
 }

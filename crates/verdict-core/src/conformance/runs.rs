@@ -366,7 +366,13 @@ pub async fn list_filters_by_flow_status_and_connection(stores: &Stores) {
         .await
         .unwrap();
     assert!(page.runs.iter().all(|r| r.report.is_none()), "a page of runs carries no reports");
-    assert!(stores.runs.get(done.id).await.unwrap().unwrap().report.is_some(), "the run itself has its report");
+    assert!(
+        page.runs.iter().all(|r| r.summary_counts.is_none() && r.failure_summary.is_none()),
+        "a page of runs carries no summaries"
+    );
+    let run = stores.runs.get(done.id).await.unwrap().unwrap();
+    assert!(run.report.is_some(), "the run itself has its report");
+    assert!(run.summary_counts.is_some() && run.failure_summary.is_some(), "the run itself has its summaries");
     assert_eq!(list(Some(other_flow.flow.clone()), None, None).await, HashSet::from([other_id]));
     assert_eq!(list(None, Some(RunStatus::Completed), None).await, HashSet::from([done.id]));
     assert_eq!(list(None, Some(RunStatus::Queued), None).await, HashSet::from([queued_id, other_id]));

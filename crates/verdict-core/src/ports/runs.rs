@@ -190,9 +190,11 @@ pub trait RunStore: Send + Sync {
     /// A page of a tenant's runs, newest first by `(created_at, id)`, after the query's cursor.
     /// Pages never repeat or skip a run that existed when the first page was read.
     ///
-    /// The runs come without their reports (`report` is `None`, whatever the status): a page
-    /// lists runs, and reading, parsing and then discarding fifty stored reports was most of its
-    /// cost. A run's report is read with [`RunStore::get`].
+    /// The runs come without their reports and summaries (`report`, `summary_counts` and
+    /// `failure_summary` are `None`, whatever the status): a page lists runs, and reading,
+    /// parsing and then discarding fifty stored reports was most of its cost, and the summaries'
+    /// JSON a tenth of what remained (docs/benchmarks.md, "Where a read's time goes"). A run's
+    /// report and summaries are read with [`RunStore::get`].
     ///
     /// # Errors
     /// [`StoreError`] on storage failure.
