@@ -160,7 +160,7 @@ pub fn run_view(fixture: &Fixture, run: &str) -> Scenario {
 /// The name of [`http_floor`] in the table.
 pub const HTTP_FLOOR: &str = "HTTP floor: GET /healthz, no database";
 
-/// The liveness probe: HTTP, routing and the middleware, no token and no database. What any
+/// The liveness probe: HTTP, routing and the middleware, no token checked, no database. What any
 /// request costs the machine before Verdict does its work; the table derives each line's
 /// ceiling from it (docs/benchmarks.md, "Where a read's time goes").
 #[must_use]
