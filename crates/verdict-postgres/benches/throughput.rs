@@ -91,14 +91,15 @@ fn start_script(new_identity: bool) -> String {
     script
 }
 
-/// The run view's three reads of `run` (scope, run, acknowledgements), as the adapter sends them.
+/// The run view's three reads (scope, run, acknowledgements), as the adapter sends them, each
+/// bound to the run's id.
+const RUN_VIEW_READS: [&str; 3] =
+    [queries::RUN_SCOPE, queries::RUN_BY_ID, verdict_sql::statements::ACKNOWLEDGEMENTS_OF_RUN];
+
+/// [`RUN_VIEW_READS`] of `run`, for pgbench.
 fn run_view_script(run: RunId) -> String {
-    let id = [("$1", format!("CAST('{}' AS uuid)", run.as_uuid()))];
-    let id: Vec<(&str, &str)> = id.iter().map(|(p, e)| (*p, e.as_str())).collect();
-    [queries::RUN_SCOPE, queries::RUN_BY_ID, verdict_sql::statements::ACKNOWLEDGEMENTS_OF_RUN]
-        .iter()
-        .map(|sql| format!("{};\n", substitute(sql, &id)))
-        .collect()
+    let id = format!("CAST('{}' AS uuid)", run.as_uuid());
+    RUN_VIEW_READS.iter().map(|sql| format!("{};\n", substitute(sql, &[("$1", &id)]))).collect()
 }
 
 fn claim_script() -> String {
@@ -289,16 +290,21 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The run view's reads: through the adapter (`get_in_context`, rows decoded into the domain),
-/// through sqlx alone on a connection per client, and through pgbench.
-async fn run_view(
-    store: &PgStore,
-    url: &str,
-    bench: &impl Fn(&str, String) -> anyhow::Result<Option<f64>>,
-) -> anyhow::Result<()> {
+/// Runs a pgbench script by name: its tps, `None` without pgbench.
+type Bench<'a> = &'a dyn Fn(&str, String) -> anyhow::Result<Option<f64>>;
+
+/// An emptied database holding one completed run, and the stores on it.
+async fn one_completed_run(store: &PgStore) -> anyhow::Result<(Stores, verdict_core::domain::Run)> {
     reset(store).await?;
     let stores = Stores::from_single(store.clone(), None);
     let run = run_to_completion(&stores, &identity(1, 1, None), mixed_checks()).await;
+    Ok((stores, run))
+}
+
+/// The run view's reads: through the adapter (`get_in_context`, rows decoded into the domain),
+/// through sqlx alone on a connection per client, and through pgbench.
+async fn run_view(store: &PgStore, url: &str, bench: Bench<'_>) -> anyhow::Result<()> {
+    let (stores, run) = one_completed_run(store).await?;
     for key in ["b", "c"] {
         let ack = verdict_core::conformance::acknowledgement(&run, key);
         let event = verdict_core::conformance::acknowledged(&ack);
@@ -323,11 +329,12 @@ async fn run_view(
     report("run view", adapter, limit);
 
     let uuid = *id.as_uuid();
-    let statements = vec![
-        (queries::RUN_SCOPE.to_owned(), vec![Bind::Uuid(uuid)], 1),
-        (queries::RUN_BY_ID.to_owned(), vec![Bind::Uuid(uuid)], 1),
-        (verdict_sql::statements::ACKNOWLEDGEMENTS_OF_RUN.to_owned(), vec![Bind::Uuid(uuid)], 2),
-    ];
+    // One row each for the scope and the run, two acknowledgements.
+    let statements = RUN_VIEW_READS
+        .iter()
+        .zip([1, 1, 2])
+        .map(|(sql, rows)| ((*sql).to_owned(), vec![Bind::Uuid(uuid)], rows))
+        .collect();
     let driver = sqlx_alone(url, statements).await?;
     report("run view, sqlx alone", driver, limit);
     Ok(())
@@ -337,15 +344,9 @@ async fn run_view(
 const LISTED_RUNS: i64 = 200;
 
 /// A page of 50 runs of a tenant, newest first: through the adapter (rows decoded into the
-/// domain) and through pgbench.
-async fn run_list(
-    store: &PgStore,
-    url: &str,
-    bench: &impl Fn(&str, String) -> anyhow::Result<Option<f64>>,
-) -> anyhow::Result<()> {
-    reset(store).await?;
-    let stores = Stores::from_single(store.clone(), None);
-    let run = run_to_completion(&stores, &identity(1, 1, None), mixed_checks()).await;
+/// domain), through sqlx alone on a connection per client, and through pgbench.
+async fn run_list(store: &PgStore, url: &str, bench: Bench<'_>) -> anyhow::Result<()> {
+    let (_, run) = one_completed_run(store).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO operation_runs SELECT (jsonb_populate_record(r, jsonb_build_object(\
          'id', overlay(gen_random_uuid()::text PLACING '7' FROM 15 FOR 1), \
