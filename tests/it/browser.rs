@@ -217,6 +217,21 @@ impl Browser {
         Ok(value.as_str().unwrap_or_default().to_owned())
     }
 
+    /// The text of the first element matching `css`, looked up again when the page replaced it
+    /// between the look-up and the read (a render after the page said it was ready).
+    pub async fn text_of(&self, css: &str) -> anyhow::Result<String> {
+        let mut stale = None;
+        for _ in 0..5 {
+            let element = self.find(css).await?;
+            match self.text(&element).await {
+                Ok(text) => return Ok(text),
+                Err(error) if error.to_string().contains("stale element reference") => stale = Some(error),
+                Err(error) => return Err(error),
+            }
+        }
+        Err(stale.unwrap_or_else(|| anyhow!("no text of {css}")))
+    }
+
     /// The text of an open `alert`/`confirm`/`prompt`, or None when no dialog is open.
     pub async fn open_dialog(&self) -> anyhow::Result<Option<String>> {
         let url = format!("http://{}/session/{}/alert/text", self.driver_addr, self.session);

@@ -123,7 +123,7 @@ async fn signing_in_by_hash_keeps_the_token_out_of_every_url() {
 
     // Walk the view: History, Audit, Fleet, back to the run, and download a report.
     ui.follow("main a[href^='/ui/workspaces/1/tenants/10/connections/']").await;
-    let heading = ui.browser.text(&ui.browser.find("main h1").await.unwrap()).await.unwrap();
+    let heading = ui.browser.text_of("main h1").await.unwrap();
     assert_eq!(heading, "Contoso");
     ui.follow("#nav a[href='/ui/workspaces/1/audit']").await;
     ui.browser.wait_for("document.querySelector('main').textContent.includes('Chain intact')", "chain").await.unwrap();
@@ -182,7 +182,7 @@ async fn signing_in_by_paste_and_out_again() {
     ui.browser.type_text(&input, &token).await.unwrap();
     ui.browser.click(&ui.browser.find("form.sign-in button[type=submit]").await.unwrap()).await.unwrap();
     ui.ready("signed in by paste").await;
-    let who = ui.browser.text(&ui.browser.find(".whoami").await.unwrap()).await.unwrap();
+    let who = ui.browser.text_of(".whoami").await.unwrap();
     assert_eq!(who, "Signed in as e2e-user");
     assert_eq!(ui.js("return sessionStorage.getItem('verdict.token');").await, json!(token));
 
@@ -202,13 +202,13 @@ async fn a_hostile_display_name_renders_as_text() {
 
     ui.sign_in(&format!("/ui/workspaces/1/tenants/10/connections/{connection}"), &admin()).await;
     ui.browser.wait_for("document.readyState === 'complete'", "load").await.unwrap();
-    let heading = ui.browser.text(&ui.browser.find("main h1").await.unwrap()).await.unwrap();
+    let heading = ui.browser.text_of("main h1").await.unwrap();
     assert_eq!(heading, hostile, "the name is shown literally");
     let title = ui.js("return document.title;").await;
     assert_eq!(title, json!(format!("{hostile} — history — Verdict")));
     assert_eq!(ui.js("return document.querySelectorAll('img, [onerror]').length;").await, json!(0), "no element made");
     assert_eq!(ui.browser.open_dialog().await.unwrap(), None, "no dialog opened");
-    let overall = ui.browser.text(&ui.browser.find("table.runs [data-overall]").await.unwrap()).await.unwrap();
+    let overall = ui.browser.text_of("table.runs [data-overall]").await.unwrap();
     assert_eq!(overall, "Ready");
 
     // The Run page names the connection too, as text.
@@ -266,7 +266,7 @@ async fn controls_follow_the_callers_capabilities() {
     let view = ui.app.view(&new_run).await;
     assert_eq!(view.body["run"]["provider_connection_id"], connection.as_str());
     assert_eq!(view.body["run"]["status"], "completed");
-    let shown = ui.browser.text(&ui.browser.find(".summary [data-overall]").await.unwrap()).await.unwrap();
+    let shown = ui.browser.text_of(".summary [data-overall]").await.unwrap();
     let overall = view.body["report"]["summary"]["overall"].as_str().unwrap();
     assert_eq!(shown, if overall == "blocked" { "Blocked" } else { "Needs attention" });
     ui.finish().await;

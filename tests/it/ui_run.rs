@@ -38,7 +38,7 @@ async fn a_blocked_stub_shows_its_blocker_and_next_step_first() {
             "noopener noreferrer"
         ])
     );
-    let overall = ui.browser.text(&ui.browser.find(".summary [data-overall]").await.unwrap()).await.unwrap();
+    let overall = ui.browser.text_of(".summary [data-overall]").await.unwrap();
     assert_eq!(overall, "Blocked");
     ui.finish().await;
 }
@@ -167,7 +167,7 @@ async fn acknowledging_shows_the_acknowledgement_without_a_reload_and_keeps_the_
         .await
         .unwrap();
     ui.browser.wait_for(&format!("document.querySelector(\"{check} .ack\")"), "the acknowledgement").await.unwrap();
-    let shown = ui.browser.text(&ui.browser.find(&format!("{check} .ack")).await.unwrap()).await.unwrap();
+    let shown = ui.browser.text_of(&format!("{check} .ack")).await.unwrap();
     assert!(shown.contains("Acknowledged by e2e-user"), "{shown}");
     assert!(shown.contains(&text), "{shown}");
     assert!(shown.contains("Expires on"), "{shown}");
@@ -176,7 +176,7 @@ async fn acknowledging_shows_the_acknowledgement_without_a_reload_and_keeps_the_
         .js(&format!("return [window.sameDocument === true, document.querySelectorAll(\"{check} form\").length];"))
         .await;
     assert_eq!(state, json!([true, 0]), "no reload; the form gave way to the acknowledgement");
-    let overall = ui.browser.text(&ui.browser.find(".summary [data-overall]").await.unwrap()).await.unwrap();
+    let overall = ui.browser.text_of(".summary [data-overall]").await.unwrap();
     assert_eq!(overall, "Needs attention", "acknowledging never greenwashes");
     ui.js(&format!("document.querySelector(\"{check}\").scrollIntoView();")).await;
     ui.browser.screenshot("run-acknowledged-1280").await.unwrap();
@@ -189,7 +189,7 @@ async fn acknowledging_shows_the_acknowledgement_without_a_reload_and_keeps_the_
 
     // Reloaded, the page shows the stored acknowledgement beside its check.
     ui.visit(&format!("/ui/runs/{run}")).await;
-    let again = ui.browser.text(&ui.browser.find(&format!("{check} .ack")).await.unwrap()).await.unwrap();
+    let again = ui.browser.text_of(&format!("{check} .ack")).await.unwrap();
     assert!(again.contains(&text), "{again}");
 
     // Once its expiry has passed (moved into the past behind the API's back), it says `expired`.
