@@ -3,6 +3,7 @@
 //! (`Report::from_stored_json`), because only sanitized reports are ever written. It is
 //! idempotent and never panics.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -82,6 +83,11 @@ pub fn sanitize_text(text: &str, max_chars: usize) -> String {
     // Truncation can cut a redaction marker in half, which the next redaction pass would see as
     // a new value; iterate to a fixed point so the function is idempotent.
     let mut current = truncate(&redact(text), max_chars);
+    // A text the first pass left as it was is a fixed point already: the pass is a function of
+    // its input alone, so a second one would compute the same text again. Most texts are so.
+    if current == text {
+        return current;
+    }
     for _ in 0..8 {
         let next = truncate(&redact(&current), max_chars);
         if next == current {
@@ -93,7 +99,11 @@ pub fn sanitize_text(text: &str, max_chars: usize) -> String {
 }
 
 fn redact(text: &str) -> String {
-    let cleaned: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let cleaned: Cow<'_, str> = if text.chars().any(char::is_control) {
+        Cow::Owned(text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect())
+    } else {
+        Cow::Borrowed(text)
+    };
     let step = AUTH_SCHEME.replace_all(&cleaned, REDACTED);
     let step = JWT.replace_all(&step, REDACTED);
     let step = KEY_VALUE.replace_all(&step, |caps: &regex::Captures<'_>| format!("{}={REDACTED}", &caps[1]));
@@ -109,17 +119,15 @@ fn is_opaque_char(c: char) -> bool {
 fn redact_opaque_runs(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut run_start: Option<usize> = None;
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
     let flush = |out: &mut String, start: usize, end: usize| {
         let run = &text[start..end];
-        let url_part = text[..start].ends_with("://") || run.starts_with('/') || HOST_PREFIX.is_match(run);
-        if run.chars().count() >= OPAQUE_RUN_MIN && !url_part && looks_opaque(run) {
-            out.push_str(REDACTED);
-        } else {
-            out.push_str(run);
-        }
+        // Cheapest test first: most runs are short words, and only a long one can be a secret.
+        let secret = run.chars().count() >= OPAQUE_RUN_MIN
+            && looks_opaque(run)
+            && !(text[..start].ends_with("://") || run.starts_with('/') || HOST_PREFIX.is_match(run));
+        out.push_str(if secret { REDACTED } else { run });
     };
-    for &(i, c) in &chars {
+    for (i, c) in text.char_indices() {
         if is_opaque_char(c) {
             run_start.get_or_insert(i);
         } else {
