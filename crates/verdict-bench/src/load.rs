@@ -180,11 +180,19 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
 /// CPU seconds (user + system) process `pid` (a number, or `self`) has used so far, from `/proc`.
 #[must_use]
 pub fn cpu_seconds(pid: &str) -> Option<f64> {
+    process_stat(pid).map(|(_, seconds)| seconds)
+}
+
+/// Process `pid`'s state letter (`Z` once it exited and waits to be reaped, its CPU time then
+/// final) and CPU seconds, from `/proc`.
+#[must_use]
+pub fn process_stat(pid: &str) -> Option<(char, f64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
+    Some((state, ticks / 100.0))
 }
 
 /// The machine's CPU time so far, from the first line of `/proc/stat`: (idle, total), in ticks

@@ -80,7 +80,8 @@ pub fn render(rows: &[Row], server: &str, scale: Option<&Scale>) -> String {
          runs the statements the server sent for the same request (scripts in `target/bench/pgbench/`). \
          p99 at half load: the same scenario paced at half the saturating rate, latency from when each request was due. \
          CPU at saturation: the server's and the load generator's per request, and the share of the machine's CPU \
-         that nothing used (the rest went to the database and the kernel). \
+         that nothing used (the rest went to the database and the kernel); pgbench's CPU per transaction is its \
+         own client's, the part of its cost a server's database client replaces. \
          Ceiling: the ratio a server would reach if a request cost the machine only what the HTTP floor \
          used (`GET /healthz` through the same load generator: the busy share of the machine over its rate) \
          plus all of the machine over pgbench's rate, floor / (floor + busy × pgbench) in requests per second. \
@@ -89,9 +90,9 @@ pub fn render(rows: &[Row], server: &str, scale: Option<&Scale>) -> String {
     );
     let _ = writeln!(
         out,
-        "| backend | scenario | HTTP req/s | pgbench tps, same SQL | ratio | goal | ceiling | p50 ms | p99 ms | p99 ms at half load | server RSS MiB | server CPU ms/req | load generator CPU ms/req | machine idle % | statements/req |"
+        "| backend | scenario | HTTP req/s | pgbench tps, same SQL | ratio | goal | ceiling | p50 ms | p99 ms | p99 ms at half load | server RSS MiB | server CPU ms/req | pgbench CPU ms/tx | load generator CPU ms/req | machine idle % | statements/req |"
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let _ = writeln!(out, "{}", line(row, floor(rows, row.backend)));
     }
@@ -136,7 +137,7 @@ pub fn line(row: &Row, floor: Option<Floor>) -> String {
         _ => "—".to_owned(),
     };
     format!(
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} |",
         row.backend,
         row.scenario,
         number(row.saturated.rate),
@@ -149,6 +150,7 @@ pub fn line(row: &Row, floor: Option<Floor>) -> String {
         number(row.half.p99_ms),
         row.saturated.rss_mib.max(row.half.rss_mib),
         row.cpu.server_ms.map_or_else(|| "—".to_owned(), |c| format!("{c:.3}")),
+        row.pgbench.and_then(|p| p.client_ms).map_or_else(|| "—".to_owned(), |c| format!("{c:.3}")),
         row.cpu.load_ms.map_or_else(|| "—".to_owned(), |c| format!("{c:.3}")),
         row.cpu.idle_percent.map_or_else(|| "—".to_owned(), |p| format!("{p:.0}")),
         row.statements.map_or_else(|| "—".to_owned(), |s| s.to_string()),

@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::io::{Read as _, Seek as _};
 use std::path::Path;
 use std::process::Command;
 
@@ -385,6 +386,8 @@ fn substitute(sql: &str, expressions: &[String]) -> String {
 pub struct PgbenchResult {
     /// Transactions per second, without connection time.
     pub tps: f64,
+    /// pgbench's own CPU (its client threads, not the database's) per transaction, milliseconds.
+    pub client_ms: Option<f64>,
 }
 
 /// Runs `script` with `clients` connections for `seconds` against `url`, prepared statements.
@@ -409,16 +412,43 @@ pub fn pgbench(
         command.arg("-D").arg(format!("{name}={value}"));
     }
     command.arg(url);
-    let output = command.output().with_context(|| format!("could not run {}", bin.display()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        bail!("pgbench failed on {}:\n{stdout}\n{}", file.display(), String::from_utf8_lossy(&output.stderr));
+    // Output to files, so that pgbench never waits on a pipe while this thread watches it.
+    let (mut stdout_file, mut stderr_file) = (tempfile::tempfile()?, tempfile::tempfile()?);
+    command.stdout(stdout_file.try_clone()?).stderr(stderr_file.try_clone()?);
+    let mut child = command.spawn().with_context(|| format!("could not run {}", bin.display()))?;
+    let cpu_seconds = final_cpu_seconds(&child.id().to_string());
+    let status = child.wait()?;
+    let read = |file: &mut std::fs::File| -> Result<String> {
+        let mut text = String::new();
+        file.seek(std::io::SeekFrom::Start(0))?;
+        file.read_to_string(&mut text)?;
+        Ok(text)
+    };
+    let stdout = read(&mut stdout_file)?;
+    if !status.success() {
+        bail!("pgbench failed on {}:\n{stdout}\n{}", file.display(), read(&mut stderr_file)?);
     }
     let number = |prefix: &str| -> Option<f64> {
         let line = stdout.lines().find(|l| l.starts_with(prefix))?;
         line[prefix.len()..].split_whitespace().next()?.parse().ok()
     };
-    Ok(PgbenchResult { tps: number("tps = ").with_context(|| format!("pgbench printed no rate:\n{stdout}"))? })
+    let transactions = number("number of transactions actually processed: ");
+    Ok(PgbenchResult {
+        tps: number("tps = ").with_context(|| format!("pgbench printed no rate:\n{stdout}"))?,
+        client_ms: cpu_seconds.zip(transactions).map(|(seconds, n)| seconds * 1000.0 / n.max(1.0)),
+    })
+}
+
+/// The CPU seconds of child `pid` once it has exited: an exited child that is not yet reaped
+/// keeps its final figures in `/proc`, so it is watched until then and reaped after.
+fn final_cpu_seconds(pid: &str) -> Option<f64> {
+    loop {
+        match crate::load::process_stat(pid) {
+            Some(('Z', seconds)) => return Some(seconds),
+            Some(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            None => return None,
+        }
+    }
 }
 
 #[cfg(test)]
