@@ -1,7 +1,9 @@
 //! Throughput of the adapter against the database's own limit on the same server: start with a
 //! new identity, deduplicated start, claim, the run view's reads and a page of 50 runs, each by 8
 //! concurrent clients for a few seconds, first through `PgStore`, then the same statements
-//! through `pgbench`; each line reports the adapter/pgbench ratio. The two reads also run through
+//! through `pgbench`; each line reports the adapter/pgbench ratio and each client's CPU per
+//! operation (this process's for the adapter, pgbench's own for pgbench; the database's work is in
+//! neither). The two reads also run through
 //! sqlx alone (the same statements on a connection of each client's own, rows counted, not
 //! decoded): the driver's own limit, which bounds what any code above it can reach
 //! (docs/benchmarks.md, "Where a read's time goes"). Run with
@@ -110,14 +112,33 @@ fn claim_script() -> String {
     format!("{claim};\n")
 }
 
-/// Runs `op` from `CLIENTS` tasks for `SECONDS`; operations per second.
-async fn drive<F, Fut>(op: F) -> anyhow::Result<f64>
+/// A measurement: operations per second, and the client's CPU per operation (this process's,
+/// or pgbench's own: what the database did is not in it), microseconds.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    rate: f64,
+    client_cpu_us: Option<f64>,
+}
+
+/// CPU seconds (user + system) process `pid` (a number, or `self`) has used, and its state letter
+/// (`Z` once it exited and waits to be reaped: its figures are final then), from `/proc`.
+fn process_cpu(pid: &str) -> Option<(char, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some((fields.first()?.chars().next()?, ticks / 100.0))
+}
+
+/// Runs `op` from `CLIENTS` tasks for `SECONDS`.
+async fn drive<F, Fut>(op: F) -> anyhow::Result<Measured>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
 {
     let op = Arc::new(op);
     let done = Arc::new(AtomicU64::new(0));
+    let cpu_before = process_cpu("self");
     let started = Instant::now();
     let deadline = started + Duration::from_secs(SECONDS);
     let mut tasks = tokio::task::JoinSet::new();
@@ -136,27 +157,48 @@ where
     while let Some(result) = tasks.join_next().await {
         result??;
     }
-    Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+    let operations = done.load(Ordering::Relaxed) as f64;
+    let cpu = process_cpu("self").zip(cpu_before).map(|((_, after), (_, before))| after - before);
+    Ok(Measured {
+        rate: operations / started.elapsed().as_secs_f64(),
+        client_cpu_us: cpu.map(|seconds| seconds * 1e6 / operations.max(1.0)),
+    })
 }
 
 /// Runs `script` with pgbench like the adapter runs it (8 clients, prepared statements).
-fn pgbench(pgbench: &Path, url: &str, dir: &Path, name: &str, script: &str) -> anyhow::Result<f64> {
+/// pgbench's own CPU is read from `/proc` once it has exited and before it is reaped, so its
+/// output goes to files (it never waits on a pipe while this thread watches it).
+fn pgbench(pgbench: &Path, url: &str, dir: &Path, name: &str, script: &str) -> anyhow::Result<Measured> {
     let file = dir.join(format!("{name}.sql"));
     std::fs::write(&file, script)?;
-    let output = Command::new(pgbench)
+    let (stdout_path, stderr_path) = (file.with_extension("out"), file.with_extension("err"));
+    let mut child = Command::new(pgbench)
         .args(["-n", "-M", "prepared", "-c", &CLIENTS.to_string(), "-j", "2", "-T", &SECONDS.to_string(), "-f"])
         .arg(&file)
         .arg(url)
-        .output()
+        .stdout(std::fs::File::create(&stdout_path)?)
+        .stderr(std::fs::File::create(&stderr_path)?)
+        .spawn()
         .context("run pgbench")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        bail!("pgbench failed: {stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let pid = child.id().to_string();
+    let cpu = loop {
+        match process_cpu(&pid) {
+            Some(('Z', seconds)) => break Some(seconds),
+            Some(_) => std::thread::sleep(Duration::from_millis(10)),
+            None => break None,
+        }
+    };
+    let status = child.wait()?;
+    let stdout = std::fs::read_to_string(&stdout_path)?;
+    if !status.success() {
+        bail!("pgbench failed: {stdout}{}", std::fs::read_to_string(&stderr_path)?);
     }
-    stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("tps = ")?.split_whitespace().next()?.parse().ok())
-        .with_context(|| format!("no tps in pgbench output: {stdout}"))
+    let number = |prefix: &str| -> Option<f64> {
+        stdout.lines().find_map(|line| line.strip_prefix(prefix)?.split_whitespace().next()?.parse().ok())
+    };
+    let rate = number("tps = ").with_context(|| format!("no tps in pgbench output: {stdout}"))?;
+    let transactions = number("number of transactions actually processed: ");
+    Ok(Measured { rate, client_cpu_us: cpu.zip(transactions).map(|(seconds, n)| seconds * 1e6 / n.max(1.0)) })
 }
 
 async fn reset(store: &PgStore) -> anyhow::Result<()> {
@@ -188,13 +230,22 @@ async fn analyze(store: &PgStore) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn report(what: &str, adapter: f64, pgbench: Option<f64>) {
+fn report(what: &str, adapter: Measured, pgbench: Option<Measured>) {
+    let cpu = |m: Measured| m.client_cpu_us.map_or_else(|| "?".to_owned(), |us| format!("{us:.1}"));
+    let rate = adapter.rate;
     match pgbench {
         Some(limit) => println!(
-            "{what:<24} adapter {adapter:>8.0} ops/s   pgbench {limit:>8.0} tps   adapter/pgbench = {:.2}",
-            adapter / limit
+            "{what:<24} adapter {rate:>8.0} ops/s   pgbench {:>8.0} tps   adapter/pgbench = {:.2}   \
+             client CPU µs/op: adapter {}, pgbench {}",
+            limit.rate,
+            rate / limit.rate,
+            cpu(adapter),
+            cpu(limit),
         ),
-        None => println!("{what:<24} adapter {adapter:>8.0} ops/s   (pgbench not installed: no ratio)"),
+        None => println!(
+            "{what:<24} adapter {rate:>8.0} ops/s   client CPU {} µs/op   (pgbench not installed: no ratio)",
+            cpu(adapter)
+        ),
     }
 }
 
@@ -291,7 +342,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Runs a pgbench script by name: its tps, `None` without pgbench.
-type Bench<'a> = &'a dyn Fn(&str, String) -> anyhow::Result<Option<f64>>;
+type Bench<'a> = &'a dyn Fn(&str, String) -> anyhow::Result<Option<Measured>>;
 
 /// An emptied database holding one completed run, and the stores on it.
 async fn one_completed_run(store: &PgStore) -> anyhow::Result<(Stores, verdict_core::domain::Run)> {
@@ -401,8 +452,8 @@ enum Bind {
 
 /// Runs `statements` (SQL, binds, rows expected) one after another on a connection of each
 /// client's own, through sqlx with nothing above it: rows arrive as `PgRow`s and are counted,
-/// not decoded. Operations per second.
-async fn sqlx_alone(url: &str, statements: Vec<(String, Vec<Bind>, usize)>) -> anyhow::Result<f64> {
+/// not decoded.
+async fn sqlx_alone(url: &str, statements: Vec<(String, Vec<Bind>, usize)>) -> anyhow::Result<Measured> {
     let mut connections = Vec::with_capacity(CLIENTS);
     for _ in 0..CLIENTS {
         connections.push(Arc::new(tokio::sync::Mutex::new(sqlx::PgConnection::connect(url).await?)));
