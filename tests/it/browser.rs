@@ -51,6 +51,46 @@ pub fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// Starts chromedriver on a port of its choosing: the process and the port. A chromedriver
+/// that exits before it listens is started again, at most three times in all (seen once in CI
+/// under load, with nothing on its output); the last attempt's exit status and stderr are in the
+/// error.
+async fn start_driver(chromedriver: &Path) -> anyhow::Result<(tokio::process::Child, u16)> {
+    let mut exited = None;
+    for _ in 0..3 {
+        let mut driver = tokio::process::Command::new(chromedriver)
+            .arg("--port=0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}: {INSTALL}", chromedriver.display()))?;
+        let mut lines = BufReader::new(driver.stdout.take().context("chromedriver's stdout")?).lines();
+        let mut stderr = driver.stderr.take().context("chromedriver's stderr")?;
+        let port = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(rest) = line.split("started successfully on port ").nth(1) {
+                    return Ok::<Option<u16>, anyhow::Error>(Some(rest.trim_end_matches('.').trim().parse()?));
+                }
+            }
+            Ok(None)
+        })
+        .await
+        .context("chromedriver did not start within 30 s")??;
+        if let Some(port) = port {
+            // Keep draining its output so it never blocks on a full pipe.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            tokio::spawn(async move { tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await });
+            return Ok((driver, port));
+        }
+        let mut text = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text).await?;
+        exited = Some(format!("{}; stderr: {}", driver.wait().await?, text.trim()));
+    }
+    bail!("chromedriver exited before it listened, three times: {}", exited.unwrap_or_default())
+}
+
 /// One headless Chromium with a fresh profile, and the chromedriver that drives it.
 pub struct Browser {
     http: reqwest::Client,
@@ -70,29 +110,7 @@ impl Browser {
     pub async fn start(width: u32, height: u32) -> anyhow::Result<Self> {
         let chromedriver = executable("chromedriver", "/usr/bin/chromedriver")?;
         let chromium = executable("chromium", "/usr/bin/chromium")?;
-        let mut driver = tokio::process::Command::new(&chromedriver)
-            .arg("--port=0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {}: {INSTALL}", chromedriver.display()))?;
-        let stdout = driver.stdout.take().context("chromedriver's stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let port = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await? {
-                if let Some(rest) = line.split("started successfully on port ").nth(1) {
-                    return Ok::<u16, anyhow::Error>(rest.trim_end_matches('.').trim().parse()?);
-                }
-            }
-            bail!("chromedriver exited before it listened")
-        })
-        .await
-        .context("chromedriver did not start within 30 s")??;
-        // Keep draining its output so it never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-
+        let (driver, port) = start_driver(&chromedriver).await?;
         let profile = tempfile::tempdir()?;
         let driver_addr = SocketAddr::from(([127, 0, 0, 1], port));
         let http = reqwest::Client::builder().no_proxy().build()?;
