@@ -6,6 +6,10 @@ use clap::Parser;
 use verdict_app::cli::{self, AuditCommand, Cli, Command, TokenCommand};
 use verdict_app::{app, commands, config, store, telemetry};
 
+/// mimalloc instead of the system allocator (docs/benchmarks.md, "The allocator").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
