@@ -2,6 +2,10 @@
 //! bytes, or RS256/ES256 with a public key), `exp`, `nbf`, `aud` (default `verdict`) and, when
 //! configured, `iss`. Anything else — `alg: none`, another algorithm, a bad signature, an
 //! expired or malformed token — is a 401 with `WWW-Authenticate: Bearer`.
+//!
+//! A token that passed is kept, by its exact text, in a bounded cache of verified tokens, so
+//! that the next request carrying it skips the signature and the JSON (docs/architecture.md,
+//! "Authentication"). `exp` and `nbf` are checked again on every use, with the same leeway.
 
 use std::fmt;
 use std::sync::Arc;
@@ -57,6 +61,33 @@ pub enum AuthConfigError {
 pub struct Authenticator {
     key: Arc<DecodingKey>,
     validation: Arc<Validation>,
+    verified: Arc<VerifiedTokens>,
+}
+
+/// The most memory the cache of verified tokens holds, in bytes as [`TokenWeight`] counts them.
+const VERIFIED_TOKENS_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Tokens that passed verification, by their exact text: the same text always carries the same
+/// signature and claims, so what it proved once it proves again, while its time window lasts.
+type VerifiedTokens = quick_cache::sync::Cache<String, Arc<Verified>, TokenWeight>;
+
+/// What a verified token proved, and the time window it proved it for.
+#[derive(Debug)]
+struct Verified {
+    principal: Principal,
+    exp: u64,
+    nbf: Option<u64>,
+}
+
+/// A cached token's weight: its text twice (the text and the principal read from it) plus a
+/// fixed overhead, so a few large tokens cannot hold more memory than many small ones.
+#[derive(Debug, Clone, Copy)]
+struct TokenWeight;
+
+impl quick_cache::Weighter<String, Arc<Verified>> for TokenWeight {
+    fn weight(&self, token: &String, _: &Arc<Verified>) -> u64 {
+        u64::try_from(token.len()).unwrap_or(u64::MAX).saturating_mul(2).saturating_add(256)
+    }
 }
 
 impl fmt::Debug for Authenticator {
@@ -69,6 +100,10 @@ impl fmt::Debug for Authenticator {
 #[derive(Debug, Deserialize)]
 struct Claims {
     sub: String,
+    /// Required and checked by the library; kept to check it again on the cached token.
+    exp: u64,
+    #[serde(default)]
+    nbf: Option<u64>,
     #[serde(default)]
     memberships: Vec<Membership>,
 }
@@ -105,7 +140,8 @@ impl Authenticator {
         } else {
             validation.set_required_spec_claims(&["exp", "aud", "sub"]);
         }
-        Ok(Self { key: Arc::new(decoding), validation: Arc::new(validation) })
+        let verified = VerifiedTokens::with_weighter(1024, VERIFIED_TOKENS_BYTES, TokenWeight);
+        Ok(Self { key: Arc::new(decoding), validation: Arc::new(validation), verified: Arc::new(verified) })
     }
 
     /// Verifies a token and returns its principal.
@@ -114,6 +150,37 @@ impl Authenticator {
     /// [`ApiError::Unauthenticated`] for any invalid token; the reason is logged at debug level
     /// without the token.
     pub fn authenticate(&self, token: &str) -> Result<Principal, ApiError> {
+        self.authenticate_at(token, jsonwebtoken::get_current_timestamp())
+    }
+
+    /// [`Self::authenticate`] with `now` (seconds since the epoch) as the time a cached token's
+    /// window is checked against; a token not cached is verified against the library's clock.
+    fn authenticate_at(&self, token: &str, now: u64) -> Result<Principal, ApiError> {
+        if let Some(verified) = self.verified.get(token) {
+            return if self.in_window(&verified, now) {
+                Ok(verified.principal.clone())
+            } else {
+                self.verified.remove(token);
+                tracing::debug!(reason = "expired", "rejected bearer token");
+                Err(ApiError::Unauthenticated)
+            };
+        }
+        let verified = self.verify(token)?;
+        let principal = verified.principal.clone();
+        self.verified.insert(token.to_owned(), Arc::new(verified));
+        Ok(principal)
+    }
+
+    /// The library's own checks of `exp` and `nbf`, with the same leeway.
+    fn in_window(&self, verified: &Verified, now: u64) -> bool {
+        let leeway = self.validation.leeway;
+        let expired = verified.exp < now.saturating_sub(leeway);
+        let immature = verified.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway));
+        !expired && !immature
+    }
+
+    /// The whole verification of a token not seen before.
+    fn verify(&self, token: &str) -> Result<Verified, ApiError> {
         if names_critical_extensions(token) {
             tracing::debug!(reason = "critical header extension", "rejected bearer token");
             return Err(ApiError::Unauthenticated);
@@ -122,8 +189,9 @@ impl Authenticator {
             tracing::debug!(reason = %e.kind_name(), "rejected bearer token");
             ApiError::Unauthenticated
         })?;
-        let user_id = UserId::parse(data.claims.sub).map_err(|_| ApiError::Unauthenticated)?;
-        Ok(Principal { user_id, memberships: data.claims.memberships })
+        let Claims { sub, exp, nbf, memberships } = data.claims;
+        let user_id = UserId::parse(sub).map_err(|_| ApiError::Unauthenticated)?;
+        Ok(Verified { principal: Principal { user_id, memberships }, exp, nbf })
     }
 }
 
@@ -241,6 +309,48 @@ mod tests {
         let principal = auth().authenticate(&token).unwrap();
         assert_eq!(principal.user_id.as_str(), "user-42");
         assert_eq!(principal.memberships.len(), 1);
+    }
+
+    #[test]
+    fn a_verified_token_is_served_from_the_cache_while_its_window_lasts() {
+        let auth = auth();
+        let issued = claims(60, "verdict");
+        let exp = u64::try_from(issued.exp).unwrap();
+        let token = issue_hs256(SECRET, &issued).unwrap();
+        assert_eq!(auth.authenticate(&token).unwrap().user_id.as_str(), "user-42");
+        assert_eq!(auth.verified.len(), 1, "the verified token is kept");
+        // Within the library's leeway of 5 s after `exp` the cached token still passes; after it,
+        // it is refused and dropped from the cache, as the library would refuse it.
+        assert_eq!(auth.authenticate_at(&token, exp + 5).unwrap().user_id.as_str(), "user-42");
+        assert!(matches!(auth.authenticate_at(&token, exp + 6), Err(ApiError::Unauthenticated)));
+        assert_eq!(auth.verified.len(), 0);
+    }
+
+    #[test]
+    fn a_cached_token_is_refused_before_its_not_before() {
+        let auth = auth();
+        let mut issued = claims(60, "verdict");
+        issued.nbf = chrono::Utc::now().timestamp() + 2;
+        let nbf = u64::try_from(issued.nbf).unwrap();
+        let token = issue_hs256(SECRET, &issued).unwrap();
+        auth.authenticate(&token).unwrap();
+        assert!(auth.authenticate_at(&token, nbf - 5).is_ok());
+        assert!(matches!(auth.authenticate_at(&token, nbf - 6), Err(ApiError::Unauthenticated)));
+    }
+
+    #[test]
+    fn only_the_exact_text_of_a_verified_token_is_trusted() {
+        let auth = auth();
+        let token = issue_hs256(SECRET, &claims(60, "verdict")).unwrap();
+        auth.authenticate(&token).unwrap();
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let flipped = if signature.starts_with('A') { "B" } else { "A" };
+        let tampered = format!("{signed}.{flipped}{}", &signature[1..]);
+        let other_key = issue_hs256(b"ffffffffffffffffffffffffffffffff", &claims(60, "verdict")).unwrap();
+        for token in [tampered, other_key, format!("{token} ")] {
+            assert!(matches!(auth.authenticate(&token), Err(ApiError::Unauthenticated)), "{token}");
+        }
+        assert_eq!(auth.verified.len(), 1, "refused tokens are never kept");
     }
 
     #[test]
