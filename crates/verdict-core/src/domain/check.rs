@@ -8,8 +8,6 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{ParseError, ReasonCode};
 
-static KEY_PATTERN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9_.-]{0,127}$").unwrap_or_else(|e| panic!("{e}")));
 static EVIDENCE_KIND_PATTERN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9_.]{1,64}$").unwrap_or_else(|e| panic!("{e}")));
 
@@ -36,10 +34,10 @@ impl CheckKey {
     /// [`ParseError`] when the text does not match the key pattern.
     pub fn parse(value: impl Into<String>) -> Result<Self, ParseError> {
         let value = value.into();
-        if KEY_PATTERN.is_match(&value) {
+        if super::flow::matches_key_pattern(&value) {
             Ok(Self(value))
         } else {
-            Err(ParseError::new("check_key", "must match ^[a-z0-9][a-z0-9_.-]{0,127}$"))
+            Err(ParseError::new("check_key", format!("must match {}", super::flow::KEY_PATTERN)))
         }
     }
 

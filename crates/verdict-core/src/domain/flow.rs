@@ -2,16 +2,25 @@
 //! run verifies, and its SHA-256 hash is what the store deduplicates and links reports by.
 
 use std::fmt;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{CheckKey, CheckTitle, ParseError, ProviderConnectionId, Severity, TenantId, WorkspaceId};
 
-static FLOW_PATTERN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9_.-]{0,127}$").unwrap_or_else(|e| panic!("{e}")));
+/// The pattern of flow ids and check keys, `^[a-z0-9][a-z0-9_.-]{0,127}$`, in one place.
+pub(crate) const KEY_PATTERN: &str = "^[a-z0-9][a-z0-9_.-]{0,127}$";
+
+/// Whether `value` matches [`KEY_PATTERN`], checked byte by byte: every stored run's flow and
+/// check keys are parsed on each read, and a regular expression there cost a page of runs about
+/// 2 % of the server's CPU (docs/benchmarks.md, "Verdict's own work"). A property test holds it to
+/// the regular expression.
+pub(crate) fn matches_key_pattern(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    matches!(bytes.first(), Some(b'a'..=b'z' | b'0'..=b'9'))
+        && bytes.len() <= 128
+        && bytes.iter().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-'))
+}
 
 /// A flow id, e.g. `provider.connection.check`: `^[a-z0-9][a-z0-9_.-]{0,127}$`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -25,10 +34,10 @@ impl FlowId {
     /// [`ParseError`] when the text does not match the pattern.
     pub fn parse(value: impl Into<String>) -> Result<Self, ParseError> {
         let value = value.into();
-        if FLOW_PATTERN.is_match(&value) {
+        if matches_key_pattern(&value) {
             Ok(Self(value))
         } else {
-            Err(ParseError::new("flow", "must match ^[a-z0-9][a-z0-9_.-]{0,127}$"))
+            Err(ParseError::new("flow", format!("must match {KEY_PATTERN}")))
         }
     }
 
@@ -141,7 +150,19 @@ pub struct FlowDescriptor {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// The byte-by-byte check accepts exactly what the pattern's regular expression accepts,
+        /// on strings near the pattern (its alphabet, other bytes, lengths around 128).
+        #[test]
+        fn the_key_check_is_the_pattern(value in "[a-z0-9_.A-Z/ -]{0,130}|[a-z0-9][a-z0-9_.-]{120,130}|.{0,3}") {
+            let pattern = regex::Regex::new(KEY_PATTERN).unwrap();
+            prop_assert_eq!(matches_key_pattern(&value), pattern.is_match(&value));
+        }
+    }
 
     fn identity(connection: Option<ProviderConnectionId>) -> RunIdentity {
         RunIdentity {
