@@ -18,13 +18,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Path;
 use axum::body::Bytes;
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::get;
 use sqlx::postgres::PgPoolOptions;
-use verdict_http::server::{ServerLimits, serve};
 use verdict_core::domain::{PageLimit, RunListQuery, TenantId, WorkspaceId};
+use verdict_http::server::{ServerLimits, serve};
 use verdict_postgres::queries::{RUN_BY_ID, RUN_SCOPE, list_runs};
 use verdict_sql::kept::Kept;
 use verdict_sql::statements::ACKNOWLEDGEMENTS_OF_RUN;

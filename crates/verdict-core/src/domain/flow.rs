@@ -13,8 +13,8 @@ pub(crate) const KEY_PATTERN: &str = "^[a-z0-9][a-z0-9_.-]{0,127}$";
 
 /// Whether `value` matches [`KEY_PATTERN`], checked byte by byte: every stored run's flow and
 /// check keys are parsed on each read, and a regular expression there cost a page of runs about
-/// 2 % of the server's CPU (docs/benchmarks.md, "The stack's own ceiling"). A property test holds it to
-/// the regular expression.
+/// 2 % of the server's CPU (docs/benchmarks.md, "The stack's own ceiling"). A property test
+/// holds it to the regular expression.
 pub(crate) fn matches_key_pattern(value: &str) -> bool {
     let bytes = value.as_bytes();
     matches!(bytes.first(), Some(b'a'..=b'z' | b'0'..=b'9'))
