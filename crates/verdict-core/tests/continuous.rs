@@ -107,7 +107,7 @@ async fn set_schedule(
     schedules.set(permit, SetSchedule { interval: ScheduleInterval::parse(interval).unwrap(), first_run_at }).await
 }
 
-async fn runs_of(w: &World) -> Vec<verdict_core::domain::Run> {
+async fn runs_of(w: &World) -> Vec<verdict_core::domain::RunSummary> {
     let query = verdict_core::domain::RunListQuery {
         workspace_id: ws(),
         tenant_id: t10(),

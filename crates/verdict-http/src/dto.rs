@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use verdict_core::domain::{
     AckReason, CheckKey, ClientId, ClientSecret, DirectoryId, DisplayName, FlowId, ProviderConnection,
-    ProviderConnectionId, Run, RunId, timestamp_serde,
+    ProviderConnectionId, Run, RunId, RunSummary, UserId, timestamp_serde,
 };
 use verdict_core::services::{AcknowledgementView, RunView};
 
@@ -148,7 +148,8 @@ pub struct RunDto {
     #[schema(value_type = String)]
     outcome: &'static str,
     attempt: u32,
-    initiator_user_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    initiator_user_id: Option<UserId>,
     #[serde(with = "timestamp_serde")]
     #[schema(value_type = String, format = DateTime)]
     created_at: DateTime<Utc>,
@@ -160,22 +161,28 @@ pub struct RunDto {
     completed_at: Option<DateTime<Utc>>,
 }
 
-impl From<&Run> for RunDto {
-    fn from(run: &Run) -> Self {
+impl From<RunSummary> for RunDto {
+    fn from(run: RunSummary) -> Self {
         Self {
             id: run.id,
             workspace_id: run.identity.workspace_id.get(),
             tenant_id: run.identity.tenant_id.get(),
             provider_connection_id: run.identity.provider_connection_id,
-            flow: run.identity.flow.clone(),
+            flow: run.identity.flow,
             status: run.status.as_str(),
             outcome: run.outcome.as_str(),
             attempt: run.attempt,
-            initiator_user_id: run.initiator_user_id.as_ref().map(|u| u.as_str().to_owned()),
+            initiator_user_id: run.initiator_user_id,
             created_at: run.created_at,
             started_at: run.started_at,
             completed_at: run.completed_at,
         }
+    }
+}
+
+impl From<&Run> for RunDto {
+    fn from(run: &Run) -> Self {
+        run.summary().into()
     }
 }
 

@@ -19,15 +19,14 @@ macro_rules! run_columns {
     };
 }
 
-/// The columns of a listed run: those of `run_columns!` but with a null report and null
-/// summaries, because a page of runs shows neither (see `RunStore::list`): turning fifty `jsonb`
-/// reports into text, sending and parsing them was most of a page's cost on both sides, and the
-/// summaries' JSON a tenth of the rest.
+/// The columns of a listed run, `RunSummaryRow`'s: only what a page of runs shows (see
+/// `RunStore::list`). Turning fifty `jsonb` reports into text, sending and parsing them was most
+/// of a page's cost on both sides, the summaries' JSON a tenth of the rest, and decoding the
+/// lease, the identity hash and null columns a good part of what remained.
 macro_rules! list_run_columns {
     () => {
-        "id, workspace_id, tenant_id, provider_connection_id, type AS flow, run_identity_hash, status, \
-         outcome, initiator_user_id, NULL::text AS summary_counts, NULL::text AS failure_summary, \
-         NULL::text AS report, attempt, lease_owner, lease_expires_at, created_at, started_at, completed_at"
+        "id, workspace_id, tenant_id, provider_connection_id, type AS flow, status, outcome, \
+         initiator_user_id, attempt, created_at, started_at, completed_at"
     };
 }
 

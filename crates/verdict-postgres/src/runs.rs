@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sqlx::{PgConnection, PgExecutor};
 use verdict_core::domain::{
     Acknowledgement, NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery, RunPage,
-    RunScope, to_micros,
+    RunScope, RunSummary, to_micros,
 };
 use verdict_core::ports::{
     BlockedStart, QueueDepth, RunContextReads, RunInContext, RunStore, ScopeVisible, StartOutcome, StoreError,
@@ -22,7 +22,7 @@ use crate::queries::{
     self, ACTIVE_RUN, INSERT_COMPLETED, INSERT_QUEUED, LATEST_RUN, LOCK_IDENTITY, PREVIOUS_REPORT, QUEUE_DEPTH,
     RUN_BY_ID, RUN_SCOPE,
 };
-use crate::rows::RunRow;
+use crate::rows::{RunRow, RunSummaryRow};
 
 /// How often a start retries when the active run it conflicted with completed before it could be
 /// read. Each retry needs another run of the identity to complete in a window of microseconds.
@@ -170,12 +170,12 @@ impl RunStore for PgStore {
 
     #[tracing::instrument(skip_all, fields(workspace_id = %query.workspace_id, tenant_id = %query.tenant_id))]
     async fn list(&self, query: RunListQuery) -> Result<RunPage, StoreError> {
-        let rows: Vec<RunRow> = self
+        let rows: Vec<RunSummaryRow> = self
             .reading(async |conn| {
                 queries::list_runs("", &query).build_query_as().fetch_all(conn).await.map_err(store_error)
             })
             .await?;
-        let runs = rows.into_iter().map(Run::try_from).collect::<Result<Vec<_>, _>>()?;
+        let runs = rows.into_iter().map(RunSummary::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(RunPage::from_overfetched(runs, query.limit))
     }
 

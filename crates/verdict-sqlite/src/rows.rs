@@ -18,13 +18,12 @@ macro_rules! run_columns {
 }
 pub(crate) use run_columns;
 
-/// The columns of a listed run: those of [`run_columns`] with a null report and null summaries,
-/// because a page of runs carries neither (see `RunStore::list`).
+/// The columns of a listed run, `RunSummaryRow`'s: only what a page of runs shows (see
+/// `RunStore::list`).
 macro_rules! list_run_columns {
     () => {
-        "id, workspace_id, tenant_id, provider_connection_id, type AS flow, run_identity_hash, status, outcome, \
-         initiator_user_id, NULL AS summary_counts, NULL AS failure_summary, NULL AS report, \
-         attempt, lease_owner, lease_expires_at, created_at, started_at, completed_at"
+        "id, workspace_id, tenant_id, provider_connection_id, type AS flow, status, outcome, \
+         initiator_user_id, attempt, created_at, started_at, completed_at"
     };
 }
 pub(crate) use list_run_columns;
@@ -56,6 +55,8 @@ pub(crate) fn stored_optional_at(at: Option<DateTime<Utc>>) -> Option<String> {
 
 /// A row of `operation_runs`, with the report extracted from `context`.
 pub(crate) type RunRow = verdict_sql::rows::RunRow<Sqlite>;
+/// A row of `operation_runs` as a page of runs lists it.
+pub(crate) type RunSummaryRow = verdict_sql::rows::RunSummaryRow<Sqlite>;
 /// A row of `audit_logs`.
 pub(crate) type AuditRow = verdict_sql::rows::AuditRow<Sqlite>;
 /// One row of the fleet-status query.

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use sqlx::{SqliteConnection, SqliteExecutor};
 use verdict_core::domain::{
     Acknowledgement, Completion, FlowId, NewRun, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery, RunPage,
-    RunScope, RunStatus,
+    RunScope, RunStatus, RunSummary,
 };
 use verdict_core::ports::{
     BlockedStart, QueueDepth, RunContextReads, RunInContext, RunStore, ScopeVisible, StartOutcome, StoreError,
@@ -17,7 +17,7 @@ use crate::SqliteStore;
 use crate::acks;
 use crate::audit::{append, append_all};
 use crate::errors::{invariant, store_error};
-use crate::rows::{RunRow, list_run_columns, run_columns, stored_at, stored_optional_at};
+use crate::rows::{RunRow, RunSummaryRow, list_run_columns, run_columns, stored_at, stored_optional_at};
 
 async fn scope_of<'e>(executor: impl SqliteExecutor<'e>, run: RunId) -> Result<Option<RunScope>, StoreError> {
     let row: Option<(i64, i64)> = sqlx::query_as("SELECT workspace_id, tenant_id FROM operation_runs WHERE id = ?")
@@ -126,7 +126,7 @@ async fn latest(conn: &mut SqliteConnection, identity: &RunIdentityHash) -> Resu
 }
 
 impl SqliteStore {
-    async fn list_page(&self, query: &RunListQuery) -> Result<Vec<Run>, StoreError> {
+    async fn list_page(&self, query: &RunListQuery) -> Result<Vec<RunSummary>, StoreError> {
         // Filters bound as NULL match everything; the listing index serves the order either way.
         macro_rules! select {
             ($keyset:literal) => {
@@ -146,7 +146,7 @@ impl SqliteStore {
         } else {
             select!(" AND ?6 IS NULL AND ?7 IS NULL")
         };
-        let rows: Vec<RunRow> = self
+        let rows: Vec<RunSummaryRow> = self
             .reading(async |conn| {
                 sqlx::query_as(sql)
                     .bind(query.workspace_id.get())
@@ -162,7 +162,7 @@ impl SqliteStore {
                     .map_err(store_error)
             })
             .await?;
-        rows.into_iter().map(Run::try_from).collect()
+        rows.into_iter().map(RunSummary::try_from).collect()
     }
 }
 

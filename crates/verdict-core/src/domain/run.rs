@@ -137,6 +137,22 @@ impl Run {
         RunCursor { created_at: self.created_at, id: self.id }
     }
 
+    /// The run as a page of runs shows it.
+    #[must_use]
+    pub fn summary(&self) -> RunSummary {
+        RunSummary {
+            id: self.id,
+            identity: self.identity.clone(),
+            status: self.status,
+            outcome: self.outcome,
+            initiator_user_id: self.initiator_user_id.clone(),
+            attempt: self.attempt,
+            created_at: self.created_at,
+            started_at: self.started_at,
+            completed_at: self.completed_at,
+        }
+    }
+
     /// The workspace and tenant the run belongs to.
     #[must_use]
     pub fn scope(&self) -> RunScope {
@@ -331,11 +347,44 @@ impl RunCursor {
     }
 }
 
+/// A run as a page of runs lists it: what a list shows and nothing it would have to read more
+/// columns for (no report, summaries, lease or identity hash). Stores select only these columns
+/// (docs/architecture.md, "Storage and schema").
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    /// The run (and report) id.
+    pub id: RunId,
+    /// What it verifies.
+    pub identity: RunIdentity,
+    /// Lifecycle state.
+    pub status: RunStatus,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Who started it; `None` for system-started runs.
+    pub initiator_user_id: Option<UserId>,
+    /// How many times a worker has claimed it.
+    pub attempt: u32,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// First claim time.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Completion time.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl RunSummary {
+    /// The keyset position of this run in newest-first listings.
+    #[must_use]
+    pub fn cursor(&self) -> RunCursor {
+        RunCursor { created_at: self.created_at, id: self.id }
+    }
+}
+
 /// One page of runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunPage {
     /// The runs, newest first.
-    pub runs: Vec<Run>,
+    pub runs: Vec<RunSummary>,
     /// Where the next page starts, if there may be one.
     pub next: Option<RunCursor>,
 }
@@ -344,11 +393,11 @@ impl RunPage {
     /// A page from up to [`RunListQuery::fetch_limit`] rows in listing order: the extra row, if
     /// present, only says that another page follows.
     #[must_use]
-    pub fn from_overfetched(mut runs: Vec<Run>, limit: PageLimit) -> Self {
+    pub fn from_overfetched(mut runs: Vec<RunSummary>, limit: PageLimit) -> Self {
         let limit = limit.get() as usize;
         let more = runs.len() > limit;
         runs.truncate(limit);
-        let next = if more { runs.last().map(Run::cursor) } else { None };
+        let next = if more { runs.last().map(RunSummary::cursor) } else { None };
         Self { runs, next }
     }
 }

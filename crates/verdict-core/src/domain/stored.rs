@@ -12,7 +12,8 @@ use uuid::Uuid;
 use super::{
     AckReason, Acknowledgement, AcknowledgementId, CheckKey, ClientId, Counts, DirectoryId, DisplayName,
     FailureSummary, FlowId, LeaseOwner, Outcome, ParseError, ProviderConnection, ProviderConnectionId, Report, Run,
-    RunId, RunIdentity, RunIdentityHash, RunStatus, SecretCiphertext, TenantId, UserId, WorkspaceId, to_micros,
+    RunId, RunIdentity, RunIdentityHash, RunStatus, RunSummary, SecretCiphertext, TenantId, UserId, WorkspaceId,
+    to_micros,
 };
 
 /// The columns of `operation_runs` a run is read from (the report is
@@ -58,15 +59,9 @@ impl Run {
     /// # Errors
     /// [`ParseError`] naming the first column that does not hold a value Verdict writes.
     pub fn from_stored(row: StoredRun) -> Result<Self, ParseError> {
-        let identity = RunIdentity {
-            flow: FlowId::parse(row.flow)?,
-            workspace_id: WorkspaceId::new(row.workspace_id)?,
-            tenant_id: TenantId::new(row.tenant_id)?,
-            provider_connection_id: row.provider_connection_id.map(ProviderConnectionId::from_uuid),
-        };
         Ok(Self {
             id: RunId::from_uuid(row.id),
-            identity,
+            identity: stored_identity(row.flow, row.workspace_id, row.tenant_id, row.provider_connection_id)?,
             identity_hash: RunIdentityHash::parse(row.run_identity_hash)?,
             status: RunStatus::parse(&row.status)?,
             outcome: Outcome::parse(&row.outcome)?,
@@ -74,9 +69,66 @@ impl Run {
             summary_counts: json::<Counts>("summary_counts", row.summary_counts.as_deref())?,
             failure_summary: json::<FailureSummary>("failure_summary", row.failure_summary.as_deref())?,
             report: row.report.as_deref().map(Report::from_stored_json).transpose()?,
-            attempt: u32::try_from(row.attempt).map_err(|_| ParseError::new("attempt", "must not be negative"))?,
+            attempt: stored_attempt(row.attempt)?,
             lease_owner: row.lease_owner.map(LeaseOwner::parse).transpose()?,
             lease_expires_at: micros(row.lease_expires_at),
+            created_at: to_micros(row.created_at),
+            started_at: micros(row.started_at),
+            completed_at: micros(row.completed_at),
+        })
+    }
+}
+
+/// The columns of `operation_runs` a page of runs is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)] // the columns of `operation_runs`, named as in the schema
+pub struct StoredRunSummary {
+    pub id: Uuid,
+    pub workspace_id: i64,
+    pub tenant_id: i64,
+    pub provider_connection_id: Option<Uuid>,
+    /// The `type` column.
+    pub flow: String,
+    pub status: String,
+    pub outcome: String,
+    pub initiator_user_id: Option<String>,
+    pub attempt: i64,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+fn stored_identity(
+    flow: String,
+    workspace_id: i64,
+    tenant_id: i64,
+    provider_connection_id: Option<Uuid>,
+) -> Result<RunIdentity, ParseError> {
+    Ok(RunIdentity {
+        flow: FlowId::parse(flow)?,
+        workspace_id: WorkspaceId::new(workspace_id)?,
+        tenant_id: TenantId::new(tenant_id)?,
+        provider_connection_id: provider_connection_id.map(ProviderConnectionId::from_uuid),
+    })
+}
+
+fn stored_attempt(attempt: i64) -> Result<u32, ParseError> {
+    u32::try_from(attempt).map_err(|_| ParseError::new("attempt", "must not be negative"))
+}
+
+impl RunSummary {
+    /// Rebuilds a listed run from its stored columns.
+    ///
+    /// # Errors
+    /// [`ParseError`] naming the first column that does not hold a value Verdict writes.
+    pub fn from_stored(row: StoredRunSummary) -> Result<Self, ParseError> {
+        Ok(Self {
+            id: RunId::from_uuid(row.id),
+            identity: stored_identity(row.flow, row.workspace_id, row.tenant_id, row.provider_connection_id)?,
+            status: RunStatus::parse(&row.status)?,
+            outcome: Outcome::parse(&row.outcome)?,
+            initiator_user_id: row.initiator_user_id.map(UserId::parse).transpose()?,
+            attempt: stored_attempt(row.attempt)?,
             created_at: to_micros(row.created_at),
             started_at: micros(row.started_at),
             completed_at: micros(row.completed_at),

@@ -136,12 +136,7 @@ impl RunStore for InMemoryStore {
             .collect();
         runs.sort_by_key(|r| std::cmp::Reverse(cursor_key(r)));
         let fetched = usize::try_from(query.fetch_limit()).unwrap_or(usize::MAX);
-        // Like the real stores, a page carries no reports and no summaries.
-        let page = runs
-            .into_iter()
-            .take(fetched)
-            .map(|r| Run { report: None, summary_counts: None, failure_summary: None, ..r.clone() })
-            .collect();
+        let page = runs.into_iter().take(fetched).map(Run::summary).collect();
         Ok(RunPage::from_overfetched(page, query.limit))
     }
 

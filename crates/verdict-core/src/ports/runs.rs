@@ -190,11 +190,11 @@ pub trait RunStore: Send + Sync {
     /// A page of a tenant's runs, newest first by `(created_at, id)`, after the query's cursor.
     /// Pages never repeat or skip a run that existed when the first page was read.
     ///
-    /// The runs come without their reports and summaries (`report`, `summary_counts` and
-    /// `failure_summary` are `None`, whatever the status): a page lists runs, and reading,
-    /// parsing and then discarding fifty stored reports was most of its cost, and the summaries'
-    /// JSON a tenth of what remained (docs/benchmarks.md, "Where a read's time goes"). A run's
-    /// report and summaries are read with [`RunStore::get`].
+    /// The runs come as [`RunSummary`](crate::domain::RunSummary)s, only the columns a page shows: reading, parsing and
+    /// then discarding fifty stored reports was most of a page's cost, the summaries' JSON a
+    /// tenth of what remained, and decoding the lease, the identity hash and empty columns a
+    /// third of the rest (docs/benchmarks.md, "Where a read's time goes"). A run's report and
+    /// summaries are read with [`RunStore::get`].
     ///
     /// # Errors
     /// [`StoreError`] on storage failure.

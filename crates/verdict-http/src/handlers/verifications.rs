@@ -70,7 +70,7 @@ pub async fn list(
     };
     let page = state.verifications.list(&principal, request).await?;
     Ok(Json(RunPageDto {
-        runs: page.runs.iter().map(RunDto::from).collect(),
+        runs: page.runs.into_iter().map(RunDto::from).collect(),
         next_cursor: page.next.map(|c| c.encode()),
     }))
 }
