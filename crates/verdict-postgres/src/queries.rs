@@ -21,8 +21,8 @@ macro_rules! run_columns {
 
 /// The columns of a listed run, `RunSummaryRow`'s: only what a page of runs shows (see
 /// `RunStore::list`). Turning fifty `jsonb` reports into text, sending and parsing them was most
-/// of a page's cost on both sides, the summaries' JSON a tenth of the rest, and decoding the
-/// lease, the identity hash and null columns a good part of what remained.
+/// of a page's cost on both sides, the summaries' JSON a tenth of the rest, and decoding columns
+/// a page does not show a tenth again (docs/benchmarks.md, "The page of runs").
 macro_rules! list_run_columns {
     () => {
         "id, workspace_id, tenant_id, provider_connection_id, type AS flow, status, outcome, \

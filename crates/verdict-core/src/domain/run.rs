@@ -349,7 +349,7 @@ impl RunCursor {
 
 /// A run as a page of runs lists it: what a list shows and nothing it would have to read more
 /// columns for (no report, summaries, lease or identity hash). Stores select only these columns
-/// (docs/architecture.md, "Storage and schema").
+/// (docs/architecture.md, "Invariants and where they are enforced").
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSummary {
     /// The run (and report) id.

@@ -190,10 +190,10 @@ pub trait RunStore: Send + Sync {
     /// A page of a tenant's runs, newest first by `(created_at, id)`, after the query's cursor.
     /// Pages never repeat or skip a run that existed when the first page was read.
     ///
-    /// The runs come as [`RunSummary`](crate::domain::RunSummary)s, only the columns a page shows: reading, parsing and
-    /// then discarding fifty stored reports was most of a page's cost, the summaries' JSON a
-    /// tenth of what remained, and decoding the lease, the identity hash and empty columns a
-    /// third of the rest (docs/benchmarks.md, "Where a read's time goes"). A run's report and
+    /// The runs come as [`RunSummary`](crate::domain::RunSummary)s, only the columns a page
+    /// shows: reading, parsing and then discarding fifty stored reports was most of a page's
+    /// cost, the summaries' JSON a tenth of what remained, and decoding columns a page does not
+    /// show a tenth again (docs/benchmarks.md, "The page of runs"). A run's report and
     /// summaries are read with [`RunStore::get`].
     ///
     /// # Errors
