@@ -6,6 +6,7 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 use verdict_core::domain::{FleetQuery, RunListQuery, TenantScope};
 use verdict_core::ports::AuditQuery;
+use verdict_sql::run_summary_columns;
 
 /// The columns every run query returns, in the order of the private row type.
 /// JSON columns come back as text: core parses them straight into typed values, with no
@@ -16,17 +17,6 @@ macro_rules! run_columns {
          outcome, initiator_user_id, summary_counts::text AS summary_counts, \
          failure_summary::text AS failure_summary, (context -> 'verification_report')::text AS report, attempt, \
          lease_owner, lease_expires_at, created_at, started_at, completed_at"
-    };
-}
-
-/// The columns of a listed run, `RunSummaryRow`'s: only what a page of runs shows (see
-/// `RunStore::list`). Turning fifty `jsonb` reports into text, sending and parsing them was most
-/// of a page's cost on both sides, the summaries' JSON a tenth of the rest, and decoding columns
-/// a page does not show a tenth again (docs/benchmarks.md, "The page of runs").
-macro_rules! list_run_columns {
-    () => {
-        "id, workspace_id, tenant_id, provider_connection_id, type AS flow, status, outcome, \
-         initiator_user_id, attempt, created_at, started_at, completed_at"
     };
 }
 
@@ -112,7 +102,7 @@ pub const RUN_BY_ID: &str = concat!("SELECT ", run_columns!(), " FROM operation_
 #[must_use]
 pub fn list_runs(prefix: &'static str, query: &RunListQuery) -> QueryBuilder<Postgres> {
     let mut sql = QueryBuilder::new(prefix);
-    sql.push(concat!("SELECT ", list_run_columns!(), " FROM operation_runs WHERE workspace_id = "));
+    sql.push(concat!("SELECT ", run_summary_columns!(), " FROM operation_runs WHERE workspace_id = "));
     sql.push_bind(query.workspace_id.get()).push(" AND tenant_id = ").push_bind(query.tenant_id.get());
     if let Some(flow) = &query.flow {
         sql.push(" AND type = ").push_bind(flow.as_str().to_owned());

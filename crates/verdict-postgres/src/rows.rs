@@ -24,7 +24,7 @@ pub(crate) fn stored_optional_at(at: Option<DateTime<Utc>>) -> Option<DateTime<U
 
 /// `operation_runs`, as selected by `queries::run_columns!`.
 pub(crate) type RunRow = verdict_sql::rows::RunRow<Postgres>;
-/// `operation_runs`, as selected by `queries::list_run_columns!`.
+/// `operation_runs`, as selected by `verdict_sql::run_summary_columns!`.
 pub(crate) type RunSummaryRow = verdict_sql::rows::RunSummaryRow<Postgres>;
 /// `audit_logs`, with `metadata` as text.
 pub(crate) type AuditRow = verdict_sql::rows::AuditRow<Postgres>;

@@ -2,6 +2,19 @@
 //! `concat!` them into its statements at compile time. Lists whose SQL differs (a `jsonb` column
 //! PostgreSQL turns into text, the run's report taken out of its context) stay in the adapter.
 
+/// The columns of [`crate::rows::RunSummaryRow`], in the order it decodes them: only what a page
+/// of runs shows (see `RunStore::list`). Turning fifty `jsonb` reports into text, sending and
+/// parsing them was most of a page's cost on both sides, the summaries' JSON a tenth of the rest,
+/// and decoding columns a page does not show a tenth again (docs/benchmarks.md, "The page of
+/// runs").
+#[macro_export]
+macro_rules! run_summary_columns {
+    () => {
+        "id, workspace_id, tenant_id, provider_connection_id, type AS flow, status, outcome, \
+         initiator_user_id, attempt, created_at, started_at, completed_at"
+    };
+}
+
 /// The columns of [`crate::rows::AckRow`].
 #[macro_export]
 macro_rules! ack_columns {

@@ -63,7 +63,7 @@ impl<D: Dialect> TryFrom<RunRow<D>> for Run {
 }
 
 /// `operation_runs` as a page of runs lists it: the columns of the run list statements, decoded
-/// by position in the order the adapters' `list_run_columns!` select them (looking each column
+/// by position in the order [`crate::run_summary_columns`] lists them (looking each column
 /// of fifty rows up by name cost 7 % of a page's CPU; docs/benchmarks.md, "The page of runs").
 #[derive(Debug)]
 pub struct RunSummaryRow<D: Dialect> {

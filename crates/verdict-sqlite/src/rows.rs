@@ -18,16 +18,6 @@ macro_rules! run_columns {
 }
 pub(crate) use run_columns;
 
-/// The columns of a listed run, `RunSummaryRow`'s: only what a page of runs shows (see
-/// `RunStore::list`).
-macro_rules! list_run_columns {
-    () => {
-        "id, workspace_id, tenant_id, provider_connection_id, type AS flow, status, outcome, \
-         initiator_user_id, attempt, created_at, started_at, completed_at"
-    };
-}
-pub(crate) use list_run_columns;
-
 /// The columns of [`AuditRow`].
 macro_rules! audit_columns {
     () => {

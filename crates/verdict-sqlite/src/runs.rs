@@ -13,11 +13,13 @@ use verdict_core::ports::{
     read_in_context,
 };
 
+use verdict_sql::run_summary_columns;
+
 use crate::SqliteStore;
 use crate::acks;
 use crate::audit::{append, append_all};
 use crate::errors::{invariant, store_error};
-use crate::rows::{RunRow, RunSummaryRow, list_run_columns, run_columns, stored_at, stored_optional_at};
+use crate::rows::{RunRow, RunSummaryRow, run_columns, stored_at, stored_optional_at};
 
 async fn scope_of<'e>(executor: impl SqliteExecutor<'e>, run: RunId) -> Result<Option<RunScope>, StoreError> {
     let row: Option<(i64, i64)> = sqlx::query_as("SELECT workspace_id, tenant_id FROM operation_runs WHERE id = ?")
@@ -132,7 +134,7 @@ impl SqliteStore {
             ($keyset:literal) => {
                 concat!(
                     "SELECT ",
-                    list_run_columns!(),
+                    run_summary_columns!(),
                     " FROM operation_runs WHERE workspace_id = ?1 AND tenant_id = ?2 \
                      AND (?3 IS NULL OR type = ?3) AND (?4 IS NULL OR status = ?4) \
                      AND (?5 IS NULL OR provider_connection_id = ?5)",
