@@ -260,4 +260,42 @@ mod tests {
             assert_eq!(Run::from_stored(row).unwrap_err().field, field);
         }
     }
+
+    fn summary_row(run: &StoredRun) -> StoredRunSummary {
+        StoredRunSummary {
+            id: run.id,
+            workspace_id: run.workspace_id,
+            tenant_id: run.tenant_id,
+            provider_connection_id: run.provider_connection_id,
+            flow: run.flow.clone(),
+            status: run.status.clone(),
+            outcome: run.outcome.clone(),
+            initiator_user_id: run.initiator_user_id.clone(),
+            attempt: run.attempt,
+            created_at: run.created_at,
+            started_at: run.started_at,
+            completed_at: run.completed_at,
+        }
+    }
+
+    #[test]
+    fn a_listed_run_is_the_runs_summary_and_bad_columns_are_named() {
+        let row = run_row();
+        let summary = RunSummary::from_stored(summary_row(&row)).unwrap();
+        assert_eq!(summary, Run::from_stored(row.clone()).unwrap().summary());
+        for (mutate, field) in [
+            (
+                Box::new(|r: &mut StoredRunSummary| r.outcome = "done".into()) as Box<dyn Fn(&mut StoredRunSummary)>,
+                "outcome",
+            ),
+            (Box::new(|r: &mut StoredRunSummary| r.tenant_id = -3), "tenant_id"),
+            (Box::new(|r: &mut StoredRunSummary| r.attempt = -1), "attempt"),
+            (Box::new(|r: &mut StoredRunSummary| r.flow = "Not A Flow".into()), "flow"),
+            (Box::new(|r: &mut StoredRunSummary| r.initiator_user_id = Some(String::new())), "sub"),
+        ] {
+            let mut summary = summary_row(&row);
+            mutate(&mut summary);
+            assert_eq!(RunSummary::from_stored(summary).unwrap_err().field, field);
+        }
+    }
 }
