@@ -122,8 +122,8 @@ impl RunStore for PgStore {
             tx.rollback().await?;
             return Ok(StartOutcome::Deduplicated(latest));
         }
-        let (run, completion) = (&start.run, &start.completion);
-        let row: RunRow = sqlx::query_as(INSERT_COMPLETED)
+        let BlockedStart { run, completion, started, completed, events, .. } = start;
+        sqlx::query(INSERT_COMPLETED)
             .bind(run.id.as_uuid())
             .bind(run.identity.workspace_id.get())
             .bind(run.identity.tenant_id.get())
@@ -140,15 +140,15 @@ impl RunStore for PgStore {
             .bind(completion.overall().as_str())
             .bind(completion.change_state().as_str())
             .bind(completion.credential_expires_at())
-            .fetch_one(&mut *tx)
+            .execute(&mut *tx)
             .await
             .map_err(store_error)?;
-        let stored = Run::try_from(row)?;
         // The workspace's chain head last: its lock is held until the commit.
-        crate::continuous::enqueue(&mut tx, &start.events).await?;
-        append_all(&mut tx, vec![start.started, start.completed]).await?;
+        crate::continuous::enqueue(&mut tx, &events).await?;
+        append_all(&mut tx, vec![started, completed]).await?;
         tx.commit().await?;
-        Ok(StartOutcome::Created(stored))
+        // What the row holds, without reading it back (`NewRun::completed`).
+        Ok(StartOutcome::Created(run.completed(completion)))
     }
 
     async fn scope(&self, run: RunId) -> Result<Option<RunScope>, StoreError> {

@@ -83,15 +83,13 @@ async fn active_run(tx: &mut SqliteConnection, run: &NewRun) -> Result<Run, Stor
     row.ok_or_else(|| invariant("a start conflicted with an active run that does not exist"))?.try_into()
 }
 
-async fn insert_completed(tx: &mut SqliteConnection, run: &NewRun, done: &Completion) -> Result<Run, StoreError> {
-    let row: RunRow = sqlx::query_as(concat!(
+async fn insert_completed(tx: &mut SqliteConnection, run: &NewRun, done: &Completion) -> Result<(), StoreError> {
+    sqlx::query(
         "INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, run_identity_hash, \
          status, outcome, initiator_user_id, summary_counts, failure_summary, context, created_at, completed_at, \
          overall, change_state, credential_expires_at) \
-         VALUES (?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         RETURNING ",
-        run_columns!()
-    ))
+         VALUES (?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
     .bind(run.id.to_string())
     .bind(run.identity.workspace_id.get())
     .bind(run.identity.tenant_id.get())
@@ -108,10 +106,10 @@ async fn insert_completed(tx: &mut SqliteConnection, run: &NewRun, done: &Comple
     .bind(done.overall().as_str())
     .bind(done.change_state().as_str())
     .bind(stored_optional_at(done.credential_expires_at()))
-    .fetch_one(&mut *tx)
+    .execute(&mut *tx)
     .await
     .map_err(store_error)?;
-    row.try_into()
+    Ok(())
 }
 
 async fn latest(conn: &mut SqliteConnection, identity: &RunIdentityHash) -> Result<Option<Run>, StoreError> {
@@ -216,11 +214,12 @@ impl RunStore for SqliteStore {
             tx.rollback().await?;
             return Ok(StartOutcome::Deduplicated(latest));
         }
-        let run = insert_completed(tx.conn(), &start.run, &start.completion).await?;
+        insert_completed(tx.conn(), &start.run, &start.completion).await?;
         append_all(tx.conn(), vec![start.started, start.completed]).await?;
         crate::continuous::enqueue(tx.conn(), &start.events).await?;
         tx.commit().await?;
-        Ok(StartOutcome::Created(run))
+        // What the row holds, without reading it back (`NewRun::completed`).
+        Ok(StartOutcome::Created(start.run.completed(start.completion)))
     }
 
     async fn scope(&self, run: RunId) -> Result<Option<RunScope>, StoreError> {

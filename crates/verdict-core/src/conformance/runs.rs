@@ -126,6 +126,9 @@ pub async fn blocked_start_writes_a_stub_with_both_events(stores: &Stores) {
     let StartOutcome::Created(run) = outcome else { panic!("the first blocked start writes a stub") };
     assert_eq!((run.status, run.outcome), (RunStatus::Completed, crate::domain::Outcome::Blocked));
     let stored = stores.runs.get(run.id).await.unwrap().unwrap();
+    // The store answers with the run it wrote, not a read of it (`NewRun::completed`): the two
+    // must not differ in any field.
+    assert_eq!(stored, run, "a blocked start answers with exactly the row it stored");
     assert_eq!(stored.report.as_ref(), Some(&stub));
     assert_eq!(stored.summary_counts, Some(stub.summary().counts));
     assert_eq!(stored.failure_summary.as_ref().map(|f| f.0.len()), Some(1));

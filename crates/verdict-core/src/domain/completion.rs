@@ -181,6 +181,12 @@ impl Completion {
         &self.report
     }
 
+    /// The final report, owned.
+    #[must_use]
+    pub fn into_report(self) -> Report {
+        self.report
+    }
+
     /// The outcome.
     #[must_use]
     pub fn outcome(&self) -> Outcome {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Counts, FailureSummary, FlowId, ParseError, ProviderConnectionId, Report, RunId, RunIdentity, RunIdentityHash,
+    Completion, Counts, FailureSummary, FlowId, ParseError, ProviderConnectionId, Report, RunId, RunIdentity, RunIdentityHash,
     TenantId, UserId, WorkspaceId,
 };
 
@@ -131,6 +131,19 @@ pub struct Run {
 }
 
 impl Run {
+    /// Ends the run with `completion`, as every store writes a completion: the report, its
+    /// counts and failure summary, the outcome and the time, and no lease.
+    pub fn complete(&mut self, completion: Completion) {
+        self.status = RunStatus::Completed;
+        self.outcome = completion.outcome();
+        self.summary_counts = Some(*completion.summary_counts());
+        self.failure_summary = Some(completion.failure_summary().clone());
+        self.completed_at = Some(completion.completed_at());
+        self.report = Some(completion.into_report());
+        self.lease_owner = None;
+        self.lease_expires_at = None;
+    }
+
     /// The keyset position of this run in newest-first listings.
     #[must_use]
     pub fn cursor(&self) -> RunCursor {
@@ -198,6 +211,39 @@ impl NewRun {
     #[must_use]
     pub fn identity_hash(&self) -> RunIdentityHash {
         self.identity.hash()
+    }
+
+    /// The run every store holds once this one is inserted: queued, never claimed, its creation
+    /// time at the microsecond the databases keep.
+    #[must_use]
+    pub fn queued(self) -> Run {
+        Run {
+            id: self.id,
+            identity_hash: self.identity.hash(),
+            identity: self.identity,
+            status: RunStatus::Queued,
+            outcome: Outcome::Pending,
+            initiator_user_id: self.initiator_user_id,
+            summary_counts: None,
+            failure_summary: None,
+            report: None,
+            attempt: 0,
+            lease_owner: None,
+            lease_expires_at: None,
+            created_at: super::to_micros(self.created_at),
+            started_at: None,
+            completed_at: None,
+        }
+    }
+
+    /// The run every store holds once this one is inserted already completed (a blocked start's
+    /// stub): a store that wrote it answers with this instead of reading its row back, and the
+    /// conformance suite holds the two equal.
+    #[must_use]
+    pub fn completed(self, completion: Completion) -> Run {
+        let mut run = self.queued();
+        run.complete(completion);
+        run
     }
 }
 

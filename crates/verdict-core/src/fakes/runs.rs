@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{InMemoryStore, State};
 use crate::domain::{
-    Acknowledgement, Completion, LeaseOwner, NewRun, Outcome, PendingAuditEvent, Report, Run, RunCursor, RunId,
+    Acknowledgement, Completion, LeaseOwner, NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId,
     RunIdentityHash, RunListQuery, RunPage, RunScope, RunStatus, WebhookEvent, to_micros,
 };
 use crate::ports::{
@@ -15,37 +15,6 @@ use crate::ports::{
 
 fn cursor_key(run: &Run) -> (DateTime<Utc>, RunId) {
     (run.created_at, run.id)
-}
-
-fn new_row(run: NewRun) -> Run {
-    Run {
-        id: run.id,
-        identity_hash: run.identity.hash(),
-        identity: run.identity,
-        status: RunStatus::Queued,
-        outcome: Outcome::Pending,
-        initiator_user_id: run.initiator_user_id,
-        summary_counts: None,
-        failure_summary: None,
-        report: None,
-        attempt: 0,
-        lease_owner: None,
-        lease_expires_at: None,
-        created_at: to_micros(run.created_at),
-        started_at: None,
-        completed_at: None,
-    }
-}
-
-fn apply_completion(run: &mut Run, completion: Completion) {
-    run.status = RunStatus::Completed;
-    run.outcome = completion.outcome();
-    run.summary_counts = Some(*completion.summary_counts());
-    run.failure_summary = Some(completion.failure_summary().clone());
-    run.completed_at = Some(completion.completed_at());
-    run.report = Some(completion.report().clone());
-    run.lease_owner = None;
-    run.lease_expires_at = None;
 }
 
 fn held_by<'a>(state: &'a mut State, id: RunId, owner: &LeaseOwner) -> Result<&'a mut Run, LeaseError> {
@@ -73,7 +42,7 @@ impl RunStore for InMemoryStore {
         {
             return Ok(StartOutcome::Deduplicated(active.clone()));
         }
-        let row = new_row(run);
+        let row = run.queued();
         state.runs.insert(row.id, row.clone());
         state.append(started);
         Ok(StartOutcome::Created(row))
@@ -86,9 +55,8 @@ impl RunStore for InMemoryStore {
         {
             return Ok(StartOutcome::Deduplicated(latest));
         }
-        let mut row = new_row(start.run);
-        state.completions.insert(row.id, (start.completion.change_state(), start.completion.credential_expires_at()));
-        apply_completion(&mut row, start.completion);
+        state.completions.insert(start.run.id, (start.completion.change_state(), start.completion.credential_expires_at()));
+        let row = start.run.completed(start.completion);
         state.runs.insert(row.id, row.clone());
         state.append(start.started);
         state.append(start.completed);
@@ -234,7 +202,7 @@ impl RunQueue for InMemoryStore {
             return Err(CompleteError::LeaseLost);
         }
         let facts = (completion.change_state(), completion.credential_expires_at());
-        apply_completion(run, completion);
+        run.complete(completion);
         let row = run.clone();
         state.completions.insert(id, facts);
         state.append(completed);
