@@ -1,32 +1,49 @@
-//! The run view's and the run list's statements behind the same HTTP server and pool, with
-//! nothing of Verdict's own: no token, no logging, no domain, no JSON. What this serves per
+//! Statements of Verdict's reads and of its blocked start behind the same HTTP server and pool,
+//! with nothing of Verdict's own: no token, no logging, no domain, no JSON. What this serves per
 //! second, next to pgbench running the same statements, is the ceiling of this stack for those
-//! reads on the machine it runs on (docs/benchmarks.md, "The stack's own ceiling").
+//! requests on the machine it runs on (docs/benchmarks.md, "The stack's own ceiling").
 //!
-//! `BARE_DATABASE_URL=postgres://… cargo run --release -p verdict-bench --example bare_run_view`
+//! `BARE_DATABASE_URL=postgres://… cargo run --release -p verdict-bench --example bare_stack`
 //! serves, on 127.0.0.1:18081 (`BARE_LISTEN` to change it), on a kept connection
 //! (`verdict_sql::kept`, as the server's store does), with rows fetched and not decoded:
 //!
 //! - `GET /v1/runs/{id}`: the scope, the run and its acknowledgements (the statements of
 //!   `crates/verdict-postgres/src/runs.rs`), answered with 1 300 bytes, about a run view's size;
 //! - `GET /v1/workspaces/{ws}/tenants/{t}/runs`: the first page of 50 runs
-//!   (`verdict_postgres::queries::list_runs`), answered with 16 700 bytes, about such a page's size.
+//!   (`verdict_postgres::queries::list_runs`), answered with 16 700 bytes, about such a page's size;
+//! - `POST /v1/workspaces/{ws}/tenants/{t}/verifications`: a blocked start's ten statements as
+//!   `verdict serve` sends them for a tenant never started before (the identity's latest run and
+//!   previous report, then one transaction: the identity's lock, its latest run again, the stub
+//!   run, the webhook fan-out, the chain head's lock and the two audit events), answered 201 with
+//!   360 bytes, a started run's size. Its texts (the stub report, the webhook payloads,
+//!   the audit metadata) are the values `verdict serve` sent, read from the `.defines` file the
+//!   HTTP bench wrote beside its pgbench script (`BARE_DEFINES`, e.g.
+//!   `target/bench/pgbench/blocked-start--10-workspaces.defines`); the ids and hashes are fresh per
+//!   request, the audit events follow the chain head as the server's do.
 //!
 //! A failed statement answers 500. With `--sql` it prints the run view's statements as a pgbench
 //! script whose variable is `:id` instead.
 
+use std::collections::HashMap;
+use std::hash::BuildHasher as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
+use uuid::Uuid;
 use verdict_core::domain::{PageLimit, RunListQuery, TenantId, WorkspaceId};
 use verdict_http::server::{ServerLimits, serve};
-use verdict_postgres::queries::{RUN_BY_ID, RUN_SCOPE, list_runs};
-use verdict_sql::kept::Kept;
+use verdict_postgres::queries::{
+    APPEND_AUDIT_EVENTS, ENQUEUE_DELIVERIES, INSERT_COMPLETED, LATEST_RUN, LOCK_CHAIN_HEAD, LOCK_IDENTITY,
+    PREVIOUS_REPORT, RUN_BY_ID, RUN_SCOPE, list_runs,
+};
+use verdict_sql::kept::{Kept, Lent};
 use verdict_sql::statements::ACKNOWLEDGEMENTS_OF_RUN;
 
 const STATEMENTS: [&str; 3] = [RUN_SCOPE, RUN_BY_ID, ACKNOWLEDGEMENTS_OF_RUN];
@@ -41,14 +58,19 @@ async fn main() -> anyhow::Result<()> {
     }
     let url = std::env::var("BARE_DATABASE_URL")?;
     let listen = std::env::var("BARE_LISTEN").unwrap_or_else(|_| "127.0.0.1:18081".to_owned());
+    let texts = match std::env::var("BARE_DEFINES") {
+        Ok(file) => Some(Arc::new(StartTexts::read(&file)?)),
+        Err(_) => None,
+    };
     let pool = PgPoolOptions::new().max_connections(16).test_before_acquire(false).connect(&url).await?;
     let kept = Arc::new(Kept::new(pool, Duration::from_secs(1)));
     let (view_body, page_body) = (Bytes::from(vec![b'x'; 1300]), Bytes::from(vec![b'x'; 16_700]));
-    let list_kept = Arc::clone(&kept);
+    let start_body = Bytes::from(vec![b'x'; 360]);
+    let (list_kept, start_kept) = (Arc::clone(&kept), Arc::clone(&kept));
     let router = axum::Router::new()
         .route(
             "/v1/runs/{id}",
-            get(move |Path(id): Path<uuid::Uuid>| {
+            get(move |Path(id): Path<Uuid>| {
                 let (kept, body) = (Arc::clone(&kept), view_body.clone());
                 async move { run_view(&kept, id).await.map(|()| body).map_err(|_| StatusCode::INTERNAL_SERVER_ERROR) }
             }),
@@ -59,6 +81,22 @@ async fn main() -> anyhow::Result<()> {
                 let (kept, body) = (Arc::clone(&list_kept), page_body.clone());
                 async move { run_list(&kept, ws, t).await.map(|()| body).map_err(|_| StatusCode::INTERNAL_SERVER_ERROR) }
             }),
+        )
+        .route(
+            "/v1/workspaces/{ws}/tenants/{t}/verifications",
+            post(move |Path((ws, t)): Path<(i64, i64)>, _request: Bytes| {
+                let (kept, texts, body) = (Arc::clone(&start_kept), texts.clone(), start_body.clone());
+                async move {
+                    let texts = texts.ok_or(StatusCode::NOT_IMPLEMENTED)?;
+                    match blocked_start(&kept, &texts, ws, t).await {
+                        Ok(()) => Ok((StatusCode::CREATED, body)),
+                        Err(error) => {
+                            eprintln!("blocked start: {error:#}");
+                            Err(StatusCode::INTERNAL_SERVER_ERROR)
+                        }
+                    }
+                }
+            }),
         );
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     serve(listener, router, ServerLimits::default(), std::future::pending()).await?;
@@ -66,7 +104,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// The three statements on one kept connection, rows fetched and not decoded.
-async fn run_view(kept: &Kept<sqlx::Postgres>, id: uuid::Uuid) -> Result<(), sqlx::Error> {
+async fn run_view(kept: &Kept<sqlx::Postgres>, id: Uuid) -> Result<(), sqlx::Error> {
     let mut conn = kept.acquire().await?;
     sqlx::query(RUN_SCOPE).bind(id).fetch_optional(&mut *conn).await?;
     sqlx::query(RUN_BY_ID).bind(id).fetch_optional(&mut *conn).await?;
@@ -89,5 +127,154 @@ async fn run_list(kept: &Kept<sqlx::Postgres>, workspace: i64, tenant: i64) -> R
     let mut conn = kept.acquire().await?;
     list_runs("", &query).build().fetch_all(&mut *conn).await?;
     conn.release();
+    Ok(())
+}
+
+/// The texts `verdict serve` sent with a blocked start, by the names the HTTP bench gave its
+/// parameters (`p<statement>_<parameter>[_<element>]`, statements counted from 0).
+struct StartTexts(HashMap<String, String>);
+
+impl StartTexts {
+    fn read(file: &str) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+        let pairs = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("-D ")?.split_once('='))
+            .map(|(name, value)| (name.to_owned(), value.to_owned()));
+        let texts = Self(pairs.collect());
+        for name in START_TEXTS {
+            texts.get(name).with_context(|| format!("{file} has no {name}: is it a blocked start's?"))?;
+        }
+        Ok(texts)
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    fn text(&self, name: &str) -> &str {
+        self.get(name).unwrap_or_default()
+    }
+
+    fn pair(&self, name: &str) -> Vec<&str> {
+        vec![self.text(&format!("{name}_1")), self.text(&format!("{name}_2"))]
+    }
+}
+
+/// What a blocked start's statements bind from the server's own texts.
+const START_TEXTS: [&str; 20] = [
+    "p5_5", "p5_7", "p5_8", "p5_9", "p5_10", "p5_11", "p5_14", "p5_15", "p6_2_1", "p6_2_2", "p6_4_1", "p6_4_2",
+    "p8_6_1", "p8_6_2", "p8_8_1", "p8_8_2", "p8_9_1", "p8_9_2", "p8_11_1", "p8_11_2",
+];
+
+/// 64 hex digits, fresh per call (an identity hash, an audit hash).
+fn fresh_hex() -> String {
+    let state = std::hash::RandomState::new();
+    (0..4u8).map(|part| format!("{:016x}", state.hash_one((part, Uuid::now_v7())))).collect()
+}
+
+/// A blocked start as the server's store sends it (`crates/verdict-postgres/src/runs.rs`,
+/// `start_blocked`, and `crates/verdict-core/src/services/verifications.rs` before it), each read
+/// on a connection of its own lending, the transaction on a third.
+async fn blocked_start(
+    kept: &Kept<sqlx::Postgres>,
+    texts: &StartTexts,
+    workspace: i64,
+    tenant: i64,
+) -> anyhow::Result<()> {
+    let (identity, run) = (fresh_hex(), Uuid::now_v7());
+    let now: DateTime<Utc> = Utc::now();
+    let mut conn = kept.acquire().await?;
+    sqlx::query(LATEST_RUN).bind(&identity).fetch_optional(&mut *conn).await?;
+    conn.release();
+    let mut conn = kept.acquire().await?;
+    sqlx::query(PREVIOUS_REPORT).bind(&identity).bind(now).bind(run).fetch_optional(&mut *conn).await?;
+    conn.release();
+    let mut open = InTransaction(Some(kept.acquire().await?));
+    start_transaction(open.conn(), texts, (workspace, tenant), (&identity, run), now).await?;
+    if let Some(conn) = open.0.take() {
+        conn.release();
+    }
+    Ok(())
+}
+
+/// A connection lent for a transaction. Dropped before the transaction ended (a statement
+/// failed, or the client went away and the request was cancelled) it is closed, not reused.
+struct InTransaction(Option<Lent<sqlx::Postgres>>);
+
+impl InTransaction {
+    fn conn(&mut self) -> &mut sqlx::PgConnection {
+        self.0.as_deref_mut().unwrap_or_else(|| unreachable!("taken only when the transaction ended"))
+    }
+}
+
+impl Drop for InTransaction {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            conn.close_on_drop();
+        }
+    }
+}
+
+/// The blocked start's transaction on `conn`.
+async fn start_transaction(
+    conn: &mut sqlx::PgConnection,
+    texts: &StartTexts,
+    (workspace, tenant): (i64, i64),
+    (identity, run): (&str, Uuid),
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
+    sqlx::query(LOCK_IDENTITY).bind(identity).execute(&mut *conn).await?;
+    sqlx::query(LATEST_RUN).bind(identity).fetch_optional(&mut *conn).await?;
+    sqlx::query(INSERT_COMPLETED)
+        .bind(run)
+        .bind(workspace)
+        .bind(tenant)
+        .bind(None::<Uuid>)
+        .bind(texts.text("p5_5"))
+        .bind(identity)
+        .bind(texts.text("p5_7"))
+        .bind(texts.text("p5_8"))
+        .bind(texts.text("p5_9"))
+        .bind(texts.text("p5_10"))
+        .bind(texts.text("p5_11"))
+        .bind(now)
+        .bind(now)
+        .bind(texts.text("p5_14"))
+        .bind(texts.text("p5_15"))
+        .bind(None::<DateTime<Utc>>)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(ENQUEUE_DELIVERIES)
+        .bind(vec![Uuid::now_v7(), Uuid::now_v7()])
+        .bind(texts.pair("p6_2"))
+        .bind(vec![run, run])
+        .bind(texts.pair("p6_4"))
+        .bind(vec![now, now])
+        .bind(vec![workspace, workspace])
+        .execute(&mut *conn)
+        .await?;
+    let (seq, hash): (i64, String) =
+        sqlx::query_as(LOCK_CHAIN_HEAD).bind(workspace).bind("0".repeat(64)).fetch_one(&mut *conn).await?;
+    let (first, second) = (fresh_hex(), fresh_hex());
+    let subject = run.to_string();
+    sqlx::query(APPEND_AUDIT_EVENTS)
+        .bind(workspace)
+        .bind(vec![Uuid::now_v7(), Uuid::now_v7()])
+        .bind(vec![seq + 1, seq + 2])
+        .bind(vec![now, now])
+        .bind(vec![tenant, tenant])
+        .bind(texts.pair("p8_6"))
+        .bind(vec![texts.text("p5_8"), texts.text("p5_8")])
+        .bind(texts.pair("p8_8"))
+        .bind(texts.pair("p8_9"))
+        .bind(vec![subject.as_str(), subject.as_str()])
+        .bind(texts.pair("p8_11"))
+        .bind(vec![hash.as_str(), first.as_str()])
+        .bind(vec![first.as_str(), second.as_str()])
+        .execute(&mut *conn)
+        .await?;
+    sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
     Ok(())
 }
