@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde_json::{Map, Value};
 use url::Url;
 
@@ -53,17 +53,22 @@ fn regex(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| panic!("sanitizer pattern {pattern}: {e}"))
 }
 
-static JWT: LazyLock<Regex> = LazyLock::new(|| regex(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"));
-static AUTH_SCHEME: LazyLock<Regex> =
-    LazyLock::new(|| regex(r"\b(?:(?i:bearer)\s+[A-Za-z0-9._~+/=-]+|Basic\s+[A-Za-z0-9+/=]{8,})"));
-static HOST_PREFIX: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:/|$)"));
+const JWT_PATTERN: &str = r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*";
+const AUTH_SCHEME_PATTERN: &str = r"\b(?:(?i:bearer)\s+[A-Za-z0-9._~+/=-]+|Basic\s+[A-Za-z0-9+/=]{8,})";
 /// A secret-like key, its separator, and its value — through any chain of further `value:` hops
 /// (`key: "client_secret": "…"` names the secret in its second value, so the whole chain goes).
-static KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| {
-    regex(
-        r#"(?i)([a-z0-9_.-]*(?:token|secret|password|passwd|pwd|authorization|cookie|assertion|key|credential|signature)[a-z0-9_.-]*)["']?\s*[=:]\s*(?:(?:\[REDACTED\]|"[^"]*"|'[^']*'|[^\s&,;"'{}()<>\]=:]+)\s*[=:]\s*)*(\[REDACTED\]|"[^"]*"|'[^']*'|[^\s&,;"'{}()<>\]]+)"#,
-    )
+const KEY_VALUE_PATTERN: &str = r#"(?i)([a-z0-9_.-]*(?:token|secret|password|passwd|pwd|authorization|cookie|assertion|key|credential|signature)[a-z0-9_.-]*)["']?\s*[=:]\s*(?:(?:\[REDACTED\]|"[^"]*"|'[^']*'|[^\s&,;"'{}()<>\]=:]+)\s*[=:]\s*)*(\[REDACTED\]|"[^"]*"|'[^']*'|[^\s&,;"'{}()<>\]]+)"#;
+
+static JWT: LazyLock<Regex> = LazyLock::new(|| regex(JWT_PATTERN));
+static AUTH_SCHEME: LazyLock<Regex> = LazyLock::new(|| regex(AUTH_SCHEME_PATTERN));
+static KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| regex(KEY_VALUE_PATTERN));
+/// The three patterns above in one scan: a text none of them matches (most texts) skips the three
+/// replacement passes, which would each scan it again to change nothing.
+static ANY_PATTERN: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new([AUTH_SCHEME_PATTERN, JWT_PATTERN, KEY_VALUE_PATTERN])
+        .unwrap_or_else(|e| panic!("sanitizer patterns: {e}"))
 });
+static HOST_PREFIX: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:/|$)"));
 
 /// Whether `name` names a secret-like thing (case-insensitive substring match: over-dropping
 /// is safe, under-dropping is a leak).
@@ -104,6 +109,9 @@ fn redact(text: &str) -> String {
     } else {
         Cow::Borrowed(text)
     };
+    if !ANY_PATTERN.is_match(&cleaned) {
+        return redact_opaque_runs(&cleaned);
+    }
     let step = AUTH_SCHEME.replace_all(&cleaned, REDACTED);
     let step = JWT.replace_all(&step, REDACTED);
     let step = KEY_VALUE.replace_all(&step, |caps: &regex::Captures<'_>| format!("{}={REDACTED}", &caps[1]));
@@ -288,6 +296,31 @@ mod tests {
     use crate::domain::{CheckStatus, ReasonCode, Severity};
     use crate::rules::test_support::check;
     use serde_json::json;
+
+    /// The three replacement passes with no gate in front, as `redact` ran them before.
+    fn replaced_ungated(text: &str) -> String {
+        let step = AUTH_SCHEME.replace_all(text, REDACTED);
+        let step = JWT.replace_all(&step, REDACTED);
+        KEY_VALUE.replace_all(&step, |caps: &regex::Captures<'_>| format!("{}={REDACTED}", &caps[1])).into_owned()
+    }
+
+    proptest::proptest! {
+        /// The one-scan gate never skips a text that a replacement pass would change: texts built
+        /// from the patterns' own pieces (schemes, JWT heads, secret words, separators, quotes).
+        #[test]
+        fn the_gate_skips_only_texts_no_pass_changes(
+            parts in proptest::collection::vec(
+                "Bearer |bearer\t|Basic |eyJ|[A-Za-z0-9+/=._~-]{1,12}|client_secret|Password|key|token|[=:]|\"|'| |\\.|&|\\[REDACTED\\]|é",
+                0..12,
+            )
+        ) {
+            let text = parts.concat();
+            if !ANY_PATTERN.is_match(&text) {
+                proptest::prop_assert_eq!(replaced_ungated(&text), text);
+            }
+        }
+    }
+
 
     const JWT_SAMPLE: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl";
 
