@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Completion, Counts, FailureSummary, FlowId, ParseError, ProviderConnectionId, Report, RunId, RunIdentity, RunIdentityHash,
-    TenantId, UserId, WorkspaceId,
+    Completion, Counts, FailureSummary, FlowId, ParseError, ProviderConnectionId, Report, RunId, RunIdentity,
+    RunIdentityHash, TenantId, UserId, WorkspaceId,
 };
 
 /// Where a run is in its lifecycle.

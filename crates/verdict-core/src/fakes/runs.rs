@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::{InMemoryStore, State};
 use crate::domain::{
-    Acknowledgement, Completion, LeaseOwner, NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId,
-    RunIdentityHash, RunListQuery, RunPage, RunScope, RunStatus, WebhookEvent, to_micros,
+    Acknowledgement, Completion, LeaseOwner, NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash,
+    RunListQuery, RunPage, RunScope, RunStatus, WebhookEvent, to_micros,
 };
 use crate::ports::{
     BlockedStart, CompleteError, LeaseError, QueueDepth, RunInContext, RunQueue, RunStore, ScopeVisible, StartOutcome,
@@ -55,7 +55,9 @@ impl RunStore for InMemoryStore {
         {
             return Ok(StartOutcome::Deduplicated(latest));
         }
-        state.completions.insert(start.run.id, (start.completion.change_state(), start.completion.credential_expires_at()));
+        state
+            .completions
+            .insert(start.run.id, (start.completion.change_state(), start.completion.credential_expires_at()));
         let row = start.run.completed(start.completion);
         state.runs.insert(row.id, row.clone());
         state.append(start.started);

@@ -321,7 +321,6 @@ mod tests {
         }
     }
 
-
     const JWT_SAMPLE: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl";
 
     #[test]
