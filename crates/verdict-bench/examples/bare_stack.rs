@@ -19,7 +19,14 @@
 //!   the audit metadata) are the values `verdict serve` sent, read from the `.defines` file the
 //!   HTTP bench wrote beside its pgbench script (`BARE_DEFINES`, e.g.
 //!   `target/bench/pgbench/blocked-start--10-workspaces.defines`); the ids and hashes are fresh per
-//!   request, the audit events follow the chain head as the server's do.
+//!   request, the audit events follow the chain head as the server's do;
+//! - `POST /v1/workspaces/{ws}/tenants/{t}/verifications` with a body that names a provider
+//!   connection: a deduplicated start's five statements (the connection, then a transaction whose
+//!   insert finds the identity's active run, the read of that run, and the rollback), answered 200
+//!   with 366 bytes, an active run's size. Its connection, scope, identity hash and
+//!   initiator are the ones the bench's deduplicated start sent (`BARE_DEDUP_DEFINES`, e.g.
+//!   `target/bench/pgbench/deduplicated-start.defines`), whatever the path and body name; only the
+//!   run id is fresh. The body is told apart from a blocked start's by its bytes, not parsed.
 //!
 //! A failed statement answers 500. With `--sql` it prints the run view's statements as a pgbench
 //! script whose variable is `:id` instead.
@@ -40,11 +47,11 @@ use uuid::Uuid;
 use verdict_core::domain::{PageLimit, RunListQuery, TenantId, WorkspaceId};
 use verdict_http::server::{ServerLimits, serve};
 use verdict_postgres::queries::{
-    APPEND_AUDIT_EVENTS, ENQUEUE_DELIVERIES, INSERT_COMPLETED, LATEST_RUN, LOCK_CHAIN_HEAD, LOCK_IDENTITY,
-    PREVIOUS_REPORT, RUN_BY_ID, RUN_SCOPE, list_runs,
+    ACTIVE_RUN, APPEND_AUDIT_EVENTS, ENQUEUE_DELIVERIES, INSERT_COMPLETED, INSERT_QUEUED, LATEST_RUN, LOCK_CHAIN_HEAD,
+    LOCK_IDENTITY, PREVIOUS_REPORT, RUN_BY_ID, RUN_SCOPE, list_runs,
 };
 use verdict_sql::kept::{Kept, Lent};
-use verdict_sql::statements::ACKNOWLEDGEMENTS_OF_RUN;
+use verdict_sql::statements::{ACKNOWLEDGEMENTS_OF_RUN, SCOPED_CONNECTION};
 
 const STATEMENTS: [&str; 3] = [RUN_SCOPE, RUN_BY_ID, ACKNOWLEDGEMENTS_OF_RUN];
 
@@ -59,13 +66,17 @@ async fn main() -> anyhow::Result<()> {
     let url = std::env::var("BARE_DATABASE_URL")?;
     let listen = std::env::var("BARE_LISTEN").unwrap_or_else(|_| "127.0.0.1:18081".to_owned());
     let texts = match std::env::var("BARE_DEFINES") {
-        Ok(file) => Some(Arc::new(StartTexts::read(&file)?)),
+        Ok(file) => Some(Arc::new(Texts::read(&file, &START_TEXTS)?)),
+        Err(_) => None,
+    };
+    let dedup = match std::env::var("BARE_DEDUP_DEFINES") {
+        Ok(file) => Some(Arc::new(Texts::read(&file, &DEDUP_TEXTS)?)),
         Err(_) => None,
     };
     let pool = PgPoolOptions::new().max_connections(16).test_before_acquire(false).connect(&url).await?;
     let kept = Arc::new(Kept::new(pool, Duration::from_secs(1)));
     let (view_body, page_body) = (Bytes::from(vec![b'x'; 1300]), Bytes::from(vec![b'x'; 16_700]));
-    let start_body = Bytes::from(vec![b'x'; 360]);
+    let (start_body, dedup_body) = (Bytes::from(vec![b'x'; 360]), Bytes::from(vec![b'x'; 366]));
     let (list_kept, start_kept) = (Arc::clone(&kept), Arc::clone(&kept));
     let router = axum::Router::new()
         .route(
@@ -84,17 +95,23 @@ async fn main() -> anyhow::Result<()> {
         )
         .route(
             "/v1/workspaces/{ws}/tenants/{t}/verifications",
-            post(move |Path((ws, t)): Path<(i64, i64)>, _request: Bytes| {
-                let (kept, texts, body) = (Arc::clone(&start_kept), texts.clone(), start_body.clone());
+            post(move |Path((ws, t)): Path<(i64, i64)>, request: Bytes| {
+                let kept = Arc::clone(&start_kept);
+                let (texts, dedup) = (texts.clone(), dedup.clone());
+                let (start_body, dedup_body) = (start_body.clone(), dedup_body.clone());
                 async move {
-                    let texts = texts.ok_or(StatusCode::NOT_IMPLEMENTED)?;
-                    match blocked_start(&kept, &texts, ws, t).await {
-                        Ok(()) => Ok((StatusCode::CREATED, body)),
-                        Err(error) => {
-                            eprintln!("blocked start: {error:#}");
-                            Err(StatusCode::INTERNAL_SERVER_ERROR)
-                        }
-                    }
+                    let blocked = request.windows(NO_CONNECTION.len()).any(|w| w == NO_CONNECTION);
+                    let (answer, outcome) = if blocked {
+                        let texts = texts.ok_or(StatusCode::NOT_IMPLEMENTED)?;
+                        ((StatusCode::CREATED, start_body), blocked_start(&kept, &texts, ws, t).await)
+                    } else {
+                        let dedup = dedup.ok_or(StatusCode::NOT_IMPLEMENTED)?;
+                        ((StatusCode::OK, dedup_body), deduplicated_start(&kept, &dedup).await)
+                    };
+                    outcome.map(|()| answer).map_err(|error| {
+                        eprintln!("start: {error:#}");
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    })
                 }
             }),
         );
@@ -130,20 +147,23 @@ async fn run_list(kept: &Kept<sqlx::Postgres>, workspace: i64, tenant: i64) -> R
     Ok(())
 }
 
-/// The texts `verdict serve` sent with a blocked start, by the names the HTTP bench gave its
-/// parameters (`p<statement>_<parameter>[_<element>]`, statements counted from 0).
-struct StartTexts(HashMap<String, String>);
+/// What a body without a provider connection holds: a blocked start's.
+const NO_CONNECTION: &[u8] = b"\"provider_connection_id\":null";
 
-impl StartTexts {
-    fn read(file: &str) -> anyhow::Result<Self> {
+/// The values `verdict serve` sent for a request, by the names the HTTP bench gave its
+/// parameters (`p<statement>_<parameter>[_<element>]`, statements counted from 0).
+struct Texts(HashMap<String, String>);
+
+impl Texts {
+    fn read(file: &str, required: &[&str]) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
         let pairs = text
             .lines()
             .filter_map(|line| line.strip_prefix("-D ")?.split_once('='))
             .map(|(name, value)| (name.to_owned(), value.to_owned()));
         let texts = Self(pairs.collect());
-        for name in START_TEXTS {
-            texts.get(name).with_context(|| format!("{file} has no {name}: is it a blocked start's?"))?;
+        for name in required {
+            texts.get(name).with_context(|| format!("{file} has no {name}: is it the right scenario's?"))?;
         }
         Ok(texts)
     }
@@ -159,6 +179,46 @@ impl StartTexts {
     fn pair(&self, name: &str) -> Vec<&str> {
         vec![self.text(&format!("{name}_1")), self.text(&format!("{name}_2"))]
     }
+
+    fn number(&self, name: &str) -> anyhow::Result<i64> {
+        self.text(name).parse().with_context(|| format!("{name} is not a number"))
+    }
+}
+
+/// What a deduplicated start's statements bind from the server's own values: the connection
+/// and its scope, the flow, the identity hash and the initiator.
+const DEDUP_TEXTS: [&str; 6] = ["p0_1", "p0_2", "p0_3", "p2_5", "p2_6", "p2_7"];
+
+/// A deduplicated start as the server's store sends it (`crates/verdict-postgres/src/runs.rs`,
+/// `try_start`): the connection on one lending, then the insert that finds the active run, the
+/// read of that run and the rollback on another.
+async fn deduplicated_start(kept: &Kept<sqlx::Postgres>, texts: &Texts) -> anyhow::Result<()> {
+    let connection: Uuid = texts.text("p0_1").parse()?;
+    let (workspace, tenant) = (texts.number("p0_2")?, texts.number("p0_3")?);
+    let mut conn = kept.acquire().await?;
+    sqlx::query(SCOPED_CONNECTION).bind(connection).bind(workspace).bind(tenant).fetch_optional(&mut *conn).await?;
+    conn.release();
+    let mut open = InTransaction(Some(kept.acquire().await?));
+    let conn = open.conn();
+    sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
+    let inserted = sqlx::query(INSERT_QUEUED)
+        .bind(Uuid::now_v7())
+        .bind(workspace)
+        .bind(tenant)
+        .bind(Some(connection))
+        .bind(texts.text("p2_5"))
+        .bind(texts.text("p2_6"))
+        .bind(texts.text("p2_7"))
+        .bind(Utc::now())
+        .fetch_optional(&mut *conn)
+        .await?;
+    anyhow::ensure!(inserted.is_none(), "the identity had no active run: a start was created, not deduplicated");
+    sqlx::query(ACTIVE_RUN).bind(tenant).bind(texts.text("p2_6")).fetch_optional(&mut *conn).await?;
+    sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await?;
+    if let Some(conn) = open.0.take() {
+        conn.release();
+    }
+    Ok(())
 }
 
 /// What a blocked start's statements bind from the server's own texts.
@@ -176,12 +236,7 @@ fn fresh_hex() -> String {
 /// A blocked start as the server's store sends it (`crates/verdict-postgres/src/runs.rs`,
 /// `start_blocked`, and `crates/verdict-core/src/services/verifications.rs` before it), each read
 /// on a connection of its own lending, the transaction on a third.
-async fn blocked_start(
-    kept: &Kept<sqlx::Postgres>,
-    texts: &StartTexts,
-    workspace: i64,
-    tenant: i64,
-) -> anyhow::Result<()> {
+async fn blocked_start(kept: &Kept<sqlx::Postgres>, texts: &Texts, workspace: i64, tenant: i64) -> anyhow::Result<()> {
     let (identity, run) = (fresh_hex(), Uuid::now_v7());
     let now: DateTime<Utc> = Utc::now();
     let mut conn = kept.acquire().await?;
@@ -219,7 +274,7 @@ impl Drop for InTransaction {
 /// The blocked start's transaction on `conn`.
 async fn start_transaction(
     conn: &mut sqlx::PgConnection,
-    texts: &StartTexts,
+    texts: &Texts,
     (workspace, tenant): (i64, i64),
     (identity, run): (&str, Uuid),
     now: DateTime<Utc>,
