@@ -1,7 +1,8 @@
 //! Statements of Verdict's reads and of its blocked start behind the same HTTP server and pool,
-//! with nothing of Verdict's own: no token, no logging, no domain, no JSON. What this serves per
-//! second, next to pgbench running the same statements, is the ceiling of this stack for those
-//! requests on the machine it runs on (docs/benchmarks.md, "The stack's own ceiling").
+//! with nothing of Verdict's own: no token, no logging, no domain, and no JSON but where a route
+//! says so. What this serves per second, next to pgbench running the same statements, is the
+//! ceiling of this stack for those requests on the machine it runs on (docs/benchmarks.md, "The
+//! stack's own ceiling").
 //!
 //! `BARE_DATABASE_URL=postgres://… cargo run --release -p verdict-bench --example bare_stack`
 //! serves, on 127.0.0.1:18081 (`BARE_LISTEN` to change it), on a kept connection
@@ -11,6 +12,9 @@
 //!   `crates/verdict-postgres/src/runs.rs`), answered with 1 300 bytes, about a run view's size;
 //! - `GET /v1/workspaces/{ws}/tenants/{t}/runs`: the first page of 50 runs
 //!   (`verdict_postgres::queries::list_runs`), answered with 16 700 bytes, about such a page's size;
+//!   with `?decoded` the least any server on this stack does to answer it with the rows: each row
+//!   decoded by position into a tuple of its twelve columns by sqlx, and the page serialized by
+//!   serde_json's derive (`axum::Json`), with no domain, no validation and no log;
 //! - `POST /v1/workspaces/{ws}/tenants/{t}/verifications`: a blocked start's ten statements as
 //!   `verdict serve` sends them for a tenant never started before (the identity's latest run and
 //!   previous report, then one transaction: the identity's lock, its latest run again, the stub
@@ -38,8 +42,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::body::Bytes;
-use axum::extract::Path;
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
+use axum::response::IntoResponse as _;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
@@ -52,6 +57,10 @@ use verdict_postgres::queries::{
 };
 use verdict_sql::kept::{Kept, Lent};
 use verdict_sql::statements::{ACKNOWLEDGEMENTS_OF_RUN, SCOPED_CONNECTION};
+
+/// The server's allocator (`crates/verdict-app/src/main.rs`), so that the two allocate alike.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const STATEMENTS: [&str; 3] = [RUN_SCOPE, RUN_BY_ID, ACKNOWLEDGEMENTS_OF_RUN];
 
@@ -88,9 +97,13 @@ async fn main() -> anyhow::Result<()> {
         )
         .route(
             "/v1/workspaces/{ws}/tenants/{t}/runs",
-            get(move |Path((ws, t)): Path<(i64, i64)>| {
+            get(move |Path((ws, t)): Path<(i64, i64)>, RawQuery(query): RawQuery| {
                 let (kept, body) = (Arc::clone(&list_kept), page_body.clone());
-                async move { run_list(&kept, ws, t).await.map(|()| body).map_err(|_| StatusCode::INTERNAL_SERVER_ERROR) }
+                async move {
+                    let list = run_list(&kept, ws, t, query.is_some_and(|q| q.contains("decoded"))).await;
+                    list.map(|page| page.map_or_else(|| body.into_response(), |page| axum::Json(page).into_response()))
+                        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
+                }
             }),
         )
         .route(
@@ -130,8 +143,54 @@ async fn run_view(kept: &Kept<sqlx::Postgres>, id: Uuid) -> Result<(), sqlx::Err
     Ok(())
 }
 
-/// The first page of 50 runs of a tenant, as the server's store selects it.
-async fn run_list(kept: &Kept<sqlx::Postgres>, workspace: i64, tenant: i64) -> Result<(), anyhow::Error> {
+/// A run as a page lists it: the columns `list_runs` selects, in its order.
+type PageColumns = (
+    Uuid,
+    i64,
+    i64,
+    Option<Uuid>,
+    String,
+    String,
+    String,
+    Option<String>,
+    i32,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
+/// A page's run as JSON, its fields named as Verdict's.
+#[derive(serde::Serialize)]
+struct PageRun {
+    id: Uuid,
+    workspace_id: i64,
+    tenant_id: i64,
+    provider_connection_id: Option<Uuid>,
+    flow: String,
+    status: String,
+    outcome: String,
+    attempt: i32,
+    initiator_user_id: Option<String>,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+}
+
+/// A page of runs as JSON.
+#[derive(serde::Serialize)]
+struct Page {
+    runs: Vec<PageRun>,
+    next_cursor: Option<String>,
+}
+
+/// The first page of 50 runs of a tenant, as the server's store selects it; decoded into a
+/// [`Page`] when `decoded`, else fetched and not decoded.
+async fn run_list(
+    kept: &Kept<sqlx::Postgres>,
+    workspace: i64,
+    tenant: i64,
+    decoded: bool,
+) -> Result<Option<Page>, anyhow::Error> {
     let query = RunListQuery {
         workspace_id: WorkspaceId::new(workspace)?,
         tenant_id: TenantId::new(tenant)?,
@@ -142,9 +201,35 @@ async fn run_list(kept: &Kept<sqlx::Postgres>, workspace: i64, tenant: i64) -> R
         after: None,
     };
     let mut conn = kept.acquire().await?;
-    list_runs("", &query).build().fetch_all(&mut *conn).await?;
+    if !decoded {
+        list_runs("", &query).build().fetch_all(&mut *conn).await?;
+        conn.release();
+        return Ok(None);
+    }
+    let rows: Vec<PageColumns> = list_runs("", &query).build_query_as().fetch_all(&mut *conn).await?;
     conn.release();
-    Ok(())
+    let more = rows.len() > 50;
+    let runs: Vec<PageRun> = rows
+        .into_iter()
+        .take(50)
+        .map(|r| PageRun {
+            id: r.0,
+            workspace_id: r.1,
+            tenant_id: r.2,
+            provider_connection_id: r.3,
+            flow: r.4,
+            status: r.5,
+            outcome: r.6,
+            initiator_user_id: r.7,
+            attempt: r.8,
+            created_at: r.9,
+            started_at: r.10,
+            completed_at: r.11,
+        })
+        .collect();
+    let next_cursor =
+        more.then(|| runs.last().map(|r| format!("{}{}", r.created_at.timestamp_micros(), r.id))).flatten();
+    Ok(Some(Page { runs, next_cursor }))
 }
 
 /// What a body without a provider connection holds: a blocked start's.
