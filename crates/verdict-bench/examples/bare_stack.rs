@@ -23,7 +23,9 @@
 //!   the audit metadata) are the values `verdict serve` sent, read from the `.defines` file the
 //!   HTTP bench wrote beside its pgbench script (`BARE_DEFINES`, e.g.
 //!   `target/bench/pgbench/blocked-start--10-workspaces.defines`); the ids and hashes are fresh per
-//!   request, the audit events follow the chain head as the server's do;
+//!   request, the audit events follow the chain head as the server's do. Their hashes are random,
+//!   so a workspace's chain no longer verifies once this has written to it: run it on a bench
+//!   database only;
 //! - `POST /v1/workspaces/{ws}/tenants/{t}/verifications` with a body that names a provider
 //!   connection: a deduplicated start's five statements (the connection, then a transaction whose
 //!   insert finds the identity's active run, the read of that run, and the rollback), answered 200
