@@ -14,10 +14,16 @@ pub fn to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
 /// It sorts lexicographically in time order, which the SQLite adapter relies on.
 #[must_use]
 pub fn format_timestamp(at: DateTime<Utc>) -> String {
+    with_timestamp_text(at, str::to_owned)
+}
+
+/// [`format_timestamp`]'s text handed to `use_text`, from a buffer on the stack wherever
+/// [`write_timestamp`] writes.
+fn with_timestamp_text<R>(at: DateTime<Utc>, use_text: impl FnOnce(&str) -> R) -> R {
     let mut text = [0; TEXT_LEN];
     match write_timestamp(at, &mut text) {
-        Some(written) => written.to_owned(),
-        None => rfc3339(at),
+        Some(written) => use_text(written),
+        None => use_text(&rfc3339(at)),
     }
 }
 
@@ -70,11 +76,7 @@ pub mod timestamp_serde {
     /// # Errors
     /// Only the serializer's own.
     pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        let mut text = [0; super::TEXT_LEN];
-        match super::write_timestamp(*at, &mut text) {
-            Some(written) => s.serialize_str(written),
-            None => s.serialize_str(&super::rfc3339(*at)),
-        }
+        super::with_timestamp_text(*at, |text| s.serialize_str(text))
     }
 
     /// Deserializes any RFC 3339 instant, truncated to microseconds.
