@@ -23,10 +23,17 @@ pub(crate) struct WriteTx(Option<Lent<Postgres>>);
 impl WriteTx {
     /// Begins a transaction on a connection of `kept`.
     pub(crate) async fn begin(kept: &Kept<Postgres>) -> Result<Self, StoreError> {
-        let mut conn = kept.acquire().await.map_err(store_error)?;
-        // A failed `BEGIN` opened nothing: the connection goes back to sqlx's pool, which checks it.
-        sqlx::raw_sql("BEGIN").execute(&mut *conn).await.map_err(store_error)?;
-        Ok(Self(Some(conn)))
+        // The transaction owns the connection before `BEGIN` is sent: a call cancelled while
+        // `BEGIN` is in flight is rolled back by the drop handler like any other. Otherwise the
+        // connection would go back to the pool inside a transaction, and the single-statement
+        // writes that get it next would never commit.
+        let mut tx = Self(Some(kept.acquire().await.map_err(store_error)?));
+        if let Err(error) = sqlx::raw_sql("BEGIN").execute(&mut *tx).await {
+            // A failed `BEGIN` opened nothing: the connection goes back to sqlx's pool, which checks it.
+            drop(tx.0.take());
+            return Err(store_error(error));
+        }
+        Ok(tx)
     }
 
     /// Commits.

@@ -58,3 +58,27 @@ async fn a_write_cancelled_inside_its_transaction_leaves_no_transaction_open() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_cancelled_while_it_begins_leaves_no_transaction_open() {
+    let (store, db) = store().await;
+    // Counted from a pool of its own: a connection left inside a transaction cannot count itself.
+    let observer = sqlx::PgPool::connect(db.url()).await.unwrap();
+    // A first start leaves a kept connection idle, so the next one takes it at once.
+    store.start_blocked(blocked_start(&identity(1, 10, None), "No connection.", None)).await.unwrap();
+    let mut start = Box::pin(store.start_blocked(blocked_start(&identity(1, 11, None), "No connection.", None)));
+    // Polled once, the start takes the kept connection and sends `BEGIN`; it cannot have the
+    // answer yet, so dropping it cancels it there.
+    let first = std::future::poll_fn(|context| std::task::Poll::Ready(start.as_mut().poll(context))).await;
+    assert!(first.is_pending(), "the start finished in one poll");
+    drop(start);
+    // Left inside the transaction `BEGIN` opened, the connection would serve the next calls
+    // there: a single-statement write would never commit.
+    let open = "SELECT count(*) FROM pg_stat_activity \
+                WHERE datname = current_database() AND state LIKE 'idle in transaction%'";
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while count(&observer, open).await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "a start cancelled in its BEGIN left a transaction open");
+        tokio::task::yield_now().await;
+    }
+}
