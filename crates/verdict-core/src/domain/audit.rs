@@ -310,7 +310,9 @@ impl AuditEvent {
             action: self.pending.action.as_str().to_owned(),
             subject_type: self.pending.subject.kind.as_str().to_owned(),
             subject_id: self.pending.subject.id.clone(),
-            metadata: Value::Object(self.pending.metadata.clone()).to_string(),
+            // The map serializes as `Value::Object` of it would, without a copy of it.
+            metadata: serde_json::to_string(&self.pending.metadata)
+                .unwrap_or_else(|e| unreachable!("a JSON map always serializes: {e}")),
             prev_hash: self.prev_hash.to_string(),
             hash: self.hash.to_string(),
         }

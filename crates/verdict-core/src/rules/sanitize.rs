@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::domain::{
-    CheckResult, CheckTitle, Evidence, EvidenceValue, MAX_EVIDENCE_VALUE_CHARS, MAX_LABEL_CHARS, MAX_MESSAGE_CHARS,
+    CheckResult, CheckTitle, EvidenceValue, MAX_EVIDENCE_VALUE_CHARS, MAX_LABEL_CHARS, MAX_MESSAGE_CHARS,
     MAX_TITLE_CHARS, MAX_URL_BYTES, NextStep,
 };
 
@@ -74,45 +74,74 @@ static HOST_PREFIX: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z0-9-]+(?:\.[
 /// is safe, under-dropping is a leak).
 #[must_use]
 pub fn is_secret_like_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    if SAFE_NAMES.contains(&lower.as_str()) {
+    if SAFE_NAMES.iter().any(|safe| name.eq_ignore_ascii_case(safe)) {
         return false;
     }
-    lower == "sig" || SECRET_WORDS.iter().any(|w| lower.contains(w))
+    name.eq_ignore_ascii_case("sig") || contains_any_word(name, SECRET_WORDS)
+}
+
+/// Whether `text` holds one of `words` (lowercase ASCII), ignoring ASCII case — as lowercasing
+/// it with `to_ascii_lowercase` and searching would, without the copy.
+fn contains_any_word(text: &str, words: &[&str]) -> bool {
+    let bytes = text.as_bytes();
+    (0..bytes.len()).any(|at| {
+        words.iter().any(|word| bytes[at..].get(..word.len()).is_some_and(|b| b.eq_ignore_ascii_case(word.as_bytes())))
+    })
 }
 
 /// Replaces secret-looking substrings of free text with [`REDACTED`], replaces control
 /// characters with spaces and truncates to `max_chars` characters.
 #[must_use]
 pub fn sanitize_text(text: &str, max_chars: usize) -> String {
-    // Truncation can cut a redaction marker in half, which the next redaction pass would see as
-    // a new value; iterate to a fixed point so the function is idempotent.
-    let mut current = truncate(&redact(text), max_chars);
-    // A text the first pass left as it was is a fixed point already: the pass is a function of
-    // its input alone, so a second one would compute the same text again. Most texts are so.
-    if current == text {
-        return current;
-    }
-    for _ in 0..8 {
-        let next = truncate(&redact(&current), max_chars);
-        if next == current {
-            break;
-        }
-        current = next;
-    }
-    current
+    sanitized(text, max_chars).into_owned()
 }
 
-fn redact(text: &str) -> String {
+/// [`sanitize_text`] of an owned text, in place: a text that is already clean (most are) is
+/// neither copied nor reallocated.
+pub(crate) fn sanitize_text_in_place(text: &mut String, max_chars: usize) {
+    if let Cow::Owned(clean) = sanitized(text, max_chars) {
+        *text = clean;
+    }
+}
+
+/// [`sanitize_text`], borrowing `text` when it is a fixed point already.
+fn sanitized(text: &str, max_chars: usize) -> Cow<'_, str> {
+    // Truncation can cut a redaction marker in half, which the next redaction pass would see as
+    // a new value; iterate to a fixed point so the function is idempotent.
+    let mut current = match sanitize_pass(text, max_chars) {
+        // A text the first pass left as it was is a fixed point already: the pass is a function
+        // of its input alone, so a second one would compute the same text again. Most texts are so.
+        Cow::Owned(changed) if changed != text => changed,
+        _ => return Cow::Borrowed(text),
+    };
+    for _ in 0..8 {
+        match sanitize_pass(&current, max_chars) {
+            Cow::Owned(next) if next != current => current = next,
+            _ => break,
+        }
+    }
+    Cow::Owned(current)
+}
+
+/// One redaction and truncation pass; borrowed when it changed nothing.
+fn sanitize_pass(text: &str, max_chars: usize) -> Cow<'_, str> {
+    match redact(text) {
+        Cow::Borrowed(redacted) => truncate(redacted, max_chars).map_or(Cow::Borrowed(redacted), Cow::Owned),
+        Cow::Owned(redacted) => Cow::Owned(truncate(&redacted, max_chars).unwrap_or(redacted)),
+    }
+}
+
+fn redact(text: &str) -> Cow<'_, str> {
     let cleaned: Cow<'_, str> = if text.chars().any(char::is_control) {
         Cow::Owned(text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect())
     } else {
         Cow::Borrowed(text)
     };
-    if !ANY_PATTERN.is_match(&cleaned) {
-        return redact_opaque_runs(&cleaned);
+    let replaced = if ANY_PATTERN.is_match(&cleaned) { Cow::Owned(replace_patterns(&cleaned)) } else { cleaned };
+    match redact_opaque_runs(&replaced) {
+        Some(redacted) => Cow::Owned(redacted),
+        None => replaced,
     }
-    redact_opaque_runs(&replace_patterns(&cleaned))
 }
 
 /// The auth-scheme, JWT and key=value replacement passes, in that order.
@@ -127,32 +156,41 @@ fn is_opaque_char(c: char) -> bool {
 }
 
 /// Long runs of base64-like characters are secrets or tokens; SHA-256 hashes, GUIDs (lowercase
-/// hex) and the host and path of a URL are safe pointers and pass.
-fn redact_opaque_runs(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+/// hex) and the host and path of a URL are safe pointers and pass. `None` when no run is
+/// redacted (the text stays as it is).
+fn redact_opaque_runs(text: &str) -> Option<String> {
+    let mut out: Option<String> = None;
+    // The end of the text already copied into `out`.
+    let mut copied = 0;
     let mut run_start: Option<usize> = None;
-    let flush = |out: &mut String, start: usize, end: usize| {
+    let mut flush = |out: &mut Option<String>, start: usize, end: usize| {
         let run = &text[start..end];
         // Cheapest test first: most runs are short words, and only a long one can be a secret.
-        let secret = run.chars().count() >= OPAQUE_RUN_MIN
+        // Opaque characters are ASCII, so the run's bytes are its characters.
+        let secret = run.len() >= OPAQUE_RUN_MIN
             && looks_opaque(run)
             && !(text[..start].ends_with("://") || run.starts_with('/') || HOST_PREFIX.is_match(run));
-        out.push_str(if secret { REDACTED } else { run });
+        if secret {
+            let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            out.push_str(&text[copied..start]);
+            out.push_str(REDACTED);
+            copied = end;
+        }
     };
     for (i, c) in text.char_indices() {
         if is_opaque_char(c) {
             run_start.get_or_insert(i);
-        } else {
-            if let Some(start) = run_start.take() {
-                flush(&mut out, start, i);
-            }
-            out.push(c);
+        } else if let Some(start) = run_start.take() {
+            flush(&mut out, start, i);
         }
     }
     if let Some(start) = run_start {
         flush(&mut out, start, text.len());
     }
-    out
+    out.map(|mut out| {
+        out.push_str(&text[copied..]);
+        out
+    })
 }
 
 /// Mixed-case alphanumerics with digits (base64, client secrets) or hex longer than a SHA-256.
@@ -164,39 +202,34 @@ fn looks_opaque(run: &str) -> bool {
     (has_digit && has_upper && has_lower) || long_hex
 }
 
-fn truncate(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        return text.to_owned();
+/// The text cut to `max_chars` characters, its last one `…`; `None` when it is short enough.
+fn truncate(text: &str, max_chars: usize) -> Option<String> {
+    // A text of at most `max_chars` bytes has at most as many characters: no need to count them.
+    if text.len() <= max_chars || text.chars().count() <= max_chars {
+        return None;
     }
     let mut out: String = text.chars().take(max_chars.saturating_sub(1)).collect();
     out.push('…');
-    out
+    Some(out)
 }
 
 /// Sanitizes one check result: message, title and evidence values redacted and truncated,
 /// secret-named evidence dropped, unsafe next steps dropped or stripped.
 #[must_use]
 pub fn sanitize_check(mut check: CheckResult) -> CheckResult {
-    let title = sanitize_text(check.title.as_str(), MAX_TITLE_CHARS);
-    if title != check.title.as_str()
+    if let Cow::Owned(title) = sanitized(check.title.as_str(), MAX_TITLE_CHARS)
         && let Ok(clean) = CheckTitle::parse(title)
     {
         check.title = clean;
     }
-    check.message = sanitize_text(&check.message, MAX_MESSAGE_CHARS);
-    check.evidence = check
-        .evidence
-        .into_iter()
-        .filter(|e| !is_secret_like_name(e.kind.as_str()))
-        .map(|e| Evidence {
-            value: match e.value {
-                EvidenceValue::Text(text) => EvidenceValue::Text(sanitize_text(&text, MAX_EVIDENCE_VALUE_CHARS)),
-                other => other,
-            },
-            kind: e.kind,
-        })
-        .take(MAX_EVIDENCE)
-        .collect();
+    sanitize_text_in_place(&mut check.message, MAX_MESSAGE_CHARS);
+    check.evidence.retain(|e| !is_secret_like_name(e.kind.as_str()));
+    check.evidence.truncate(MAX_EVIDENCE);
+    for evidence in &mut check.evidence {
+        if let EvidenceValue::Text(text) = &mut evidence.value {
+            sanitize_text_in_place(text, MAX_EVIDENCE_VALUE_CHARS);
+        }
+    }
     check.next_steps = check.next_steps.into_iter().filter_map(sanitize_next_step).take(MAX_NEXT_STEPS).collect();
     check
 }
@@ -205,28 +238,26 @@ pub fn sanitize_check(mut check: CheckResult) -> CheckResult {
 /// URL; strips userinfo, fragments and secret-named query parameters.
 #[must_use]
 pub fn sanitize_next_step(step: NextStep) -> Option<NextStep> {
-    let label = sanitize_text(step.label.trim(), MAX_LABEL_CHARS);
-    if label.trim().is_empty() || step.url.len() > MAX_URL_BYTES {
-        return None;
-    }
-    if step.url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
-        return None;
-    }
-    let url = if step.url.starts_with('/') && !step.url.starts_with("//") {
-        let base = Url::parse("https://relative.invalid").ok()?;
-        let mut parsed = base.join(&step.url).ok()?;
-        strip_url(&mut parsed);
-        let mut relative = parsed.path().to_owned();
-        if let Some(query) = parsed.query() {
-            relative.push('?');
-            relative.push_str(query);
-        }
-        relative
+    let NextStep { label: mut raw_label, url: raw_url } = step;
+    let label = if raw_label.trim().len() == raw_label.len() {
+        sanitize_text_in_place(&mut raw_label, MAX_LABEL_CHARS);
+        raw_label
     } else {
-        if !step.url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) || step.url[8..].starts_with('/') {
+        sanitize_text(raw_label.trim(), MAX_LABEL_CHARS)
+    };
+    if label.trim().is_empty() || raw_url.len() > MAX_URL_BYTES {
+        return None;
+    }
+    if raw_url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
+        return None;
+    }
+    let url = if raw_url.starts_with('/') && !raw_url.starts_with("//") {
+        if is_plain_path(&raw_url) { raw_url } else { relative_url(&raw_url)? }
+    } else {
+        if !raw_url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) || raw_url[8..].starts_with('/') {
             return None;
         }
-        let mut parsed = Url::parse(&step.url).ok()?;
+        let mut parsed = Url::parse(&raw_url).ok()?;
         if parsed.scheme() != "https" || parsed.host_str().is_none_or(str::is_empty) {
             return None;
         }
@@ -234,6 +265,28 @@ pub fn sanitize_next_step(step: NextStep) -> Option<NextStep> {
         parsed.to_string()
     };
     (url.len() <= MAX_URL_BYTES).then_some(NextStep { label, url })
+}
+
+/// A path that URL parsing leaves as it is: a `/` and then letters, digits, `-`, `_`, `~` and
+/// single `/`s — no dot segment to resolve, nothing to percent-encode, no query, userinfo or
+/// fragment to strip. (`a_plain_path_is_what_parsing_makes_of_it` holds it to [`relative_url`].)
+fn is_plain_path(url: &str) -> bool {
+    url.starts_with('/')
+        && !url.contains("//")
+        && url.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'~'))
+}
+
+/// A relative URL (`/…`) resolved, normalized and stripped as [`strip_url`] says.
+fn relative_url(url: &str) -> Option<String> {
+    static BASE: LazyLock<Option<Url>> = LazyLock::new(|| Url::parse("https://relative.invalid").ok());
+    let mut parsed = BASE.as_ref()?.join(url).ok()?;
+    strip_url(&mut parsed);
+    let mut relative = parsed.path().to_owned();
+    if let Some(query) = parsed.query() {
+        relative.push('?');
+        relative.push_str(query);
+    }
+    Some(relative)
 }
 
 fn strip_url(url: &mut Url) {
@@ -259,45 +312,51 @@ pub const MAX_METADATA_KEYS: usize = 32;
 /// `message`, …) are dropped, strings are redacted and truncated, nesting is limited to one
 /// object level and arrays to scalars.
 #[must_use]
-pub fn sanitize_metadata(metadata: Map<String, Value>) -> Map<String, Value> {
-    sanitize_map(metadata, 0)
+pub fn sanitize_metadata(mut metadata: Map<String, Value>) -> Map<String, Value> {
+    sanitize_map(&mut metadata, 0);
+    metadata
 }
 
 const FREE_TEXT_WORDS: &[&str] =
     &["reason", "message", "comment", "note", "description", "raw", "response", "request_body"];
 
-fn sanitize_map(map: Map<String, Value>, depth: u8) -> Map<String, Value> {
-    map.into_iter()
-        .filter(|(k, _)| {
-            let lower = k.to_ascii_lowercase();
-            k.len() <= 64 && !is_secret_like_name(k) && !FREE_TEXT_WORDS.iter().any(|w| lower.contains(w))
-        })
-        .filter_map(|(k, v)| sanitize_metadata_value(v, depth).map(|v| (k, v)))
-        .take(MAX_METADATA_KEYS)
-        .collect()
+/// Keeps the first [`MAX_METADATA_KEYS`] safe keys, in the map's order, each value sanitized in
+/// place.
+fn sanitize_map(map: &mut Map<String, Value>, depth: u8) {
+    let mut kept = 0;
+    map.retain(|k, v| {
+        let keep = kept < MAX_METADATA_KEYS
+            && k.len() <= 64
+            && !is_secret_like_name(k)
+            && !contains_any_word(k, FREE_TEXT_WORDS)
+            && sanitize_metadata_value(v, depth);
+        kept += usize::from(keep);
+        keep
+    });
 }
 
-fn sanitize_metadata_value(value: Value, depth: u8) -> Option<Value> {
+/// Sanitizes `value` in place; `false` when it is dropped (an object below the first level).
+fn sanitize_metadata_value(value: &mut Value, depth: u8) -> bool {
     match value {
-        Value::String(s) => Some(Value::String(sanitize_text(&s, MAX_EVIDENCE_VALUE_CHARS))),
-        Value::Object(map) if depth == 0 => Some(Value::Object(sanitize_map(map, 1))),
-        Value::Object(_) => None,
-        Value::Array(items) => Some(Value::Array(
-            items
-                .into_iter()
-                .filter(|v| !matches!(v, Value::Object(_) | Value::Array(_)))
-                .filter_map(|v| sanitize_metadata_value(v, depth + 1))
-                .take(MAX_METADATA_KEYS)
-                .collect(),
-        )),
-        scalar => Some(scalar),
+        Value::String(s) => sanitize_text_in_place(s, MAX_EVIDENCE_VALUE_CHARS),
+        Value::Object(map) if depth == 0 => sanitize_map(map, 1),
+        Value::Object(_) => return false,
+        Value::Array(items) => {
+            items.retain(|v| !matches!(v, Value::Object(_) | Value::Array(_)));
+            items.truncate(MAX_METADATA_KEYS);
+            for item in items {
+                sanitize_metadata_value(item, depth + 1);
+            }
+        }
+        _ => {}
     }
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CheckStatus, ReasonCode, Severity};
+    use crate::domain::{CheckStatus, Evidence, ReasonCode, Severity};
     use crate::rules::test_support::check;
     use serde_json::json;
 
@@ -315,6 +374,41 @@ mod tests {
             if !ANY_PATTERN.is_match(&text) {
                 proptest::prop_assert_eq!(replace_patterns(&text), text);
             }
+        }
+
+        /// The shortcut past URL parsing keeps only paths that parsing would leave as they are.
+        #[test]
+        fn a_plain_path_is_what_parsing_makes_of_it(
+            parts in proptest::collection::vec("/|//|[A-Za-z0-9_~-]{1,8}|\\.|\\.\\.|%2[eE]|\\?|#|@|:|;|é|\\[|\\||\\^|`|\\{", 1..10)
+        ) {
+            let url = format!("/{}", parts.concat());
+            if is_plain_path(&url) {
+                proptest::prop_assert_eq!(relative_url(&url), Some(url));
+            }
+        }
+
+        /// Its converse, so the strategy above reaches the shortcut at all.
+        #[test]
+        fn plain_paths_are_reached(segments in proptest::collection::vec("[A-Za-z0-9_~-]{1,8}", 1..6)) {
+            let url = format!("/{}", segments.join("/"));
+            proptest::prop_assert!(is_plain_path(&url));
+            proptest::prop_assert_eq!(relative_url(&url), Some(url));
+        }
+
+        /// The search without a copy finds what lowercasing and searching finds.
+        #[test]
+        fn word_search_ignores_ascii_case_only(
+            parts in proptest::collection::vec("[A-Za-z_]{0,4}|TOKEN|Secret|kEy|sig|SIG|Check_Key|reason|é|K|ſ|İ", 0..6)
+        ) {
+            let name = parts.concat();
+            let lower = name.to_ascii_lowercase();
+            let by_copy = !SAFE_NAMES.contains(&lower.as_str())
+                && (lower == "sig" || SECRET_WORDS.iter().any(|w| lower.contains(w)));
+            proptest::prop_assert_eq!(is_secret_like_name(&name), by_copy);
+            proptest::prop_assert_eq!(
+                contains_any_word(&name, FREE_TEXT_WORDS),
+                FREE_TEXT_WORDS.iter().any(|w| lower.contains(w))
+            );
         }
     }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::Sha256;
 
-use super::{ChangeState, CheckChange, compare_reports, sanitize_text};
+use super::{ChangeState, CheckChange, ReportChange, compare_reports, sanitize_text_in_place};
 use crate::domain::{
     Completion, MAX_MESSAGE_CHARS, Overall, Report, RunId, RunIdentity, WebhookEvent, WebhookEventId, WebhookEventType,
     format_timestamp,
@@ -21,7 +21,11 @@ use crate::domain::{
 /// and the previous report's was not.
 #[must_use]
 pub fn raised_events(report: &Report, previous: Option<&Report>) -> Vec<WebhookEventType> {
-    let change = compare_reports(report, previous);
+    raised_by(report, previous, &compare_reports(report, previous))
+}
+
+/// [`raised_events`] given the change between the two reports.
+fn raised_by(report: &Report, previous: Option<&Report>, change: &ReportChange) -> Vec<WebhookEventType> {
     let ready = report.summary().overall == Overall::Ready;
     let mut events = vec![WebhookEventType::Completed];
     if change.state == ChangeState::Changed {
@@ -80,7 +84,7 @@ pub fn completion_events(
 ) -> Vec<WebhookEvent> {
     let report = completion.report();
     let change = compare_reports(report, previous);
-    raised_events(report, previous)
+    raised_by(report, previous, &change)
         .into_iter()
         .map(|event_type| {
             let id = WebhookEventId::generate();
@@ -101,14 +105,15 @@ pub fn completion_events(
                     run_url: format!("/v1/runs/{run_id}"),
                 },
             };
-            let value = serde_json::to_value(&payload)
+            let mut value = serde_json::to_value(&payload)
                 .unwrap_or_else(|e| unreachable!("serializing a payload of plain values failed: {e}"));
+            sanitize_payload(&mut value);
             WebhookEvent {
                 id,
                 event_type,
                 workspace_id: identity.workspace_id,
                 run_id,
-                payload: sanitize_payload(value).to_string(),
+                payload: value.to_string(),
                 occurred_at: completion.completed_at(),
             }
         })
@@ -118,13 +123,12 @@ pub fn completion_events(
 /// Every string of a payload through the report sanitizer (docs/contract.md#evidence-safety). The payload is built from
 /// ids, enums and check keys only, so this changes nothing today; it keeps a future field from
 /// carrying a secret out.
-#[must_use]
-pub fn sanitize_payload(value: Value) -> Value {
+pub fn sanitize_payload(value: &mut Value) {
     match value {
-        Value::String(text) => Value::String(sanitize_text(&text, MAX_MESSAGE_CHARS)),
-        Value::Array(items) => Value::Array(items.into_iter().map(sanitize_payload).collect()),
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, sanitize_payload(v))).collect()),
-        scalar => scalar,
+        Value::String(text) => sanitize_text_in_place(text, MAX_MESSAGE_CHARS),
+        Value::Array(items) => items.iter_mut().for_each(sanitize_payload),
+        Value::Object(map) => map.values_mut().for_each(sanitize_payload),
+        _ => {}
     }
 }
 
@@ -245,7 +249,8 @@ mod tests {
     #[test]
     fn payload_strings_go_through_the_sanitizer() {
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl";
-        let value = serde_json::json!({"data": {"a": [format!("x {jwt}")], "n": 1}});
-        assert_eq!(sanitize_payload(value), serde_json::json!({"data": {"a": ["x [REDACTED]"], "n": 1}}));
+        let mut value = serde_json::json!({"data": {"a": [format!("x {jwt}")], "n": 1}});
+        sanitize_payload(&mut value);
+        assert_eq!(value, serde_json::json!({"data": {"a": ["x [REDACTED]"], "n": 1}}));
     }
 }
