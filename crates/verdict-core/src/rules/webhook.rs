@@ -44,13 +44,15 @@ fn raised_by(report: &Report, previous: Option<&Report>, change: &ReportChange) 
     events
 }
 
+/// A payload around its data. The fields are in the order `serde_json::Value` writes an object's
+/// keys (sorted), so the text is what serializing the whole payload as one `Value` writes.
 #[derive(Serialize)]
-struct Payload<'a> {
-    id: WebhookEventId,
+struct Envelope<'a> {
+    data: &'a Value,
+    id: Value,
+    timestamp: Value,
     #[serde(rename = "type")]
-    event_type: WebhookEventType,
-    timestamp: String,
-    data: PayloadData<'a>,
+    event_type: Value,
 }
 
 #[derive(Serialize)]
@@ -63,14 +65,14 @@ struct PayloadData<'a> {
     overall: &'static str,
     outcome: &'static str,
     previous_report_id: Option<RunId>,
-    change: PayloadChange,
+    change: PayloadChange<'a>,
     run_url: String,
 }
 
 #[derive(Serialize)]
-struct PayloadChange {
+struct PayloadChange<'a> {
     state: ChangeState,
-    checks: Vec<CheckChange>,
+    checks: &'a [CheckChange],
 }
 
 /// The events of a completion, each with its sanitized payload, ready for the outbox. `previous`
@@ -84,40 +86,49 @@ pub fn completion_events(
 ) -> Vec<WebhookEvent> {
     let report = completion.report();
     let change = compare_reports(report, previous);
+    // The data is the same in every event of the completion: built and sanitized once.
+    let data = to_sanitized_value(&PayloadData {
+        workspace_id: identity.workspace_id.get(),
+        tenant_id: identity.tenant_id.get(),
+        provider_connection_id: identity.provider_connection_id.map(|c| c.to_string()),
+        run_id,
+        flow: identity.flow.as_str(),
+        overall: report.summary().overall.as_str(),
+        outcome: completion.outcome().as_str(),
+        previous_report_id: report.previous_report_id(),
+        change: PayloadChange { state: change.state, checks: &change.checks },
+        run_url: format!("/v1/runs/{run_id}"),
+    });
+    let timestamp = to_sanitized_value(&format_timestamp(completion.completed_at()));
     raised_by(report, previous, &change)
         .into_iter()
         .map(|event_type| {
             let id = WebhookEventId::generate();
-            let payload = Payload {
-                id,
-                event_type,
-                timestamp: format_timestamp(completion.completed_at()),
-                data: PayloadData {
-                    workspace_id: identity.workspace_id.get(),
-                    tenant_id: identity.tenant_id.get(),
-                    provider_connection_id: identity.provider_connection_id.map(|c| c.to_string()),
-                    run_id,
-                    flow: identity.flow.as_str(),
-                    overall: report.summary().overall.as_str(),
-                    outcome: completion.outcome().as_str(),
-                    previous_report_id: report.previous_report_id(),
-                    change: PayloadChange { state: change.state, checks: change.checks.clone() },
-                    run_url: format!("/v1/runs/{run_id}"),
-                },
+            let envelope = Envelope {
+                data: &data,
+                id: to_sanitized_value(&id),
+                timestamp: timestamp.clone(),
+                event_type: to_sanitized_value(&event_type),
             };
-            let mut value = serde_json::to_value(&payload)
-                .unwrap_or_else(|e| unreachable!("serializing a payload of plain values failed: {e}"));
-            sanitize_payload(&mut value);
             WebhookEvent {
                 id,
                 event_type,
                 workspace_id: identity.workspace_id,
                 run_id,
-                payload: value.to_string(),
+                payload: serde_json::to_string(&envelope)
+                    .unwrap_or_else(|e| unreachable!("serializing a payload of plain values failed: {e}")),
                 occurred_at: completion.completed_at(),
             }
         })
         .collect()
+}
+
+/// `value` as JSON with every string through [`sanitize_payload`].
+fn to_sanitized_value(value: &impl Serialize) -> Value {
+    let mut value = serde_json::to_value(value)
+        .unwrap_or_else(|e| unreachable!("serializing a payload of plain values failed: {e}"));
+    sanitize_payload(&mut value);
+    value
 }
 
 /// Every string of a payload through the report sanitizer (docs/contract.md#evidence-safety). The payload is built from
@@ -244,6 +255,34 @@ mod tests {
         assert_eq!(next_attempt_after(7, at), None);
         assert_eq!(next_attempt_after(0, at), None);
         assert_eq!(MAX_DELIVERY_ATTEMPTS, 7);
+    }
+
+    #[test]
+    fn each_payload_is_its_own_object_around_the_completions_data() {
+        let ready = report(vec![pass("a"), pass("b")]);
+        let attention = report(vec![pass("a"), warn("b")]);
+        let identity = RunIdentity {
+            flow: FlowId::parse("f").unwrap(),
+            workspace_id: WorkspaceId::new(1).unwrap(),
+            tenant_id: TenantId::new(1).unwrap(),
+            provider_connection_id: None,
+        };
+        let completion = Completion::new(attention, crate::domain::Ending::Finished, Utc::now(), Some(&ready));
+        let run_id = RunId::generate();
+        let events = completion_events(run_id, &identity, &completion, Some(&ready));
+        assert_eq!(events.iter().map(|e| e.event_type).collect::<Vec<_>>(), [Completed, Changed, Regressed]);
+        let values: Vec<Value> = events.iter().map(|e| serde_json::from_str(&e.payload).unwrap()).collect();
+        for (event, value) in events.iter().zip(&values) {
+            // The text a `Value` of the whole payload writes: compact, every object's keys sorted.
+            assert_eq!(value.to_string(), event.payload);
+            assert_eq!(value["id"], event.id.to_string());
+            assert_eq!(value["type"], serde_json::to_value(event.event_type).unwrap());
+            assert_eq!(value["timestamp"], format_timestamp(completion.completed_at()));
+            assert_eq!(value["data"], values[0]["data"]);
+        }
+        assert_eq!(values[0]["data"]["run_url"], format!("/v1/runs/{run_id}"));
+        let checks = values[0]["data"]["change"]["checks"].as_array().unwrap();
+        assert!(checks.iter().any(|c| c["key"] == "b"), "{checks:?}");
     }
 
     #[test]
