@@ -22,8 +22,7 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::header::CONTENT_LENGTH;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+
 use axum::routing::{get, post, put};
 use verdict_core::services::{
     AcknowledgementService, AuditService, ConnectionService, FleetService, Ports, ScheduleService, VerificationService,
@@ -177,28 +176,28 @@ pub fn router(state: AppState) -> Router {
         .merge(ui::routes())
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound });
-    telemetry::layers(api.layer(middleware::from_fn(guard_edge)), state.clone()).with_state(state)
+    telemetry::layers(api, state.clone()).with_state(state)
 }
 
 /// The checks that need nothing but the request line and headers, answered before anything
 /// else runs: a target over [`MAX_URI_BYTES`] (414), too many or too large header fields (431),
 /// and a declared `Content-Length` over the body limit (413 at once, instead of waiting for a
-/// body that may never come).
-async fn guard_edge(request: Request, next: Next) -> Response {
+/// body that may never come). [`telemetry::layers`] asks it first, inside the request's span.
+fn refused_at_edge(request: &Request) -> Option<ApiError> {
     let uri_bytes = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri_bytes > MAX_URI_BYTES {
-        return ApiError::UriTooLong.into_response();
+        return Some(ApiError::UriTooLong);
     }
     let headers = request.headers();
     let header_bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
     if headers.len() > MAX_HEADER_FIELDS || header_bytes > MAX_HEADER_BYTES {
-        return ApiError::HeadersTooLarge.into_response();
+        return Some(ApiError::HeadersTooLarge);
     }
     let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(str::parse::<u64>);
     match declared {
-        Some(Ok(length)) if length > extract::BODY_LIMIT_BYTES as u64 => ApiError::PayloadTooLarge.into_response(),
-        Some(Err(_)) => ApiError::BadRequest.into_response(),
-        _ => next.run(request).await,
+        Some(Ok(length)) if length > extract::BODY_LIMIT_BYTES as u64 => Some(ApiError::PayloadTooLarge),
+        Some(Err(_)) => Some(ApiError::BadRequest),
+        _ => None,
     }
 }
 

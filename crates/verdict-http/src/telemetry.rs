@@ -6,23 +6,24 @@
 //! sets at the edges"): the method is one of the standard ones or `other`, the route is the
 //! matched template or `unmatched`, and a request id is kept only when it is a short safe token.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, Response, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
+use futures::FutureExt as _;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tracing::Instrument as _;
 use verdict_core::domain::{AttemptResult, DeliveryState, WebhookEventType};
 use verdict_core::ports::{ContinuousObserver, QueueDepth, ScheduledStart};
 
@@ -283,69 +284,81 @@ fn openmetrics_to_prometheus(openmetrics: &str) -> String {
     out
 }
 
-/// Wraps the routes in the operational layers.
+/// Wraps the routes in [`edge`], the one layer every request passes through.
 pub fn layers(router: Router<AppState>, state: AppState) -> Router<AppState> {
-    let trace = TraceLayer::new_for_http().make_span_with(|request: &Request| {
-        let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
-        let request_id =
-            request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");
-        tracing::info_span!("request", method = method_label(request.method()), route, request_id)
-    });
-    router
-        .layer(middleware::from_fn_with_state(state.clone(), deadline))
-        .layer(middleware::from_fn_with_state(state, observe))
-        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
-            tracing::error!("a request handler panicked");
-            ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
-        }))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(trace)
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(middleware::from_fn(drop_unsafe_request_id))
+    router.layer(middleware::from_fn_with_state(state, edge))
 }
 
-/// Whether a client's request id may be kept: at most 64 characters of `[A-Za-z0-9._-]`.
+/// The operational rules of every request, in one layer rather than a stack of seven (each its
+/// own service and future around the next, docs/benchmarks.md, "The writes"), in this order:
+///
+/// 1. the request id: a client's one short safe `X-Request-Id` is kept, anything else is
+///    replaced by a fresh UUID, and the id is echoed on the response;
+/// 2. the `request` span with the method, the matched route and the request id, around all
+///    that follows, so every line logged for the request carries them;
+/// 3. the checks of the request line and headers ([`crate::refused_at_edge`]);
+/// 4. the handler, under the request deadline (503 instead of a hang), with a panic answered as
+///    an opaque 500;
+/// 5. the one log line of a server error's cause, and the metrics, for every answer above.
+async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response<Body> {
+    let started = Instant::now();
+    let request_id = request_id(request.headers());
+    let method = method_label(request.method());
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let span =
+        tracing::info_span!("request", method, route = route.as_str(), request_id = request_id.to_str().unwrap_or("-"));
+    let mut response = answer(&state, request, next).instrument(span).await;
+    let status = response.status().as_u16();
+    response.headers_mut().entry(REQUEST_ID).or_insert(request_id);
+    state.metrics.observe(RequestLabels { method, route, status }, started.elapsed());
+    response
+}
+
+/// Steps 3 to 5 of [`edge`], inside the request's span.
+async fn answer(state: &AppState, request: Request, next: Next) -> Response<Body> {
+    if let Some(refused) = crate::refused_at_edge(&request) {
+        return refused.into_response();
+    }
+    let limit = state.limits.request_timeout;
+    let handled = AssertUnwindSafe(next.run(request)).catch_unwind();
+    let response = match tokio::time::timeout(limit, handled).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(_panic)) => ApiError::Internal(anyhow::anyhow!("a request handler panicked")).into_response(),
+        Err(_) => ApiError::Unavailable(anyhow::anyhow!("request exceeded {limit:?}")).into_response(),
+    };
+    let status = response.status();
+    match response.extensions().get::<FailureCause>() {
+        Some(FailureCause(cause)) if status == StatusCode::SERVICE_UNAVAILABLE => {
+            tracing::warn!(status = status.as_u16(), error = %format!("{cause:#}"), "request failed: unavailable");
+        }
+        Some(FailureCause(cause)) => {
+            tracing::error!(status = status.as_u16(), error = %format!("{cause:#}"), "request failed");
+        }
+        None if status.is_server_error() => tracing::error!(status = status.as_u16(), "request failed"),
+        None => tracing::debug!(status = status.as_u16(), "answered"),
+    }
+    response
+}
+
+/// The request's id: the client's when it sent exactly one and it is safe, else a fresh UUID.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    let mut given = headers.get_all(&REQUEST_ID).iter();
+    if let (Some(id), None) = (given.next(), given.next())
+        && is_safe_request_id(id)
+    {
+        return id.clone();
+    }
+    let mut text = uuid::Uuid::encode_buffer();
+    let fresh = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+    HeaderValue::from_str(fresh).unwrap_or(HeaderValue::from_static("-"))
+}
+
+/// Whether a client's request id may be kept: at most 64 characters of `[A-Za-z0-9._-]`, so
+/// arbitrary text is never echoed into logs and responses.
 fn is_safe_request_id(value: &HeaderValue) -> bool {
     let bytes = value.as_bytes();
     (1..=64).contains(&bytes.len())
         && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
-/// Removes a client's `X-Request-Id` that is not a short safe token, so a fresh one is made
-/// instead of echoing arbitrary text into logs and responses.
-async fn drop_unsafe_request_id(mut request: Request, next: Next) -> Response<axum::body::Body> {
-    let unsafe_ids = request.headers().get_all(&REQUEST_ID).iter().count() > 1
-        || request.headers().get(&REQUEST_ID).is_some_and(|v| !is_safe_request_id(v));
-    if unsafe_ids {
-        request.headers_mut().remove(&REQUEST_ID);
-    }
-    next.run(request).await
-}
-
-async fn deadline(State(state): State<AppState>, request: Request, next: Next) -> Response<axum::body::Body> {
-    let timeout = state.limits.request_timeout;
-    match tokio::time::timeout(timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::Unavailable(anyhow::anyhow!("request exceeded {timeout:?}")).into_response(),
-    }
-}
-
-async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response<axum::body::Body> {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route =
-        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let response = next.run(request).await;
-    let status = response.status();
-    if let Some(FailureCause(cause)) = response.extensions().get::<FailureCause>() {
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            tracing::warn!(status = status.as_u16(), error = %format!("{cause:#}"), "request failed: unavailable");
-        } else {
-            tracing::error!(status = status.as_u16(), error = %format!("{cause:#}"), "request failed");
-        }
-    }
-    state.metrics.observe(RequestLabels { method, route, status: status.as_u16() }, started.elapsed());
-    response
 }
 
 #[cfg(test)]

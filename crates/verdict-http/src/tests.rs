@@ -21,6 +21,7 @@ use crate::{AppState, HttpLimits, Readiness, router};
 
 mod continuous;
 mod contract;
+mod edge;
 
 const SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
 const CLIENT_SECRET: &str = "Qx7~client-secret-value-for-tests.0123456789";

@@ -97,7 +97,7 @@ impl RunContextReads for OnConnection<'_> {
 
 #[async_trait]
 impl RunStore for PgStore {
-    #[tracing::instrument(skip_all, fields(run_id = %run.id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run.id))]
     async fn start_or_deduplicate(&self, run: NewRun, started: PendingAuditEvent) -> Result<StartOutcome, StoreError> {
         for _ in 0..START_ATTEMPTS {
             if let Some(outcome) = self.try_start(&run, &started).await? {
@@ -109,7 +109,7 @@ impl RunStore for PgStore {
         )))
     }
 
-    #[tracing::instrument(skip_all, fields(run_id = %start.run.id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %start.run.id))]
     async fn start_blocked(&self, start: BlockedStart) -> Result<StartOutcome, StoreError> {
         let identity_hash = start.run.identity_hash();
         let mut tx = self.begin_write().await?;

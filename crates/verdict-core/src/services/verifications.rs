@@ -175,9 +175,21 @@ impl VerificationService {
     ///
     /// # Errors
     /// [`StartVerificationError::UnknownFlow`], or a storage failure.
-    #[tracing::instrument(skip_all, fields(workspace_id = %permit.workspace_id, tenant_id = %permit.tenant_id, flow = %flow))]
     pub async fn start(
         &self,
+        permit: StartPermit,
+        flow: FlowId,
+        provider_connection_id: Option<ProviderConnectionId>,
+    ) -> Result<StartOutcome, StartVerificationError> {
+        self.start_run(RunId::generate(), permit, flow, provider_connection_id).await
+    }
+
+    /// [`Self::start`] with the new run's id, so the one span of a start carries it with its
+    /// scope: the stores' own spans of a start are at debug level.
+    #[tracing::instrument(skip_all, fields(run_id = %id, workspace_id = %permit.workspace_id, tenant_id = %permit.tenant_id, flow = %flow))]
+    async fn start_run(
+        &self,
+        id: RunId,
         permit: StartPermit,
         flow: FlowId,
         provider_connection_id: Option<ProviderConnectionId>,
@@ -185,7 +197,7 @@ impl VerificationService {
         let descriptor = self.ports.flows.get(&flow).ok_or(StartVerificationError::UnknownFlow)?;
         let now = self.ports.clock.now();
         let new_run = NewRun {
-            id: RunId::generate(),
+            id,
             identity: RunIdentity {
                 flow,
                 workspace_id: permit.workspace_id,
