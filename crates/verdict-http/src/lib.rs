@@ -1,7 +1,8 @@
 //! Verdict's HTTP adapter: the axum router serving the API of docs/contract.md with its security
 //! rules. Handlers authorize, then parse input into domain types, call one core service and map
-//! its outcome to the stable error table; authentication, limits, request ids, tracing and
-//! metrics are layers around them, and [`server::serve`] adds the connection-level limits.
+//! its outcome to the stable error table; authentication is an extractor, request ids, the edge
+//! checks, tracing, the deadline and metrics are one layer around them ([`telemetry::layers`]),
+//! and [`server::serve`] adds the connection-level limits.
 
 pub mod auth;
 pub mod continuous;
@@ -22,7 +23,6 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::header::CONTENT_LENGTH;
-
 use axum::routing::{get, post, put};
 use verdict_core::services::{
     AcknowledgementService, AuditService, ConnectionService, FleetService, Ports, ScheduleService, VerificationService,
@@ -182,7 +182,8 @@ pub fn router(state: AppState) -> Router {
 /// The checks that need nothing but the request line and headers, answered before anything
 /// else runs: a target over [`MAX_URI_BYTES`] (414), too many or too large header fields (431),
 /// and a declared `Content-Length` over the body limit (413 at once, instead of waiting for a
-/// body that may never come). [`telemetry::layers`] asks it first, inside the request's span.
+/// body that may never come). The edge layer ([`telemetry::layers`]) asks it first, inside the
+/// request's span.
 fn refused_at_edge(request: &Request) -> Option<ApiError> {
     let uri_bytes = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri_bytes > MAX_URI_BYTES {
