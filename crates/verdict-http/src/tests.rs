@@ -59,12 +59,21 @@ struct Api {
     ports: Ports,
 }
 
-fn api_with(readiness: Arc<dyn Readiness>, limits: HttpLimits) -> Api {
-    let store = InMemoryStore::new();
-    let ports = ports(&store);
+/// The state over `store`, with metrics that read the queue depth on every scrape.
+fn state_with(
+    store: &InMemoryStore,
+    readiness: Arc<dyn Readiness>,
+    limits: HttpLimits,
+) -> (AppState, Ports, Arc<Metrics>) {
+    let ports = ports(store);
     let auth = Authenticator::new(&VerificationKey::Hs256(SECRET.to_vec()), None, None).unwrap();
     let metrics = Arc::new(Metrics::new(std::time::Duration::ZERO));
-    let state = AppState::new(ports.clone(), auth, readiness, metrics, limits);
+    (AppState::new(ports.clone(), auth, readiness, metrics.clone(), limits), ports, metrics)
+}
+
+fn api_with(readiness: Arc<dyn Readiness>, limits: HttpLimits) -> Api {
+    let store = InMemoryStore::new();
+    let (state, ports, _) = state_with(&store, readiness, limits);
     Api { router: router(state), store, ports }
 }
 

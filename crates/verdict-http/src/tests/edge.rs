@@ -6,11 +6,10 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use super::{Api, Ready, SECRET, ports};
-use crate::auth::{Authenticator, VerificationKey};
-use crate::telemetry::Metrics;
-use crate::{AppState, HttpLimits};
 use verdict_core::fakes::InMemoryStore;
+
+use super::{Api, Ready, state_with};
+use crate::HttpLimits;
 
 async fn panics() -> &'static str {
     panic!("a handler bug with a secret-looking detail")
@@ -22,11 +21,8 @@ async fn panics() -> &'static str {
 #[tokio::test]
 async fn a_panic_and_a_missed_deadline_are_answered_in_the_error_shape_and_counted() {
     let store = InMemoryStore::new();
-    let ports = ports(&store);
-    let auth = Authenticator::new(&VerificationKey::Hs256(SECRET.to_vec()), None, None).unwrap();
-    let metrics = Arc::new(Metrics::new(std::time::Duration::ZERO));
     let limits = HttpLimits { request_timeout: std::time::Duration::from_millis(50), ..HttpLimits::default() };
-    let state = AppState::new(ports.clone(), auth, Arc::new(Ready(true)), metrics.clone(), limits);
+    let (state, ports, metrics) = state_with(&store, Arc::new(Ready(true)), limits);
     let routes = axum::Router::new()
         .route("/panics", axum::routing::get(panics))
         .route("/hangs", axum::routing::get(std::future::pending::<&'static str>));
