@@ -234,13 +234,17 @@ impl VerificationService {
     ) -> Result<StartOutcome, StoreError> {
         let hash = new_run.identity_hash();
         // Fast path for the usual repeat: the store decides again under its identity lock.
-        if let Some(latest) = self.ports.runs.latest_for_identity(&hash).await?
-            && (latest.status.is_active() || reuse.reuses(&latest))
-        {
-            return Ok(StartOutcome::Deduplicated(latest));
-        }
+        let latest = match self.ports.runs.latest_for_identity(&hash).await? {
+            Some(latest) if latest.status.is_active() || reuse.reuses(&latest) => {
+                return Ok(StartOutcome::Deduplicated(latest));
+            }
+            latest => latest,
+        };
         let cursor = RunCursor { created_at: new_run.created_at, id: new_run.id };
-        let previous = self.ports.runs.previous_completed_report(&hash, cursor).await?;
+        let previous = match previous_report_of(latest, cursor) {
+            Some(known) => known,
+            None => self.ports.runs.previous_completed_report(&hash, cursor).await?,
+        };
         let report = blocked_stub_report(
             new_run.id,
             &new_run.identity,
@@ -376,4 +380,19 @@ impl VerificationService {
 /// Who a run's events name: its initiator, or Verdict itself for system-started runs.
 pub(super) fn actor_of(run: &NewRun) -> Actor {
     run.initiator_user_id.clone().map_or_else(|| Actor::System("scheduler".to_owned()), Actor::User)
+}
+
+/// The previous report of a run created at `cursor`, when the newest run of its identity
+/// (`latest`, read just before) already tells it: none when the identity has no run yet, and the
+/// newest run's own report when that run is completed, has one and is older. Otherwise (a clock
+/// behind another process's, a run without a report) `None`: only the store's
+/// `previous_completed_report` can tell. Saves a blocked start that read the newest run a second
+/// read (docs/benchmarks.md, "The writes").
+fn previous_report_of(latest: Option<Run>, cursor: RunCursor) -> Option<Option<Report>> {
+    let Some(latest) = latest else { return Some(None) };
+    let older = (latest.created_at, latest.id) < (cursor.created_at, cursor.id);
+    match latest.report {
+        Some(report) if latest.status == RunStatus::Completed && older => Some(Some(report)),
+        _ => None,
+    }
 }

@@ -201,6 +201,15 @@ async fn a_start_without_a_usable_connection_is_completed_as_blocked() {
     assert_eq!(first.run().report.as_ref().unwrap().previous_report_id(), Some(finished));
     let view = verifications.view(&admin(), first.run().id).await.unwrap();
     assert_eq!(view.change.state, ChangeState::Changed);
+
+    // Behind the clock of the run before it, a stub links no report newer than itself.
+    let other = create_connection(&w).await;
+    run_once(&w, other, None).await;
+    w.clock.advance(Duration::hours(-1));
+    disable(&ConnectionService::new(w.ports.clone()), &admin(), other).await.unwrap();
+    let behind = start(&verifications, &admin(), start_request(Some(other))).await.unwrap();
+    assert_eq!(behind.run().outcome, Outcome::Blocked);
+    assert_eq!(behind.run().report.as_ref().unwrap().previous_report_id(), None);
 }
 
 #[tokio::test]
