@@ -10,6 +10,8 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
 use uuid::Uuid;
 use verdict_core::domain::{
     ClaimedDelivery, Delivery, LeaseOwner, SecretCiphertext, WebhookEvent, WebhookUrl, to_micros,
@@ -52,23 +54,23 @@ pub(crate) async fn enqueue(conn: &mut PgConnection, events: &[WebhookEvent]) ->
     if events.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = events.iter().map(|e| *e.id.as_uuid()).collect();
-    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-    let runs: Vec<Uuid> = events.iter().map(|e| *e.run_id.as_uuid()).collect();
-    let payloads: Vec<&str> = events.iter().map(|e| e.payload.as_str()).collect();
-    let at: Vec<DateTime<Utc>> = events.iter().map(|e| to_micros(e.occurred_at)).collect();
-    let workspaces: Vec<i64> = events.iter().map(|e| e.workspace_id.get()).collect();
-    sqlx::query(ENQUEUE_DELIVERIES)
-        .bind(ids)
-        .bind(types)
-        .bind(runs)
-        .bind(payloads)
-        .bind(at)
-        .bind(workspaces)
-        .execute(conn)
-        .await
-        .map_err(store_error)?;
+    bind_events(sqlx::query(ENQUEUE_DELIVERIES), events).execute(conn).await.map_err(store_error)?;
     Ok(())
+}
+
+/// Binds `events` as the six arrays of `enqueue_deliveries!` (`queries.rs`), after the
+/// parameters `query` already has.
+pub(crate) fn bind_events<'q>(
+    query: Query<'q, sqlx::Postgres, PgArguments>,
+    events: &'q [WebhookEvent],
+) -> Query<'q, sqlx::Postgres, PgArguments> {
+    query
+        .bind(events.iter().map(|e| *e.id.as_uuid()).collect::<Vec<Uuid>>())
+        .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<&str>>())
+        .bind(events.iter().map(|e| *e.run_id.as_uuid()).collect::<Vec<Uuid>>())
+        .bind(events.iter().map(|e| e.payload.as_str()).collect::<Vec<&str>>())
+        .bind(events.iter().map(|e| to_micros(e.occurred_at)).collect::<Vec<DateTime<Utc>>>())
+        .bind(events.iter().map(|e| e.workspace_id.get()).collect::<Vec<i64>>())
 }
 
 /// Claims up to `limit` due deliveries for `owner` until `claim_until`, with their subscription's

@@ -52,14 +52,35 @@ pub const PREVIOUS_REPORT: &str = "SELECT (context -> 'verification_report')::te
      AND (created_at, id) < ($2, $3) \
      ORDER BY created_at DESC, id DESC LIMIT 1";
 
-/// Inserts a queued run unless an active run of the identity exists (then nothing, no row).
+/// Locks the chain head whose `(workspace_id, seq, hash)` row `$rows` gives (a `VALUES` list or a
+/// query), creating it when the workspace has none: see [`LOCK_CHAIN_HEAD`]. A macro so that a
+/// statement can take the lock with its own write (`INSERT_QUEUED`).
+macro_rules! lock_chain_head {
+    ($rows:literal) => {
+        concat!(
+            "INSERT INTO audit_chain_heads (workspace_id, seq, hash) ",
+            $rows,
+            " ON CONFLICT (workspace_id) DO UPDATE SET seq = audit_chain_heads.seq RETURNING seq, hash"
+        )
+    };
+}
+
+/// Inserts a queued run unless an active run of the identity exists (then nothing, no row), and
+/// when it did, locks the chain head of its workspace (`$2`; created at `$9`, the genesis hash)
+/// as [`LOCK_CHAIN_HEAD`] does (`lock_chain_head!`): the row is the run with the head's
+/// `head_seq` and `head_hash`, which its `verification.started` event is sealed after. One round
+/// trip for the insert and the lock; a deduplicated start locks nothing.
 pub const INSERT_QUEUED: &str = concat!(
-    "INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, ",
+    "WITH inserted AS (INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, ",
     "run_identity_hash, status, outcome, initiator_user_id, created_at) ",
     "VALUES ($1, $2, $3, $4, $5, $6, 'queued', 'pending', $7, $8) ",
     "ON CONFLICT (tenant_id, run_identity_hash) WHERE status IN ('queued', 'running') DO NOTHING ",
     "RETURNING ",
-    run_columns!()
+    run_columns!(),
+    "), head AS (",
+    lock_chain_head!("SELECT $2, 0, $9 FROM inserted"),
+    ") ",
+    "SELECT inserted.*, head.seq AS head_seq, head.hash AS head_hash FROM inserted CROSS JOIN head"
 );
 
 /// The active run of `($1 tenant, $2 identity hash)`.
@@ -69,14 +90,47 @@ pub const ACTIVE_RUN: &str = concat!(
     " FROM operation_runs WHERE tenant_id = $1 AND run_identity_hash = $2 AND status IN ('queued', 'running')"
 );
 
-/// Inserts a run that is already completed (the blocked stub). Nothing is read back: the store
-/// answers with the run it wrote (`NewRun::completed`), which the conformance suite holds equal
-/// to the row.
-pub const INSERT_COMPLETED: &str = "INSERT INTO operation_runs (id, workspace_id, tenant_id, \
-     provider_connection_id, type, run_identity_hash, status, outcome, initiator_user_id, summary_counts, \
-     failure_summary, context, created_at, completed_at, overall, change_state, credential_expires_at) \
+/// Fans events out to every subscription of their workspace that receives their type, as pending
+/// deliveries due at once: one statement for all of a completion's events. The arguments are the
+/// parameters (`"$1"`…) of six parallel arrays: the events' ids, types, runs, payloads, instants
+/// and workspaces. A macro so that a statement holding it numbers them after its own.
+macro_rules! enqueue_deliveries {
+    ($ids:literal, $types:literal, $runs:literal, $payloads:literal, $at:literal, $workspaces:literal) => {
+        concat!(
+            "INSERT INTO webhook_deliveries (webhook_id, event_id, workspace_id, event_type, run_id, payload, \
+             state, attempts, next_attempt_at, created_at) \
+             SELECT w.id, e.id, w.workspace_id, e.event_type, e.run_id, e.payload, 'pending', 0, e.occurred_at, \
+             e.occurred_at FROM unnest(",
+            $ids,
+            "::uuid[], ",
+            $types,
+            "::text[], ",
+            $runs,
+            "::uuid[], ",
+            $payloads,
+            "::text[], ",
+            $at,
+            "::timestamptz[], ",
+            $workspaces,
+            "::bigint[]) AS e(id, event_type, run_id, payload, occurred_at, workspace_id) \
+             JOIN webhooks AS w ON w.workspace_id = e.workspace_id AND w.events ? e.event_type"
+        )
+    };
+}
+
+/// Inserts a run that is already completed (the blocked stub), `$1`…`$16`, and fans its webhook
+/// events out (`$17`…`$22`, the arrays of [`ENQUEUE_DELIVERIES`]): one round trip for a blocked
+/// start's writes before its audit append. Nothing is read back: the store answers with the run
+/// it wrote (`NewRun::completed`), which the conformance suite holds equal to the row.
+pub const INSERT_COMPLETED: &str = concat!(
+    "WITH deliveries AS (",
+    enqueue_deliveries!("$17", "$18", "$19", "$20", "$21", "$22"),
+    ") INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, run_identity_hash, \
+     status, outcome, initiator_user_id, summary_counts, failure_summary, context, created_at, completed_at, \
+     overall, change_state, credential_expires_at) \
      VALUES ($1, $2, $3, $4, $5, $6, 'completed', $7, $8, $9::jsonb, $10::jsonb, \
-     jsonb_build_object('verification_report', $11::jsonb), $12, $13, $14, $15, $16)";
+     jsonb_build_object('verification_report', $11::jsonb), $12, $13, $14, $15, $16)"
+);
 
 /// Takes the transaction-scoped lock that serializes blocked starts of identity `$1` (the
 /// first 64 bits of its hash as the lock key; a collision only serializes two identities).
@@ -233,8 +287,7 @@ pub(crate) const WRITE_LIVE_REPORT: &str = "WITH changed AS (UPDATE operation_ru
 /// Locks the chain head of workspace `$1` (creating it at `seq` 0 with hash `$2`, the genesis)
 /// and returns its `(seq, hash)`. The no-op update takes the row lock in the same round trip;
 /// every append of the workspace waits here, so `seq` has no gaps and the chain never forks.
-pub const LOCK_CHAIN_HEAD: &str = "INSERT INTO audit_chain_heads (workspace_id, seq, hash) VALUES ($1, 0, $2) \
-     ON CONFLICT (workspace_id) DO UPDATE SET seq = audit_chain_heads.seq RETURNING seq, hash";
+pub const LOCK_CHAIN_HEAD: &str = lock_chain_head!("VALUES ($1, 0, $2)");
 
 /// Inserts sealed events of workspace `$1`, in chain order, and advances the chain head to the
 /// last: one statement however many events an action appends. `$2`…`$13` are parallel arrays of
@@ -262,15 +315,8 @@ pub const CLAIM_SCHEDULES: &str = "WITH due AS (SELECT provider_connection_id FR
      RETURNING s.provider_connection_id, s.workspace_id, s.tenant_id, s.flow, s.schedule_interval, \
      s.interval_seconds, s.next_run_at, s.created_at, s.updated_at";
 
-/// Fans events out to every subscription of their workspace that receives their type, as pending
-/// deliveries due at once: one statement for all of a completion's events. `$1`…`$6` are parallel
-/// arrays of the events' ids, types, runs, payloads, instants and workspaces.
-pub const ENQUEUE_DELIVERIES: &str = "INSERT INTO webhook_deliveries (webhook_id, event_id, workspace_id, \
-     event_type, run_id, payload, state, attempts, next_attempt_at, created_at) \
-     SELECT w.id, e.id, w.workspace_id, e.event_type, e.run_id, e.payload, 'pending', 0, e.occurred_at, e.occurred_at \
-     FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[], $6::bigint[]) \
-     AS e(id, event_type, run_id, payload, occurred_at, workspace_id) \
-     JOIN webhooks AS w ON w.workspace_id = e.workspace_id AND w.events ? e.event_type";
+/// [`enqueue_deliveries!`] on its own: `$1`…`$6` are the six arrays.
+pub const ENQUEUE_DELIVERIES: &str = enqueue_deliveries!("$1", "$2", "$3", "$4", "$5", "$6");
 
 /// Claims up to `$4` due deliveries for `$1` until `$3` (`$2` = now), skipping rows other
 /// dispatchers hold: counts the attempt and returns each with its subscription's URL and current

@@ -6,8 +6,8 @@
 use async_trait::async_trait;
 use sqlx::{PgConnection, PgExecutor};
 use verdict_core::domain::{
-    Acknowledgement, NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash, RunListQuery, RunPage,
-    RunScope, RunSummary, to_micros,
+    Acknowledgement, GENESIS_HASH, NewRun, PendingAuditEvent, Report, Run, RunCursor, RunId, RunIdentityHash,
+    RunListQuery, RunPage, RunScope, RunSummary, to_micros,
 };
 use verdict_core::ports::{
     BlockedStart, QueueDepth, RunContextReads, RunInContext, RunStore, ScopeVisible, StartOutcome, StoreError,
@@ -16,13 +16,23 @@ use verdict_core::ports::{
 
 use crate::PgStore;
 use crate::acks;
-use crate::audit::{append, append_all};
+use crate::audit::{append_after, append_all};
+use crate::continuous::bind_events;
 use crate::error::store_error;
 use crate::queries::{
     self, ACTIVE_RUN, INSERT_COMPLETED, INSERT_QUEUED, LATEST_RUN, LOCK_IDENTITY, PREVIOUS_REPORT, QUEUE_DEPTH,
     RUN_BY_ID, RUN_SCOPE,
 };
 use crate::rows::{RunRow, RunSummaryRow};
+
+/// A row of `INSERT_QUEUED`: the inserted run and the chain head it locked.
+#[derive(sqlx::FromRow)]
+struct StartedRow {
+    #[sqlx(flatten)]
+    run: RunRow,
+    head_seq: i64,
+    head_hash: String,
+}
 
 /// How often a start retries when the active run it conflicted with completed before it could be
 /// read. Each retry needs another run of the identity to complete in a window of microseconds.
@@ -46,7 +56,7 @@ impl PgStore {
     async fn try_start(&self, run: &NewRun, started: &PendingAuditEvent) -> Result<Option<StartOutcome>, StoreError> {
         let identity_hash = run.identity_hash();
         let mut tx = self.begin_write().await?;
-        let inserted: Option<RunRow> = sqlx::query_as(INSERT_QUEUED)
+        let inserted: Option<StartedRow> = sqlx::query_as(INSERT_QUEUED)
             .bind(run.id.as_uuid())
             .bind(run.identity.workspace_id.get())
             .bind(run.identity.tenant_id.get())
@@ -55,12 +65,13 @@ impl PgStore {
             .bind(identity_hash.as_str())
             .bind(run.initiator_user_id.as_ref().map(|u| u.as_str()))
             .bind(to_micros(run.created_at))
+            .bind(GENESIS_HASH)
             .fetch_optional(&mut *tx)
             .await
             .map_err(store_error)?;
-        if let Some(row) = inserted {
-            let created = Run::try_from(row)?;
-            append(&mut tx, started.clone()).await?;
+        if let Some(StartedRow { run, head_seq, head_hash }) = inserted {
+            let created = Run::try_from(run)?;
+            append_after(&mut tx, (head_seq, head_hash), vec![started.clone()]).await?;
             tx.commit().await?;
             return Ok(Some(StartOutcome::Created(created)));
         }
@@ -123,7 +134,7 @@ impl RunStore for PgStore {
             return Ok(StartOutcome::Deduplicated(latest));
         }
         let BlockedStart { run, completion, started, completed, events, .. } = start;
-        sqlx::query(INSERT_COMPLETED)
+        let insert = sqlx::query(INSERT_COMPLETED)
             .bind(run.id.as_uuid())
             .bind(run.identity.workspace_id.get())
             .bind(run.identity.tenant_id.get())
@@ -139,12 +150,10 @@ impl RunStore for PgStore {
             .bind(completion.completed_at())
             .bind(completion.overall().as_str())
             .bind(completion.change_state().as_str())
-            .bind(completion.credential_expires_at())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        // The workspace's chain head last: its lock is held until the commit.
-        crate::continuous::enqueue(&mut tx, &events).await?;
+            .bind(completion.credential_expires_at());
+        // The run and its webhook deliveries in one statement; the workspace's chain head last:
+        // its lock is held until the commit.
+        bind_events(insert, &events).execute(&mut *tx).await.map_err(store_error)?;
         append_all(&mut tx, vec![started, completed]).await?;
         tx.commit().await?;
         // What the row holds, without reading it back (`NewRun::completed`).
