@@ -28,6 +28,8 @@ pub struct Row {
     pub notes: Vec<String>,
     /// Where the CPU went at saturation.
     pub cpu: CpuPerRequest,
+    /// Every round's ratio, when there were several (the line is the median round's).
+    pub round_ratios: Vec<f64>,
 }
 
 /// CPU at saturation: the server's and the load generator's per request, and what the machine
@@ -59,6 +61,12 @@ fn machine() -> String {
     format!("{cores} cores ({cpu}){memory}")
 }
 
+/// `ratio`, and the range of every round's when there were several: `0.78 (0.74–0.80)`.
+fn with_range(ratio: f64, rounds: &[f64]) -> String {
+    let (low, high) = rounds.iter().fold((ratio, ratio), |(low, high), r| (low.min(*r), high.max(*r)));
+    if rounds.len() > 1 { format!("{ratio:.2} ({low:.2}–{high:.2})") } else { format!("{ratio:.2}") }
+}
+
 fn number(value: f64) -> String {
     if value >= 100.0 { format!("{value:.0}") } else { format!("{value:.2}") }
 }
@@ -76,8 +84,9 @@ pub fn render(rows: &[Row], server: &str, scale: Option<&Scale>) -> String {
     );
     let _ = writeln!(
         out,
-        "8 keep-alive connections for 5 s per scenario (`verdict serve --no-workers`); pgbench `-M prepared -c 8 -T 5` \
-         runs the statements the server sent for the same request (scripts in `target/bench/pgbench/`). \
+        "8 keep-alive connections (`verdict serve --no-workers`) for 3 s, then pgbench `-M prepared -c 8 -T 3` on \
+         the statements the server sent for the same request (scripts in `target/bench/pgbench/`), in three \
+         alternating rounds: each line is its median round, and the ratio's range in brackets spans all three. \
          p99 at half load: the same scenario paced at half the saturating rate, latency from when each request was due. \
          CPU at saturation: the server's and the load generator's per request, and the share of the machine's CPU \
          that nothing used (the rest went to the database and the kernel); pgbench's CPU per transaction is its \
@@ -142,7 +151,7 @@ pub fn line(row: &Row, floor: Option<Floor>) -> String {
         row.scenario,
         number(row.saturated.rate),
         row.pgbench.map_or_else(|| "—".to_owned(), |p| number(p.tps)),
-        ratio.map_or_else(|| "—".to_owned(), |r| format!("{r:.2}")),
+        ratio.map_or_else(|| "—".to_owned(), |r| with_range(r, &row.round_ratios)),
         met,
         ceiling.map_or_else(|| "—".to_owned(), |c| format!("{c:.2}")),
         number(row.saturated.p50_ms),
