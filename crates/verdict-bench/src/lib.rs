@@ -259,9 +259,12 @@ async fn measure(
     let ratios: Vec<f64> = rounds.iter().filter_map(Round::ratio).collect();
     rounds.sort_by(|a, b| a.ratio().unwrap_or(a.saturated.rate).total_cmp(&b.ratio().unwrap_or(b.saturated.rate)));
     let Round { saturated, cpu, pgbench } = rounds.swap_remove(rounds.len() / 2);
+    let half_began = chrono::Utc::now();
     let half = load::run(&target, &requests, CLIENTS, Duration::from_secs(HALF_SECONDS), Some(saturated.rate / 2.0))
         .await
         .context("half load")?;
+    // To line a slow half-load phase up with the database's log (its checkpoints, for instance).
+    eprintln!("  half load {} to {} UTC", half_began.format("%H:%M:%S%.3f"), chrono::Utc::now().format("%H:%M:%S%.3f"));
     if ran_out.load(Ordering::Relaxed) {
         bail!(
             "{backend}: {}: the scenario ran out of prepared requests; seed more for a server this fast",
