@@ -48,20 +48,27 @@ pub(crate) async fn append_all(
         .fetch_one(&mut *conn)
         .await
         .map_err(store_error)?;
-    append_after(conn, (head_seq, head_hash), events).await
+    append_after(conn, workspace, (head_seq, head_hash), events).await
 }
 
-/// [`append_all`] after the chain head of the events' workspace was locked, and read as
+/// [`append_all`] after the chain head of workspace `locked` was locked, and read as
 /// `(seq, hash)`, by a statement of the caller's in the same transaction (`INSERT_QUEUED`).
 ///
 /// # Errors
-/// As [`append_all`].
+/// As [`append_all`], and when the events belong to another workspace than `locked` (their
+/// seqs would follow a head that is not theirs).
 pub(crate) async fn append_after(
     conn: &mut PgConnection,
+    locked: WorkspaceId,
     (head_seq, head_hash): (i64, String),
     events: Vec<PendingAuditEvent>,
 ) -> Result<Vec<AuditEvent>, StoreError> {
     let Some(workspace) = events.first().map(|event| event.workspace_id) else { return Ok(Vec::new()) };
+    if workspace != locked {
+        return Err(StoreError::Unexpected(anyhow::anyhow!(
+            "audit events of workspace {workspace} after the chain head of workspace {locked}"
+        )));
+    }
     let sealed_events = ChainHeadRecord::from_stored(head_seq, head_hash)?.seal_next(events)?;
     let rows: Vec<StoredAuditEvent> = sealed_events.iter().map(AuditEvent::to_stored).collect();
     sqlx::query(APPEND_AUDIT_EVENTS)

@@ -69,9 +69,9 @@ impl PgStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(store_error)?;
-        if let Some(StartedRow { run, head_seq, head_hash }) = inserted {
-            let created = Run::try_from(run)?;
-            append_after(&mut tx, (head_seq, head_hash), vec![started.clone()]).await?;
+        if let Some(StartedRow { run: row, head_seq, head_hash }) = inserted {
+            let created = Run::try_from(row)?;
+            append_after(&mut tx, run.identity.workspace_id, (head_seq, head_hash), vec![started.clone()]).await?;
             tx.commit().await?;
             return Ok(Some(StartOutcome::Created(created)));
         }
