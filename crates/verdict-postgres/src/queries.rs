@@ -93,7 +93,10 @@ pub const ACTIVE_RUN: &str = concat!(
 /// Fans events out to every subscription of their workspace that receives their type, as pending
 /// deliveries due at once: one statement for all of a completion's events. The arguments are the
 /// parameters (`"$1"`…) of six parallel arrays: the events' ids, types, runs, payloads, instants
-/// and workspaces. A macro so that a statement holding it numbers them after its own.
+/// and workspaces. A macro so that a statement holding it numbers them after its own. The
+/// subscriptions are read `FOR KEY SHARE`: one being deleted by a transaction still open is
+/// waited for and, once its deletion commits, skipped, where the foreign key's own check after
+/// the insert would fail the whole completion.
 macro_rules! enqueue_deliveries {
     ($ids:literal, $types:literal, $runs:literal, $payloads:literal, $at:literal, $workspaces:literal) => {
         concat!(
@@ -113,7 +116,8 @@ macro_rules! enqueue_deliveries {
             "::timestamptz[], ",
             $workspaces,
             "::bigint[]) AS e(id, event_type, run_id, payload, occurred_at, workspace_id) \
-             JOIN webhooks AS w ON w.workspace_id = e.workspace_id AND w.events ? e.event_type"
+             JOIN webhooks AS w ON w.workspace_id = e.workspace_id AND w.events ? e.event_type \
+             FOR KEY SHARE OF w"
         )
     };
 }

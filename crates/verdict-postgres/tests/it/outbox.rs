@@ -1,17 +1,22 @@
 //! The outbox shares the completion's transaction: when any statement of a completion fails —
 //! here the audit append, made to fail by a trigger — neither the run's change nor a single
-//! delivery is committed.
+//! delivery is committed; and a subscription deleted during a fan-out fails nothing.
 
 use chrono::Duration;
-use verdict_core::conformance::{completed, completion, identity, mixed_checks, new_run, now, owner, report, started};
-use verdict_core::domain::{
-    Actor, AuditAction, PageLimit, PendingAuditEvent, RunStatus, Subject, SubjectType, WebhookEventType,
+use verdict_core::conformance::{
+    blocked_start, completed, completion, identity, mixed_checks, new_run, now, owner, report, started,
 };
-use verdict_core::ports::{CompleteError, DeliveryOutbox, RunQueue, RunStore, WebhookStore};
+use verdict_core::domain::{
+    Actor, AuditAction, PageLimit, PendingAuditEvent, RunStatus, Subject, SubjectType, Webhook, WebhookEventType,
+};
+use verdict_core::ports::{CompleteError, DeliveryOutbox, RunQueue, RunStore, StartOutcome, WebhookStore};
 
-#[tokio::test]
-async fn a_completion_whose_transaction_fails_writes_no_delivery() {
-    let (store, _database) = crate::support::store().await;
+/// How long the test waits for the start to queue behind the deletion (not a timing assertion:
+/// the wait ends as soon as it does).
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A subscription of workspace 1 to every event type.
+async fn subscribe(store: &verdict_postgres::PgStore) -> Webhook {
     let subscription = verdict_core::conformance::webhook(1, &WebhookEventType::ALL);
     let event = PendingAuditEvent::new(
         now(),
@@ -22,7 +27,14 @@ async fn a_completion_whose_transaction_fails_writes_no_delivery() {
         Subject { kind: SubjectType::Webhook, id: subscription.id.to_string() },
         serde_json::Map::new(),
     );
-    WebhookStore::create(&store, subscription.clone(), event).await.unwrap();
+    WebhookStore::create(store, subscription.clone(), event).await.unwrap();
+    subscription
+}
+
+#[tokio::test]
+async fn a_completion_whose_transaction_fails_writes_no_delivery() {
+    let (store, _database) = crate::support::store().await;
+    let subscription = subscribe(&store).await;
     let new = new_run(&identity(1, 10, None), now());
     let event = started(&new);
     store.start_or_deduplicate(new, event).await.unwrap();
@@ -55,4 +67,36 @@ async fn a_completion_whose_transaction_fails_writes_no_delivery() {
     sqlx::raw_sql("DROP TRIGGER fail_completed_event ON audit_logs").execute(store.pool()).await.unwrap();
     store.complete(run.id, &worker, done, completed(&run, &r), events).await.unwrap();
     assert_eq!(DeliveryOutbox::list(&store, subscription.id, None, limit).await.unwrap().deliveries.len(), 2);
+}
+
+/// A subscription deleted while a completion fans out to it: the completion waits for the
+/// deletion's transaction and then commits without a delivery to it, instead of failing on the
+/// foreign key to the row that is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_deleted_during_a_fan_out_gets_no_delivery_and_fails_nothing() {
+    let (store, _database) = crate::support::store().await;
+    let subscription = subscribe(&store).await;
+    let mut deleting = store.pool().begin().await.unwrap();
+    sqlx::query("DELETE FROM webhooks WHERE id = $1")
+        .bind(subscription.id.as_uuid())
+        .execute(&mut *deleting)
+        .await
+        .unwrap();
+    let start = {
+        let store = store.clone();
+        let blocked = blocked_start(&identity(1, 10, None), "No connection.", None);
+        tokio::spawn(async move { store.start_blocked(blocked).await })
+    };
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted";
+    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(store.pool()).await.unwrap() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the start never waited for the deletion");
+        tokio::task::yield_now().await;
+    }
+    deleting.commit().await.unwrap();
+    let outcome = start.await.unwrap();
+    assert!(matches!(outcome, Ok(StartOutcome::Created(_))), "{outcome:?}");
+    let deliveries: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries").fetch_one(store.pool()).await.unwrap();
+    assert_eq!(deliveries, 0);
 }
