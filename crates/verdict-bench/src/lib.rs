@@ -40,7 +40,7 @@ const SECONDS: u64 = 3;
 /// Rounds of the server at saturation, each followed by pgbench on the same SQL (PostgreSQL).
 /// Each round's ratio compares two windows seconds apart, and a scenario's line is its median
 /// round: one window the machine ran slow in (a disk flush, a noisy neighbour) does not decide
-/// it (docs/benchmarks.md, "Method").
+/// it (docs/benchmarks.md, "What the HTTP benchmark measures").
 const ROUNDS: usize = 3;
 /// Seconds of each phase at half the saturating rate.
 const HALF_SECONDS: u64 = 3;
