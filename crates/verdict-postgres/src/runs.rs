@@ -151,8 +151,9 @@ impl RunStore for PgStore {
             .bind(completion.overall().as_str())
             .bind(completion.change_state().as_str())
             .bind(completion.credential_expires_at());
-        // The run and its webhook deliveries in one statement; the workspace's chain head last:
-        // its lock is held until the commit.
+        // The run and its webhook deliveries in one statement; the workspace's chain head last,
+        // in a statement of its own: its lock is held until the commit, and taken inside the
+        // insert it could deadlock with a webhook's deletion (docs/benchmarks.md, "The writes").
         bind_events(insert, &events).execute(&mut *tx).await.map_err(store_error)?;
         append_all(&mut tx, vec![started, completed]).await?;
         tx.commit().await?;
