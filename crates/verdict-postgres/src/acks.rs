@@ -17,4 +17,14 @@ fn is_missing_run(error: &sqlx::Error) -> bool {
     violated_constraint(error) == Some(ACK_RUN_FKEY)
 }
 
-acknowledgement_store!(PgStore, Postgres, sqlx::Postgres);
+/// The port's `acknowledge`: committed with the workspace's other writes of the moment
+/// (`crate::group`).
+async fn acknowledge_in_group(
+    store: &PgStore,
+    ack: verdict_core::domain::NewAcknowledgement,
+    event: verdict_core::domain::PendingAuditEvent,
+) -> Result<verdict_core::domain::Acknowledgement, verdict_core::ports::AckInsertError> {
+    store.acknowledge_in_group(ack, event).await
+}
+
+acknowledgement_store!(PgStore, Postgres, sqlx::Postgres, acknowledge_in_group);

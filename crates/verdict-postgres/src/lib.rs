@@ -21,6 +21,7 @@ mod connections;
 mod continuous;
 mod error;
 mod fleet;
+mod group;
 mod listener;
 pub mod queries;
 mod queue;

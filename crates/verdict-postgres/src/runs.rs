@@ -16,13 +16,9 @@ use verdict_core::ports::{
 
 use crate::PgStore;
 use crate::acks;
-use crate::audit::{append_after, append_all};
-use crate::continuous::bind_events;
+use crate::audit::append_after;
 use crate::error::store_error;
-use crate::queries::{
-    self, ACTIVE_RUN, INSERT_COMPLETED, INSERT_QUEUED, LATEST_RUN, LOCK_IDENTITY, PREVIOUS_REPORT, QUEUE_DEPTH,
-    RUN_BY_ID, RUN_SCOPE,
-};
+use crate::queries::{self, ACTIVE_RUN, INSERT_QUEUED, LATEST_RUN, PREVIOUS_REPORT, QUEUE_DEPTH, RUN_BY_ID, RUN_SCOPE};
 use crate::rows::{RunRow, RunSummaryRow};
 
 /// A row of `INSERT_QUEUED`: the inserted run and the chain head it locked.
@@ -122,43 +118,8 @@ impl RunStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %start.run.id))]
     async fn start_blocked(&self, start: BlockedStart) -> Result<StartOutcome, StoreError> {
-        let identity_hash = start.run.identity_hash();
-        let mut tx = self.begin_write().await?;
-        // Serializes blocked starts of the identity until commit: each sees the stub the previous
-        // one wrote.
-        sqlx::query(LOCK_IDENTITY).bind(identity_hash.as_str()).execute(&mut *tx).await.map_err(store_error)?;
-        if let Some(latest) = latest(&mut tx, &identity_hash).await?
-            && start.answered_by(&latest)
-        {
-            tx.rollback().await?;
-            return Ok(StartOutcome::Deduplicated(latest));
-        }
-        let BlockedStart { run, completion, started, completed, events, .. } = start;
-        let insert = sqlx::query(INSERT_COMPLETED)
-            .bind(run.id.as_uuid())
-            .bind(run.identity.workspace_id.get())
-            .bind(run.identity.tenant_id.get())
-            .bind(run.identity.provider_connection_id.map(|c| *c.as_uuid()))
-            .bind(run.identity.flow.as_str())
-            .bind(identity_hash.as_str())
-            .bind(completion.outcome().as_str())
-            .bind(run.initiator_user_id.as_ref().map(|u| u.as_str()))
-            .bind(completion.summary_counts_json())
-            .bind(completion.failure_summary_json())
-            .bind(completion.report().to_json_text())
-            .bind(to_micros(run.created_at))
-            .bind(completion.completed_at())
-            .bind(completion.overall().as_str())
-            .bind(completion.change_state().as_str())
-            .bind(completion.credential_expires_at());
-        // The run and its webhook deliveries in one statement; the workspace's chain head last,
-        // in a statement of its own: its lock is held until the commit, and taken inside the
-        // insert it could deadlock with a webhook's deletion (docs/benchmarks.md, "The writes").
-        bind_events(insert, &events).execute(&mut *tx).await.map_err(store_error)?;
-        append_all(&mut tx, vec![started, completed]).await?;
-        tx.commit().await?;
-        // What the row holds, without reading it back (`NewRun::completed`).
-        Ok(StartOutcome::Created(run.completed(completion)))
+        // Committed with the workspace's other blocked starts of the moment (`crate::group`).
+        self.start_blocked_in_group(start).await
     }
 
     async fn scope(&self, run: RunId) -> Result<Option<RunScope>, StoreError> {
@@ -218,7 +179,7 @@ impl RunStore for PgStore {
     }
 }
 
-async fn latest(conn: &mut PgConnection, identity: &RunIdentityHash) -> Result<Option<Run>, StoreError> {
+pub(crate) async fn latest(conn: &mut PgConnection, identity: &RunIdentityHash) -> Result<Option<Run>, StoreError> {
     let row: Option<RunRow> =
         sqlx::query_as(LATEST_RUN).bind(identity.as_str()).fetch_optional(conn).await.map_err(store_error)?;
     row.map(Run::try_from).transpose()

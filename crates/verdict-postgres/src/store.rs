@@ -57,6 +57,8 @@ impl Default for PgConfig {
 pub struct PgStore {
     /// The pool's connections, each kept for the next call when its call finished cleanly.
     kept: Kept<Postgres>,
+    /// The blocked starts queued per workspace (`crate::group`).
+    groups: std::sync::Arc<crate::group::Groups>,
 }
 
 /// How long [`PgStore::from_pool`] keeps a released connection: [`PgConfig`]'s default.
@@ -72,7 +74,7 @@ impl PgStore {
     pub async fn connect(url: &str, config: PgConfig) -> Result<Self, StoreError> {
         let (options, connect) = pool_parts(url, &config)?;
         let pool = options.connect_with(connect).await.map_err(store_error)?;
-        Ok(Self { kept: Kept::new(pool, config.check_idle_after) })
+        Ok(Self::with(Kept::new(pool, config.check_idle_after)))
     }
 
     /// Builds the pool without connecting; the first call that needs a connection connects.
@@ -82,13 +84,22 @@ impl PgStore {
     /// [`StoreError::Unexpected`] for a malformed URL.
     pub fn connect_lazy(url: &str, config: PgConfig) -> Result<Self, StoreError> {
         let (options, connect) = pool_parts(url, &config)?;
-        Ok(Self { kept: Kept::new(options.connect_lazy_with(connect), config.check_idle_after) })
+        Ok(Self::with(Kept::new(options.connect_lazy_with(connect), config.check_idle_after)))
     }
 
     /// Wraps an existing pool (its limits are the caller's).
     #[must_use]
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { kept: Kept::new(pool, DEFAULT_KEEP_FOR) }
+        Self::with(Kept::new(pool, DEFAULT_KEEP_FOR))
+    }
+
+    fn with(kept: Kept<Postgres>) -> Self {
+        Self { kept, groups: std::sync::Arc::default() }
+    }
+
+    /// The queues of blocked starts per workspace.
+    pub(crate) fn groups(&self) -> &crate::group::Groups {
+        &self.groups
     }
 
     /// The pool, for health checks and tools that need plain SQL.

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use verdict_core::conformance::{blocked_start, identity};
+use verdict_core::conformance::{identity, new_run, now, started};
+use verdict_core::domain::{GENESIS_HASH, ProviderConnectionId, RunIdentity};
 use verdict_core::ports::{RunStore, StartOutcome};
+use verdict_postgres::PgStore;
 
 use crate::support::store;
 
@@ -16,18 +18,30 @@ async fn count(pool: &sqlx::PgPool, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
 
+/// A start with a connection: a write transaction of the caller's own, cancelled with it
+/// (blocked starts run in a task of the store's, `group.rs`, which a caller cannot cancel).
+async fn start(store: &PgStore, identity: &RunIdentity) -> StartOutcome {
+    let new = new_run(identity, now());
+    let event = started(&new);
+    store.start_or_deduplicate(new, event).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_cancelled_inside_its_transaction_leaves_no_transaction_open() {
     let (store, _db) = store().await;
-    let id = identity(1, 10, None);
-    // A transaction of our own holds the identity's lock, so the start waits inside its own
-    // transaction, on its first statement.
+    let id = identity(1, 10, Some(ProviderConnectionId::generate()));
+    // A transaction of our own holds the workspace's chain head, so the start waits inside its
+    // own transaction, on the insert that locks the head too.
     let mut holder = store.pool().begin().await.unwrap();
-    sqlx::query(verdict_postgres::queries::LOCK_IDENTITY).bind(id.hash().as_str()).execute(&mut *holder).await.unwrap();
-    let start = {
-        let store = store.clone();
-        let blocked = blocked_start(&id, "No connection.", None);
-        tokio::spawn(async move { store.start_blocked(blocked).await })
+    sqlx::query(verdict_postgres::queries::LOCK_CHAIN_HEAD)
+        .bind(1_i64)
+        .bind(GENESIS_HASH)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let cancelled = {
+        let (store, id) = (store.clone(), id.clone());
+        tokio::spawn(async move { start(&store, &id).await })
     };
     let waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted";
     let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -35,8 +49,8 @@ async fn a_write_cancelled_inside_its_transaction_leaves_no_transaction_open() {
         assert!(tokio::time::Instant::now() < deadline, "the start never waited for the lock");
         tokio::task::yield_now().await;
     }
-    start.abort();
-    assert!(start.await.unwrap_err().is_cancelled());
+    cancelled.abort();
+    assert!(cancelled.await.unwrap_err().is_cancelled());
     holder.rollback().await.unwrap();
 
     // The cancelled start's transaction ends: no session of the database stays in a transaction.
@@ -47,13 +61,12 @@ async fn a_write_cancelled_inside_its_transaction_leaves_no_transaction_open() {
         tokio::task::yield_now().await;
     }
     // Every later call runs outside it, whichever connection it gets: with the cancelled
-    // transaction still open on a kept connection, a start on that connection would see its own
-    // lock and the others would wait for it forever.
+    // transaction still open on a kept connection, a start on that connection would write into
+    // it and never commit, and the others would wait for its lock of the head forever.
     for attempt in 0..20 {
-        let blocked = blocked_start(&id, "No connection.", None);
-        let outcome = tokio::time::timeout(PATIENCE, store.start_blocked(blocked)).await.expect("no lock is left held");
-        match outcome.unwrap() {
-            StartOutcome::Created(_) => assert_eq!(attempt, 0, "only the first start writes a stub"),
+        let outcome = tokio::time::timeout(PATIENCE, start(&store, &id)).await.expect("no lock is left held");
+        match outcome {
+            StartOutcome::Created(_) => assert_eq!(attempt, 0, "only the first start queues a run"),
             StartOutcome::Deduplicated(_) => assert!(attempt > 0),
         }
     }
@@ -65,17 +78,17 @@ async fn a_write_cancelled_while_it_begins_leaves_no_transaction_open() {
     // Counted from a pool of its own: a connection left inside a transaction cannot count itself.
     let observer = sqlx::PgPool::connect(db.url()).await.unwrap();
     // A first start leaves a kept connection idle, so the next one takes it at once.
-    store.start_blocked(blocked_start(&identity(1, 10, None), "No connection.", None)).await.unwrap();
+    start(&store, &identity(1, 10, Some(ProviderConnectionId::generate()))).await;
     // Polled once, a start takes the kept connection and sends `BEGIN`; the answer has usually
     // not arrived yet, so dropping the start cancels it there. A busy machine may let every
     // answer arrive within that one poll and the start finish: then another tenant's is tried.
     let mut cancelled = false;
     for tenant in 11..111 {
-        let mut start =
-            Box::pin(store.start_blocked(blocked_start(&identity(1, tenant, None), "No connection.", None)));
-        let first = std::future::poll_fn(|context| std::task::Poll::Ready(start.as_mut().poll(context))).await;
+        let id = identity(1, tenant, Some(ProviderConnectionId::generate()));
+        let mut pending = Box::pin(start(&store, &id));
+        let first = std::future::poll_fn(|context| std::task::Poll::Ready(pending.as_mut().poll(context))).await;
         if first.is_pending() {
-            drop(start);
+            drop(pending);
             cancelled = true;
             break;
         }

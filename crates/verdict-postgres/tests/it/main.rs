@@ -7,6 +7,7 @@
 
 mod claims;
 mod conformance;
+mod groups;
 mod kept;
 mod notify;
 mod outbox;
