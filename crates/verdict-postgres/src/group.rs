@@ -58,7 +58,7 @@ const RUNNING: usize = 2;
 
 /// The most writes one group commits. A group's first member waits for the others' statements,
 /// so the bound keeps its latency near that of a few dozen small transactions.
-const MAX_GROUP: usize = 32;
+const MAX_MEMBERS: usize = 32;
 
 /// A write a group commits.
 #[derive(Clone)]
@@ -115,14 +115,16 @@ struct Queue {
     running: usize,
 }
 
-/// The queues of the workspaces with starts queued or running; shared by the store's clones.
+/// The queues of the workspaces with writes queued or running; shared by the store's clones.
 #[derive(Default)]
 pub(crate) struct Groups(Mutex<HashMap<WorkspaceId, Queue>>);
 
+/// The number of workspaces only: the queued writes hold operators' free text (an
+/// acknowledgement's reason), which no log may carry.
 impl std::fmt::Debug for Groups {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let queues = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        f.debug_struct("Groups").field("workspaces", &queues.len()).finish()
+        f.debug_struct("Groups").field("workspaces", &queues.len()).finish_non_exhaustive()
     }
 }
 
@@ -143,7 +145,7 @@ impl Groups {
         let mut queues = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(queue) = queues.get_mut(&workspace) else { return Vec::new() };
         queue.waiting.retain(|member| !member.answer.is_closed());
-        let group: Vec<Member> = queue.waiting.drain(..queue.waiting.len().min(MAX_GROUP)).collect();
+        let group: Vec<Member> = queue.waiting.drain(..queue.waiting.len().min(MAX_MEMBERS)).collect();
         if group.is_empty() {
             end_runner(&mut queues, workspace);
         }
@@ -212,14 +214,13 @@ impl PgStore {
     /// Runs `workspace`'s groups until its queue is empty.
     async fn run_groups(self, workspace: WorkspaceId) {
         let mut runner = Runner { groups: self.groups(), workspace, ended: false };
-        loop {
-            let group = self.groups().next(workspace);
-            if group.is_empty() {
-                runner.ended = true;
-                return;
-            }
+        let mut group = self.groups().next(workspace);
+        while !group.is_empty() {
             self.run_group(group).await;
+            group = self.groups().next(workspace);
         }
+        // `next` ended the runner when it found the queue empty.
+        runner.ended = true;
     }
 
     /// Commits `group` and answers its members; see the module's documentation.

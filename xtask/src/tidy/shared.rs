@@ -25,8 +25,12 @@ use super::source::rust_files;
 /// kept connections (`verdict_sql::kept`): each adapter's reads now call the same
 /// `self.reading(async |conn| ...)` where they named their own pools before, so the call lines
 /// of the same port methods became identical; the rule itself is written once, in
-/// `Kept::reading`; lowered as lines leave).
-pub const CEILING: usize = 145;
+/// `Kept::reading`; 150 when PostgreSQL's blocked starts and acknowledgements became group
+/// commits per workspace (`verdict-postgres/src/group.rs`): six lines of its own that are plain
+/// Rust every module writes — a signature's `&self,`, a struct field, an `else`, a match arm, a
+/// return type, a `Debug` impl's `fn fmt` — equal lines of SQLite's writer and stores, and no rule
+/// is shared; lowered as lines leave).
+pub const CEILING: usize = 150;
 
 /// The adapters compared.
 const ADAPTERS: [&str; 2] = ["crates/verdict-sqlite/src", "crates/verdict-postgres/src"];
