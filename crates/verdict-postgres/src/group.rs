@@ -162,19 +162,29 @@ fn end_runner(queues: &mut HashMap<WorkspaceId, Queue>, workspace: WorkspaceId) 
     }
 }
 
-/// Ends a runner that unwinds (a panic in a group): its members' callers get an error from their
-/// dropped senders, and the workspace is not left with a runner that will never take its queue.
-struct Runner<'g> {
-    groups: &'g Groups,
+/// Ends a runner that unwinds (a panic in a group, or the runtime shutting down): its members'
+/// callers get an error from their dropped senders, and writes still queued get a new runner, so
+/// the workspace is never left with a queue nobody takes.
+struct Runner {
+    store: PgStore,
     workspace: WorkspaceId,
     ended: bool,
 }
 
-impl Drop for Runner<'_> {
+impl Drop for Runner {
     fn drop(&mut self) {
-        if !self.ended {
-            let mut queues = self.groups.0.lock().unwrap_or_else(PoisonError::into_inner);
-            end_runner(&mut queues, self.workspace);
+        if self.ended {
+            return;
+        }
+        let mut queues = self.store.groups().0.lock().unwrap_or_else(PoisonError::into_inner);
+        end_runner(&mut queues, self.workspace);
+        let Some(queue) = queues.get_mut(&self.workspace) else { return };
+        if !queue.waiting.is_empty()
+            && queue.running < RUNNING
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            queue.running += 1;
+            runtime.spawn(self.store.clone().run_groups(self.workspace));
         }
     }
 }
@@ -213,7 +223,7 @@ impl PgStore {
 
     /// Runs `workspace`'s groups until its queue is empty.
     async fn run_groups(self, workspace: WorkspaceId) {
-        let mut runner = Runner { groups: self.groups(), workspace, ended: false };
+        let mut runner = Runner { store: self.clone(), workspace, ended: false };
         let mut group = self.groups().next(workspace);
         while !group.is_empty() {
             self.run_group(group).await;
