@@ -16,7 +16,7 @@
 //!   an acknowledgement's (`insert_acknowledgement`, the statements of an acknowledgement alone);
 //! - then it locks the chain head once, appends every member's events in one statement and
 //!   commits: the chain stays one gap-free sequence, sealed by core as before, and the head is
-//!   held once per group instead of once per start;
+//!   held once per group instead of once per write;
 //! - a member deduplicated by an earlier member's stub, or refused for an earlier member's
 //!   acknowledgement of the same check, answers with it after the commit made it durable, as
 //!   every member does.
@@ -26,8 +26,8 @@
 //! so aborts the transaction) is refused alone, as is a member a bug broke. When the database is
 //! unavailable every member fails at once. At most [`RUNNING`] groups of one workspace run at a
 //! time, so the next group's statements run while the previous group holds the head and flushes;
-//! a start that finds fewer running starts one more group at once, so a lone start waits for
-//! nobody, and starts over many workspaces run as before, each in a group of its own.
+//! a write that finds fewer running starts one more group at once, so a lone write waits for
+//! nobody, and writes over many workspaces run as before, each in a group of its own.
 //!
 //! The group runs in a task of its own, so a caller that goes away (an HTTP request cancelled)
 //! cannot cancel the other members' statements: a write already in a group is committed and only
