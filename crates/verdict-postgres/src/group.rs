@@ -237,8 +237,11 @@ impl PgStore {
     async fn run_group(&self, group: Vec<Member>) {
         let (writes, answers): (Vec<Write>, Vec<Answer>) =
             group.into_iter().map(|member| (member.write, member.answer)).unzip();
+        // Alone, the write needs no copy for a second attempt.
         if writes.len() == 1 {
-            answer_all(answers, self.commit_group(writes).await.map(|mut outcomes| outcomes.remove(0)));
+            for (write, answer) in writes.into_iter().zip(answers) {
+                answer.send(self.commit_one(write).await);
+            }
             return;
         }
         match self.commit_group(writes.clone()).await {
@@ -256,13 +259,16 @@ impl PgStore {
             Err(error) => {
                 tracing::debug!(error = %error, members = writes.len(), "a group failed; committing its members one by one");
                 for (write, answer) in writes.into_iter().zip(answers) {
-                    answer_all(
-                        vec![answer],
-                        self.commit_group(vec![write]).await.map(|mut outcomes| outcomes.remove(0)),
-                    );
+                    answer.send(self.commit_one(write).await);
                 }
             }
         }
+    }
+
+    /// [`Self::commit_group`] of one write.
+    async fn commit_one(&self, write: Write) -> Result<Outcome, StoreError> {
+        let outcomes = self.commit_group(vec![write]).await?;
+        outcomes.into_iter().next().ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("a write was not run")))
     }
 
     /// One transaction for `writes`: each member's statements (blocked starts first, by
@@ -364,12 +370,6 @@ async fn start_in(
     events.extend([started, completed]);
     // What the row holds, without reading it back (`NewRun::completed`).
     Ok(StartOutcome::Created(run.completed(completion)))
-}
-
-fn answer_all(answers: Vec<Answer>, outcome: Result<Outcome, StoreError>) {
-    if let Some(answer) = answers.into_iter().next() {
-        answer.send(outcome);
-    }
 }
 
 fn unanswered() -> StoreError {

@@ -1,5 +1,6 @@
 //! The [`RunStore`] port: idempotent starts — the queued path decided by the partial unique index,
-//! the blocked path serialized by a transaction-scoped lock on the identity — and the read side
+//! the blocked path serialized by a transaction-scoped lock on the identity and committed with the
+//! workspace's other writes of the moment (`group.rs`) — and the read side
 //! (scope, one run, keyset pages, latest run, previous report, queue depth). The queue half lives
 //! in `queue.rs`.
 

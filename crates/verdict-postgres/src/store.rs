@@ -57,7 +57,7 @@ impl Default for PgConfig {
 pub struct PgStore {
     /// The pool's connections, each kept for the next call when its call finished cleanly.
     kept: Kept<Postgres>,
-    /// The blocked starts queued per workspace (`crate::group`).
+    /// The blocked starts and acknowledgements queued per workspace (`crate::group`).
     groups: std::sync::Arc<crate::group::Groups>,
 }
 
@@ -97,7 +97,7 @@ impl PgStore {
         Self { kept, groups: std::sync::Arc::default() }
     }
 
-    /// The queues of blocked starts per workspace.
+    /// The queues of blocked starts and acknowledgements per workspace.
     pub(crate) fn groups(&self) -> &crate::group::Groups {
         &self.groups
     }
