@@ -47,3 +47,25 @@ async fn a_malformed_url_is_unexpected_and_does_not_echo_the_password() {
     let Err(StoreError::Unexpected(err)) = result else { panic!("expected Unexpected, got {result:?}") };
     assert!(!format!("{err:#}").contains("hunter2"));
 }
+
+/// Writes queued in one workspace's groups (`src/group.rs`) each get `Unavailable` when the
+/// database cannot be reached: a failed group answers every member, none is left waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_queued_in_a_group_are_each_unavailable() {
+    use verdict_core::conformance::{blocked_start, identity};
+    let store = PgStore::connect_lazy(&closed_port_url(), config()).unwrap();
+    let mut starts = tokio::task::JoinSet::new();
+    for tenant in 10..20 {
+        let store = store.clone();
+        starts.spawn(async move {
+            store.start_blocked(blocked_start(&identity(1, tenant, None), "No connection.", None)).await
+        });
+    }
+    let mut answered = 0;
+    while let Some(outcome) = starts.join_next().await {
+        let outcome = outcome.unwrap();
+        assert!(matches!(outcome, Err(StoreError::Unavailable(_))), "{outcome:?}");
+        answered += 1;
+    }
+    assert_eq!(answered, 10);
+}
