@@ -53,7 +53,8 @@ use crate::queries::{INSERT_COMPLETED, LOCK_IDENTITY};
 use crate::runs::latest;
 
 /// The most groups of one workspace running at once: one holding the chain head and flushing,
-/// one running its members' statements meanwhile.
+/// one running its members' statements meanwhile. One and three were measured against it
+/// (docs/benchmarks.md, "A workspace's writes in groups").
 const RUNNING: usize = 2;
 
 /// The most writes one group commits. A group's first member waits for the others' statements,
