@@ -4,19 +4,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
 
 use verdict_core::conformance::{acknowledged, acknowledgement, blocked_start, identity, ws};
-use verdict_core::domain::{Acknowledgement, GENESIS_HASH, RunId};
+use verdict_core::domain::{Acknowledgement, RunId};
 use verdict_core::ports::{AckInsertError, AcknowledgementStore, BlockedStart, RunStore, StartOutcome, StoreError};
 use verdict_core::services::verify_chain;
 use verdict_postgres::PgStore;
 
-use crate::support::store;
-
-/// How long a wait that succeeds as soon as the database shows the state may take before the
-/// test gives up (not a timing assertion).
-const PATIENCE: Duration = Duration::from_secs(30);
+use crate::support::{hold_chain_head, store, until_waiting};
 
 type Pending = Pin<Box<dyn Future<Output = Result<StartOutcome, StoreError>> + Send>>;
 
@@ -43,38 +38,6 @@ async fn queued(store: &PgStore, start: BlockedStart) -> Pending {
     poll_once(Box::pin(async move { store.start_blocked(start).await })).await
 }
 
-/// A transaction of the test's own that holds workspace 1's chain head, so every group of the
-/// workspace waits at the head's lock until it ends.
-async fn hold_chain_head(store: &PgStore) -> sqlx::Transaction<'static, sqlx::Postgres> {
-    let mut holder = store.pool().begin().await.unwrap();
-    sqlx::query(verdict_postgres::queries::LOCK_CHAIN_HEAD)
-        .bind(1_i64)
-        .bind(GENESIS_HASH)
-        .execute(&mut *holder)
-        .await
-        .unwrap();
-    holder
-}
-
-/// Waits until `count` sessions of this test's database wait for a lock (other tests' databases
-/// on the same server have waits of their own).
-async fn until_waiting(store: &PgStore, count: i64) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-        if waiting >= count {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{waiting} sessions wait for a lock, not {count}");
-        tokio::task::yield_now().await;
-    }
-}
-
 async fn transactions_of_runs(store: &PgStore) -> i64 {
     sqlx::query_scalar("SELECT count(DISTINCT xmin::text) FROM operation_runs WHERE workspace_id = 1")
         .fetch_one(store.pool())
@@ -88,7 +51,7 @@ async fn transactions_of_runs(store: &PgStore) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starts_queued_behind_the_chain_head_commit_in_one_group() {
     let (store, _db) = store().await;
-    let holder = hold_chain_head(&store).await;
+    let holder = hold_chain_head(&store, 1).await;
     let mut pending = Vec::new();
     for tenant in 10..30 {
         pending.push(queued(&store, blocked_start(&identity(1, tenant, None), "No connection.", None)).await);
@@ -108,7 +71,7 @@ async fn starts_queued_behind_the_chain_head_commit_in_one_group() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starts_of_one_identity_in_a_group_write_one_stub() {
     let (store, _db) = store().await;
-    let holder = hold_chain_head(&store).await;
+    let holder = hold_chain_head(&store, 1).await;
     let id = identity(1, 10, None);
     let mut pending = Vec::new();
     for _ in 0..10 {
@@ -128,7 +91,7 @@ async fn starts_of_one_identity_in_a_group_write_one_stub() {
 async fn a_failing_member_fails_alone() {
     let (store, _db) = store().await;
     let taken = store.start_blocked(blocked_start(&identity(1, 9, None), "No connection.", None)).await.unwrap();
-    let holder = hold_chain_head(&store).await;
+    let holder = hold_chain_head(&store, 1).await;
     let mut pending = Vec::new();
     for tenant in 10..16 {
         let mut start = blocked_start(&identity(1, tenant, None), "No connection.", None);
@@ -153,13 +116,13 @@ async fn a_failing_member_fails_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_start_whose_caller_went_away_while_queued_is_not_written() {
     let (store, _db) = store().await;
-    let holder = hold_chain_head(&store).await;
+    let holder = hold_chain_head(&store, 1).await;
     let mut running = Vec::new();
     // One start at a time until both of the workspace's groups have taken theirs and wait for
     // the head: what queues after that waits for a group to end.
     for (tenant, waiting) in [(10, 1), (11, 2)] {
         running.push(queued(&store, blocked_start(&identity(1, tenant, None), "No connection.", None)).await);
-        until_waiting(&store, waiting).await;
+        until_waiting(&store, waiting, "the workspace's groups waiting at the head").await;
     }
     running.push(queued(&store, blocked_start(&identity(1, 12, None), "No connection.", None)).await);
     let gone = queued(&store, blocked_start(&identity(1, 20, None), "No connection.", None)).await;
@@ -185,7 +148,7 @@ async fn acknowledgements_in_a_group_are_refused_alone() {
     let (store, _db) = store().await;
     let run = store.start_blocked(blocked_start(&identity(1, 9, None), "No connection.", None)).await.unwrap();
     let run = run.run().clone();
-    let holder = hold_chain_head(&store).await;
+    let holder = hold_chain_head(&store, 1).await;
     let mut acks = Vec::new();
     for key in ["a", "b", "b", "missing"] {
         let mut ack = acknowledgement(&run, &format!("check.{key}"));

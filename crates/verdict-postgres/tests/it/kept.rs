@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use verdict_core::conformance::{identity, new_run, now, started};
-use verdict_core::domain::{GENESIS_HASH, ProviderConnectionId, RunIdentity};
+use verdict_core::domain::{ProviderConnectionId, RunIdentity};
 use verdict_core::ports::{RunStore, StartOutcome};
 use verdict_postgres::PgStore;
 
-use crate::support::store;
+use crate::support::{hold_chain_head, store, until_waiting};
 
 /// How long the rollback of a cancelled write may take before the test gives up (not a timing
 /// assertion: it only bounds a wait that succeeds as soon as the rollback ran).
@@ -32,23 +32,13 @@ async fn a_write_cancelled_inside_its_transaction_leaves_no_transaction_open() {
     let id = identity(1, 10, Some(ProviderConnectionId::generate()));
     // A transaction of our own holds the workspace's chain head, so the start waits inside its
     // own transaction, on the insert that locks the head too.
-    let mut holder = store.pool().begin().await.unwrap();
-    sqlx::query(verdict_postgres::queries::LOCK_CHAIN_HEAD)
-        .bind(1_i64)
-        .bind(GENESIS_HASH)
-        .execute(&mut *holder)
-        .await
-        .unwrap();
+    let holder = hold_chain_head(&store, 1).await;
     let cancelled = {
         let (store, id) = (store.clone(), id.clone());
         tokio::spawn(async move { start(&store, &id).await })
     };
-    let waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted";
+    until_waiting(&store, 1, "the start never waited for the lock").await;
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while count(store.pool(), waiting).await == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the start never waited for the lock");
-        tokio::task::yield_now().await;
-    }
     cancelled.abort();
     assert!(cancelled.await.unwrap_err().is_cancelled());
     holder.rollback().await.unwrap();

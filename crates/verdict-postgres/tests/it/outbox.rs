@@ -11,10 +11,6 @@ use verdict_core::domain::{
 };
 use verdict_core::ports::{CompleteError, DeliveryOutbox, RunQueue, RunStore, StartOutcome, WebhookStore};
 
-/// How long the test waits for the start to queue behind the deletion (not a timing assertion:
-/// the wait ends as soon as it does).
-const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// A subscription of workspace 1 to every event type.
 async fn subscribe(store: &verdict_postgres::PgStore) -> Webhook {
     let subscription = verdict_core::conformance::webhook(1, &WebhookEventType::ALL);
@@ -87,12 +83,7 @@ async fn a_subscription_deleted_during_a_fan_out_gets_no_delivery_and_fails_noth
         let blocked = blocked_start(&identity(1, 10, None), "No connection.", None);
         tokio::spawn(async move { store.start_blocked(blocked).await })
     };
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted";
-    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(store.pool()).await.unwrap() == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the start never waited for the deletion");
-        tokio::task::yield_now().await;
-    }
+    crate::support::until_waiting(&store, 1, "the start never waited for the deletion").await;
     deleting.commit().await.unwrap();
     let outcome = start.await.unwrap();
     assert!(matches!(outcome, Ok(StartOutcome::Created(_))), "{outcome:?}");
